@@ -1,0 +1,94 @@
+"""Validate OCPP 1.6 payloads against the official JSON schemas shipped in the `ocpp` package.
+
+Schemas are compiled once with fastjsonschema (a Python validator generated per schema) because
+validation sits on the per-message hot path of every connection.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from importlib import resources
+from typing import Any
+
+import fastjsonschema
+
+from envctl.charger.protocol.errors import ErrorCode, OcppError
+
+CHARGER_INITIATED = frozenset(
+    {
+        "Authorize",
+        "BootNotification",
+        "DataTransfer",
+        "DiagnosticsStatusNotification",
+        "FirmwareStatusNotification",
+        "Heartbeat",
+        "MeterValues",
+        "StartTransaction",
+        "StatusNotification",
+        "StopTransaction",
+    }
+)
+CENTRAL_INITIATED = frozenset(
+    {
+        "RemoteStartTransaction",
+        "RemoteStopTransaction",
+        "Reset",
+        "ChangeConfiguration",
+        "GetConfiguration",
+        "TriggerMessage",
+        "DataTransfer",
+    }
+)
+
+# Which CALLERROR a schema rule maps to (OCPP 1.6 section 4.2.3 definitions).
+_RULE_TO_CODE = {
+    "type": ErrorCode.TYPE_CONSTRAINT_VIOLATION,
+    "required": ErrorCode.OCCURENCE_CONSTRAINT_VIOLATION,
+    "minItems": ErrorCode.OCCURENCE_CONSTRAINT_VIOLATION,
+    "maxItems": ErrorCode.OCCURENCE_CONSTRAINT_VIOLATION,
+    "additionalProperties": ErrorCode.FORMATION_VIOLATION,
+    "enum": ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+    "maxLength": ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+    "minLength": ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+    "format": ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+    "minimum": ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+    "maximum": ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+    "multipleOf": ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+}
+
+
+def known_actions() -> frozenset[str]:
+    folder = resources.files("ocpp.v16") / "schemas"
+    return frozenset(p.name[: -len(".json")] for p in folder.iterdir() if not p.name.endswith("Response.json"))
+
+
+@functools.cache
+def _validator(name: str) -> Callable[[Any], Any] | None:
+    path = resources.files("ocpp.v16") / "schemas" / f"{name}.json"
+    if not path.is_file():
+        return None
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    schema.pop("$schema", None)  # fastjsonschema picks draft-04 semantics by default
+    return fastjsonschema.compile(schema, detailed_exceptions=True, use_formats=True)
+
+
+def validate_request(action: str, payload: dict[str, Any]) -> None:
+    _validate(action, payload)
+
+
+def validate_response(action: str, payload: dict[str, Any]) -> None:
+    _validate(f"{action}Response", payload)
+
+
+def _validate(name: str, payload: dict[str, Any]) -> None:
+    validator = _validator(name)
+    if validator is None:
+        raise OcppError(ErrorCode.NOT_IMPLEMENTED, f"no OCPP 1.6 schema for {name}")
+    try:
+        validator(payload)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        code = _RULE_TO_CODE.get(exc.rule or "", ErrorCode.FORMATION_VIOLATION)
+        field = (exc.name or "data").removeprefix("data").lstrip(".") or "payload"
+        raise OcppError(code, f"{name}: {field}: {exc.message}", {"field": field, "rule": exc.rule}) from None

@@ -1,0 +1,32 @@
+"""The `envctl` command: one front door over the core (envs, release, charger, github)."""
+
+from __future__ import annotations
+
+import typer
+
+from envctl import __version__
+from envctl.cli import bench, charger, env, release, webhook
+
+app = typer.Typer(
+    name="envctl",
+    help="Preview environments, graceful charger-server releases and infrastructure changes, self-service.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+env.register(app)
+charger.register(app)
+app.add_typer(release.app, name="release")
+app.add_typer(bench.app, name="bench")
+app.add_typer(webhook.app, name="webhook")
+
+
+@app.command("version")
+def version() -> None:
+    """Print envctl's version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()

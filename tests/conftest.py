@@ -1,0 +1,6 @@
+"""Shared fixtures live in tests/fixtures/ as plugins, one per real dependency."""
+
+pytest_plugins = [
+    "tests.fixtures.ports",
+    "tests.fixtures.postgres",
+]
