@@ -1,0 +1,33 @@
+"""The contract every runtime (local processes, Kubernetes) fulfils for the environment lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from envctl.envs.model import EnvSpec, EnvStatus
+
+# Called with (what is happening, done, total) so the CLI can draw a progress bar.
+Progress = Callable[[str, int, int], None]
+
+
+def no_progress(_what: str, _done: int, _total: int) -> None:
+    return None
+
+
+class Runtime(Protocol):
+    name: str
+
+    def up(self, spec: EnvSpec, progress: Progress = no_progress) -> EnvStatus:
+        """Create (or converge) the environment and return once every charger is connected."""
+        ...
+
+    def status(self, name: str) -> EnvStatus:
+        """Raise envctl.errors.NotFound when there is no such environment."""
+        ...
+
+    def list(self) -> list[EnvStatus]: ...
+
+    def down(self, name: str) -> bool:
+        """Remove everything; idempotent. Returns False when there was nothing to remove."""
+        ...
