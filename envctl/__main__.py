@@ -1,0 +1,3 @@
+from envctl.cli.app import main
+
+main()

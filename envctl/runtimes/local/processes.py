@@ -1,0 +1,78 @@
+"""Detached child processes that outlive the `envctl up` that started them, and their safe removal.
+
+A pid alone is not an identity (pids are reused after a crash or reboot), so every record keeps
+the process start time and we only ever signal a process whose start time still matches.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+
+@dataclass
+class ProcessRecord:
+    pid: int
+    started_at: float  # psutil create_time, to tell our process from a reused pid
+
+    def process(self) -> psutil.Process | None:
+        try:
+            proc = psutil.Process(self.pid)
+            if abs(proc.create_time() - self.started_at) > 0.5 or proc.status() == psutil.STATUS_ZOMBIE:
+                return None
+            return proc
+        except psutil.Error:
+            return None
+
+    @property
+    def alive(self) -> bool:
+        return self.process() is not None
+
+
+def spawn(args: list[str], log_path: Path, env: dict[str, str] | None = None) -> ProcessRecord:
+    """Start `python -m envctl ARGS` in its own session, stdout/stderr to log_path."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "envctl", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # not killed by the terminal's Ctrl-C after `up` returned
+            env={**os.environ, **(env or {})},
+        )
+    try:
+        started = psutil.Process(proc.pid).create_time()
+    except psutil.Error:
+        started = time.time()
+    return ProcessRecord(proc.pid, started)
+
+
+def stop(record: ProcessRecord, grace_s: float = 10.0, kill: bool = False) -> None:
+    """SIGTERM (or SIGKILL) the process, escalate after grace_s, and reap it if it is our child."""
+    proc = record.process()
+    if proc is None:
+        return
+    try:
+        proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace_s)
+        except psutil.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+    except psutil.NoSuchProcess:
+        pass
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
