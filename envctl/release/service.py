@@ -1,0 +1,167 @@
+"""The one entry point every front door (CLI, webhook, CI) uses for releases.
+
+It picks the runtime's fleet adapter and state store, then calls the pure pieces: plan,
+approval gate, engine. Nothing here renders output or knows who is asking.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from envctl.errors import ConfigError, NotFound, Refused
+from envctl.release import approval as gate
+from envctl.release.engine import Engine, Observer, new_status
+from envctl.release.fleet import Fleet
+from envctl.release.plan import PlanOptions, ReleasePlan, compute_plan
+from envctl.release.status import TERMINAL, Abort, ReleaseStatus, release_phase, summary
+from envctl.release.store import FileReleaseStore, ReleaseStore
+
+
+@dataclass
+class ReleaseContext:
+    """What a release needs from its environment; tests and other runtimes hand in their own."""
+
+    env: str
+    runtime: str
+    fleet: Fleet
+    store: ReleaseStore
+    policy: gate.ApprovalPolicy = field(default_factory=gate.ApprovalPolicy)
+    engine_options: dict[str, Any] = field(default_factory=dict)
+
+
+def open_context(env: str | None, runtime: str | None = None) -> ReleaseContext:
+    from envctl.envs.service import get_runtime
+
+    rt = get_runtime(runtime)
+    if rt.name != "local":
+        raise ConfigError(
+            f"releases on the {rt.name} runtime are not supported yet",
+            "use --runtime local; the Kubernetes fleet adapter is planned (state in a ConfigMap)",
+        )
+    from envctl.release.fleets.local import LocalFleet
+    from envctl.runtimes.local import LocalRuntime
+
+    assert isinstance(rt, LocalRuntime)
+    name = env or _only_env(rt.list())
+    rt.status(name)  # NotFound with a hint when there is no such environment
+    return ReleaseContext(
+        env=name,
+        runtime="local",
+        fleet=LocalFleet(rt, name),
+        store=FileReleaseStore(rt.env_dir(name) / "releases"),
+        policy=gate.ApprovalPolicy.load(),
+    )
+
+
+def _only_env(envs: list[Any]) -> str:
+    if len(envs) == 1:
+        return str(envs[0].name)
+    if not envs:
+        raise NotFound("there is no environment to release to", "create one with `envctl up`")
+    raise ConfigError(
+        "several environments exist; say which one", "add --env NAME (one of " + ", ".join(e.name for e in envs) + ")"
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def make_plan(ctx: ReleaseContext, options: PlanOptions, planner: str, plan_id: str | None = None) -> ReleasePlan:
+    if plan_id is not None and ctx.store.load_status(plan_id) is not None:
+        raise Refused(f"release {plan_id} has already started; its plan can no longer change", "plan under a new id")
+    plan = compute_plan(
+        env=ctx.env, runtime=ctx.runtime, replicas=ctx.fleet.replicas(), options=options,
+        planner=planner, now=_now(), plan_id=plan_id,
+    )  # fmt: skip
+    ctx.store.save_plan(plan)
+    return plan
+
+
+def approve(ctx: ReleaseContext, plan_id: str, approver: str) -> gate.Approval:
+    plan = ctx.store.load_plan(plan_id)
+    record = gate.approve(plan, approver, ctx.policy, _now())
+    ctx.store.save_approval(record)
+    return record
+
+
+def _check_fleet_matches(ctx: ReleaseContext, plan: ReleasePlan) -> None:
+    alive = {v.id for v in ctx.fleet.replicas() if v.alive}
+    gone = [r.id for r in plan.old_replicas if r.id not in alive]
+    if gone:
+        raise Refused(
+            f"the fleet changed since plan {plan.id} was made: replica {', '.join(gone)} is gone",
+            "make a new plan with `envctl release plan` and have it approved",
+        )
+
+
+def start(ctx: ReleaseContext, plan_id: str, actor: str, observer: Observer | None = None) -> ReleaseStatus:
+    plan = ctx.store.load_plan(plan_id)
+    existing = ctx.store.load_status(plan_id)
+    if existing is not None:
+        raise Refused(
+            f"release {plan_id} already started ({release_phase(plan, existing)})",
+            f"continue it with `envctl release resume {plan_id}`, or see `envctl release status {plan_id}`",
+        )
+    if ctx.store.load_abort(plan_id) is not None:
+        raise Refused(f"plan {plan_id} was aborted before it started", "make a new plan")
+    record = gate.check_approved(plan, ctx.store.load_approval(plan_id), ctx.policy)
+    _check_fleet_matches(ctx, plan)
+    status = new_status(plan, actor, record.approver, time.time())
+    return _engine(ctx, plan, observer).run(status)
+
+
+def resume(ctx: ReleaseContext, plan_id: str, observer: Observer | None = None) -> ReleaseStatus:
+    plan = ctx.store.load_plan(plan_id)
+    status = ctx.store.load_status(plan_id)
+    if status is None:
+        raise Refused(f"release {plan_id} never started, so there is nothing to resume", f"start it: `envctl release start {plan_id}`")
+    if release_phase(plan, status) in TERMINAL:
+        return status
+    status.resumes += 1
+    return _engine(ctx, plan, observer).run(status)
+
+
+def abort(ctx: ReleaseContext, plan_id: str, reason: str, by: str) -> Abort:
+    plan = ctx.store.load_plan(plan_id)
+    status = ctx.store.load_status(plan_id)
+    if status is None:
+        raise Refused(f"release {plan_id} has not started; there is nothing to roll back", "simply do not start it")
+    phase = release_phase(plan, status)
+    if phase in TERMINAL:
+        raise Refused(f"release {plan_id} is already {phase}", "to go back to the old version, plan a release to it")
+    if status.step("retire_old") is not None:
+        raise Refused(
+            f"release {plan_id} is retiring the old replicas; too late to roll back",
+            f"let it finish, then plan a release back to {', '.join(plan.from_versions)}",
+        )
+    return ctx.store.request_abort(plan_id, Abort(requested_at=time.time(), reason=reason, by=by))
+
+
+def status(ctx: ReleaseContext, plan_id: str | None) -> dict[str, Any]:
+    plan = ctx.store.load_plan(plan_id) if plan_id else _latest(ctx)
+    st = ctx.store.load_status(plan.id)
+    approval = ctx.store.load_approval(plan.id)
+    out = summary(plan, st, time.time())
+    out["approval"] = None if approval is None else approval.model_dump(mode="json") | {
+        "valid": approval.plan_hash == plan.hash
+    }
+    out["plan_hash"] = plan.hash
+    return out
+
+
+def _latest(ctx: ReleaseContext) -> ReleasePlan:
+    plans = ctx.store.list_plans()
+    if not plans:
+        raise NotFound(f"no release plans for environment {ctx.env}", "create one with `envctl release plan --to VERSION`")
+    return plans[-1]
+
+
+def _engine(ctx: ReleaseContext, plan: ReleasePlan, observer: Observer | None) -> Engine:
+    opts = dict(ctx.engine_options)
+    if observer is not None:
+        opts["observer"] = observer
+    return Engine(plan, ctx.fleet, ctx.store, **opts)
