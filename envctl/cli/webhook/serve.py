@@ -1,0 +1,31 @@
+"""envctl webhook serve: receive GitHub deliveries at POST /webhooks/github."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+import uvicorn
+
+from envctl.cli.output import OutputFormat, OutputOption, stderr, user_errors
+from envctl.github.server import PATH, WebhookService
+from envctl.github.settings import GitHubSettings
+
+
+def command(
+    host: str = typer.Option("127.0.0.1", help="address to listen on"),
+    port: int = typer.Option(8080, help="port to listen on"),
+    workers: int = typer.Option(0, help="jobs run in parallel (different PRs); 0: ENVCTL_WEBHOOK_WORKERS or 4"),
+    log_level: str = typer.Option("info", help="uvicorn log level"),
+    output: OutputFormat = OutputOption,
+) -> None:
+    """Serve GitHub webhooks (secret from ENVCTL_WEBHOOK_SECRET); work is queued and survives restarts."""
+    with user_errors(output):
+        settings = GitHubSettings.from_env()
+        if workers:
+            settings.workers = workers
+        service = WebhookService.build(settings)
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if output == OutputFormat.text:
+        stderr.print(f"envctl webhook: http://{host}:{port}{PATH} (state in {settings.state_dir})", highlight=False)
+    uvicorn.run(service.app(), host=host, port=port, log_level=log_level, timeout_graceful_shutdown=60)

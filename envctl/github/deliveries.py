@@ -1,0 +1,140 @@
+"""Accepted webhook deliveries, durable in SQLite: the dedupe record and the job queue's backing store.
+
+A delivery row is committed (synchronous=FULL) before the webhook answers 202, so an accepted
+delivery survives a crash; `unfinished()` is what a restarted server resumes. The primary key is
+GitHub's X-GitHub-Delivery id, so a replay cannot insert a second row.
+
+states: queued -> running -> done | failed     (running -> queued again when retried later)
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS deliveries (
+    id          TEXT PRIMARY KEY,
+    event       TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    body        BLOB NOT NULL,
+    state       TEXT NOT NULL DEFAULT 'queued',
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    received_at REAL NOT NULL,
+    updated_at  REAL NOT NULL,
+    not_before  REAL NOT NULL DEFAULT 0,
+    result      TEXT
+);
+CREATE INDEX IF NOT EXISTS deliveries_unfinished ON deliveries(state) WHERE state IN ('queued', 'running');
+"""
+
+KEEP_FINISHED_S = 30 * 86400  # GitHub lets people redeliver for a long while; remember that long
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: str
+    event: str
+    key: str
+    body: bytes
+    state: str = "queued"
+    attempts: int = 0
+    not_before: float = 0.0
+    result: str | None = None
+
+
+class DeliveryStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+
+    @classmethod
+    def in_state_dir(cls, state_dir: Path) -> DeliveryStore:
+        return cls(state_dir / "github" / "deliveries.sqlite3")
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def accept(self, delivery: Delivery) -> bool:
+        """Persist a new delivery; False when this id was seen before (a replay)."""
+        now = time.time()
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO deliveries (id, event, key, body, received_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (delivery.id, delivery.event, delivery.key, delivery.body, now, now),
+            )
+            return cur.rowcount == 1
+
+    def _set(self, delivery_id: str, state: str, result: str | None = None, not_before: float = 0.0,
+             attempt: bool = False) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE deliveries SET state = ?, result = COALESCE(?, result), not_before = ?,"
+                " attempts = attempts + ?, updated_at = ? WHERE id = ?",
+                (state, result, not_before, 1 if attempt else 0, time.time(), delivery_id),
+            )
+
+    def mark_running(self, delivery_id: str) -> None:
+        self._set(delivery_id, "running", attempt=True)
+
+    def mark_done(self, delivery_id: str, result: str) -> None:
+        self._set(delivery_id, "done", result)
+
+    def mark_failed(self, delivery_id: str, result: str) -> None:
+        self._set(delivery_id, "failed", result)
+
+    def retry_at(self, delivery_id: str, not_before: float, why: str) -> None:
+        self._set(delivery_id, "queued", why, not_before=not_before)
+
+    def get(self, delivery_id: str) -> Delivery | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, event, key, body, state, attempts, not_before, result FROM deliveries WHERE id = ?",
+                (delivery_id,),
+            ).fetchone()
+        return Delivery(*row) if row else None
+
+    def unfinished(self) -> list[Delivery]:
+        """Queued or interrupted (running) deliveries, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, event, key, body, state, attempts, not_before, result FROM deliveries"
+                " WHERE state IN ('queued', 'running') ORDER BY received_at, rowid"
+            ).fetchall()
+        return [Delivery(*row) for row in rows]
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._db.execute("SELECT state, COUNT(*) FROM deliveries GROUP BY state").fetchall()
+        return {state: n for state, n in rows}
+
+    def prune(self, older_than_s: float = KEEP_FINISHED_S) -> int:
+        with self._tx() as db:
+            cur = db.execute(
+                "DELETE FROM deliveries WHERE state IN ('done', 'failed') AND updated_at < ?",
+                (time.time() - older_than_s,),
+            )
+            return cur.rowcount
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

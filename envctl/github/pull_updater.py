@@ -1,0 +1,109 @@
+"""The only module that writes to GitHub: the sticky comment, replies and deployments.
+
+Every write is idempotent so a retried or resumed job never double-reports: the sticky comment is
+found by MARKER and edited in place; a reply is skipped when one with the same reply-to marker
+exists (checked on retries only, to spare a listing on the common path); a deployment is looked up
+by (environment, sha) before one is created.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from github import Github
+from github.Deployment import Deployment
+from github.Issue import Issue
+from github.Repository import Repository
+
+from envctl.github.markdown import MARKER, REPLY_MARKER, truncate
+
+
+@dataclass(frozen=True)
+class DeploymentRef:
+    id: int
+    environment: str
+    sha: str
+
+
+class PullUpdater:
+    def __init__(self, gh: Github, repo: str, number: int) -> None:
+        self.gh = gh
+        self.repo_name = repo
+        self.number = number
+
+    @property
+    def repo(self) -> Repository:
+        return self.gh.get_repo(self.repo_name)
+
+    def _issue(self) -> Issue:
+        return self.repo.get_issue(self.number)
+
+    def head(self) -> tuple[str, str | None]:
+        """The PR's head (sha, repository full name) as GitHub sees it right now."""
+        pr = self.repo.get_pull(self.number)
+        head_repo = pr.head.repo
+        return pr.head.sha, (head_repo.full_name if head_repo is not None else None)
+
+    # --- comments -------------------------------------------------------------------------------
+
+    def find_sticky(self) -> int | None:
+        for comment in self._issue().get_comments():
+            if (comment.body or "").startswith(MARKER):
+                return int(comment.id)
+        return None
+
+    def upsert_sticky(self, body: str) -> int:
+        body = truncate(body)
+        existing = self.find_sticky()
+        issue = self._issue()
+        if existing is None:
+            return int(issue.create_comment(body).id)
+        self.repo.get_issue(self.number).get_comment(existing).edit(body)
+        return existing
+
+    def reply(self, in_reply_to: int, body: str, check_existing: bool = False) -> None:
+        if check_existing:
+            marker = REPLY_MARKER.format(id=in_reply_to)
+            if any(marker in (c.body or "") for c in self._issue().get_comments()):
+                return
+        self._issue().create_comment(truncate(body))
+
+    # --- deployments ----------------------------------------------------------------------------
+
+    def start_deployment(self, environment: str, sha: str, description: str) -> DeploymentRef:
+        repo = self.repo
+        deployment: Deployment | None = None
+        for existing in repo.get_deployments(sha=sha, environment=environment):
+            deployment = existing
+            break
+        if deployment is None:
+            deployment = repo.create_deployment(
+                ref=sha,
+                environment=environment,
+                description=description[:140],
+                auto_merge=False,
+                required_contexts=[],
+                transient_environment=True,
+                production_environment=False,
+                payload={"pr": self.number, "tool": "envctl"},
+            )
+        deployment.create_status("in_progress", description=description[:140])
+        return DeploymentRef(int(deployment.id), environment, sha)
+
+    def finish_deployment(self, ref: DeploymentRef, ok: bool, description: str,
+                          environment_url: str | None = None) -> None:
+        deployment = self.repo.get_deployment(ref.id)
+        kwargs: dict[str, object] = {"description": description[:140]}
+        if environment_url:
+            kwargs["environment_url"] = environment_url
+        deployment.create_status("success" if ok else "failure", auto_inactive=ok, **kwargs)  # type: ignore[arg-type]
+
+    def deactivate(self, environment: str, description: str) -> int:
+        """Mark the environment's deployments inactive; returns how many."""
+        count = 0
+        for deployment in self.repo.get_deployments(environment=environment):
+            deployment.create_status("inactive", description=description[:140])
+            count += 1
+            if count >= 20:  # older ones were made inactive by auto_inactive already
+                break
+        return count

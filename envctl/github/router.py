@@ -1,0 +1,199 @@
+"""The one router both front doors share: `webhook serve` (queued) and `webhook handle` (inline).
+
+triage()   cheap and pure: is this delivery for us, and which PR does it belong to?
+dispatch() the work: authorize, run the command or policy decision, report on the PR.
+run()      dispatch() for a persisted delivery, with GitHub outages turned into RetryLater.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from github import GithubException, RateLimitExceededException
+
+from envctl.github import markdown, policy
+from envctl.github.client import GitHubClients
+from envctl.github.comment_parser import Command, Ignore, Reply, parse_comment
+from envctl.github.deliveries import Delivery
+from envctl.github.events import CommentEvent, OtherEvent, PingEvent, PullRequestEvent, parse_event, serial_key
+from envctl.github.jobs import RetryLater
+from envctl.github.permissions import PermissionCache
+from envctl.github.previews import Previews, PullTarget
+from envctl.github.pull_updater import PullUpdater
+from envctl.github.result import Result, failure, ignored, success
+from envctl.github.settings import GitHubSettings
+
+log = logging.getLogger("envctl.github.router")
+
+
+class DeliveryFailed(Exception):
+    """An Error result: reported where possible, recorded as a failed delivery."""
+
+
+@dataclass(frozen=True)
+class Triage:
+    key: str | None  # None: nothing for us, answer without queueing
+    reason: str
+
+
+@dataclass
+class CommentJob:
+    event: CommentEvent
+    command: Command
+    target: PullTarget
+    attempt: int
+
+
+class Router:
+    def __init__(self, settings: GitHubSettings, clients: GitHubClients | None = None,
+                 previews: Previews | None = None, permissions: PermissionCache | None = None) -> None:
+        self.settings = settings
+        self.clients = clients or GitHubClients(settings)
+        self.previews = previews or Previews(settings.policy)
+        self.permissions = permissions or PermissionCache(settings.permission_cache_s)
+        # atlantis command_runner habit: one small runner per command name
+        self.runners: dict[str, Callable[[CommentJob], Result]] = {
+            "help": self._help, "up": self._up, "down": self._down, "status": self._status, "extend": self._extend,
+        }  # fmt: skip
+
+    # --- triage: pure, runs before anything is persisted ------------------------------------------
+
+    def triage(self, event_name: str, payload: dict[str, Any]) -> Triage:
+        event = parse_event(event_name, payload)
+        key = serial_key(event)
+        if isinstance(event, PingEvent):
+            return Triage(key, "ping")
+        if isinstance(event, CommentEvent):
+            if event.action != "created":
+                return Triage(None, f"comment {event.action}")
+            if not event.is_pull_request:
+                return Triage(None, "comment on an issue, not a pull request")
+            if event.author_is_bot:
+                return Triage(None, "comment by a bot")
+            parsed = self._parse(event.body)
+            if isinstance(parsed, Ignore):
+                return Triage(None, parsed.reason)
+            return Triage(key, "command")
+        if isinstance(event, PullRequestEvent):
+            rules = self.settings.policy
+            if all(policy.decide(event, rules, exists).action == "none" for exists in (False, True)):
+                return Triage(None, policy.decide(event, rules).reason)
+            return Triage(key, f"pull_request {event.action}")
+        return Triage(None, f"{event_name} events are not handled")
+
+    def _parse(self, body: str) -> Command | Reply | Ignore:
+        rules = self.settings.policy
+        return parse_comment(body, max_chargers=rules.max_chargers, max_ttl=rules.ttl_cap())
+
+    # --- dispatch: the work -------------------------------------------------------------------
+
+    def dispatch(self, event_name: str, payload: dict[str, Any], attempt: int = 1) -> Result:
+        event = parse_event(event_name, payload)
+        if isinstance(event, PingEvent):
+            return success("pong")
+        if isinstance(event, OtherEvent):
+            return ignored(f"{event_name} events are not handled")
+        triage = self.triage(event_name, payload)
+        if triage.key is None:
+            return ignored(triage.reason)
+        if isinstance(event, CommentEvent):
+            return self._comment(event, attempt)
+        return self._pull_request(event)
+
+    def _target(self, repo: str, number: int, installation_id: int | None) -> PullTarget:
+        gh = self.clients.for_installation(installation_id)
+        return PullTarget(repo, number, PullUpdater(gh, repo, number))
+
+    def _comment(self, event: CommentEvent, attempt: int) -> Result:
+        parsed = self._parse(event.body)
+        target = self._target(event.repo, event.number, event.installation_id)
+        retrying = attempt > 1
+        if isinstance(parsed, Command) and parsed.name == "help":
+            return self._help(CommentJob(event, parsed, target, attempt))
+        allowed, level = self.permissions.may_run(target.updater.gh, event.repo, event.author)
+        if not allowed:
+            body = markdown.render_refusal(event.comment_id, event.author, level)
+            target.updater.reply(event.comment_id, body, check_existing=retrying)
+            return failure(f"@{event.author} ({level}) may not run commands")
+        if isinstance(parsed, Reply):
+            body = markdown.render_parse_error(event.comment_id, event.author, parsed.message)
+            target.updater.reply(event.comment_id, body, check_existing=retrying)
+            return failure(f"bad command: {parsed.message}")
+        assert isinstance(parsed, Command)
+        return self.runners[parsed.name](CommentJob(event, parsed, target, attempt))
+
+    def _help(self, job: CommentJob) -> Result:
+        body = markdown.render_help(job.event.comment_id, job.event.author)
+        job.target.updater.reply(job.event.comment_id, body, check_existing=job.attempt > 1)
+        return success("help")
+
+    def _up(self, job: CommentJob) -> Result:
+        # bound to the head at this moment: a fork's later pushes need another /preview up
+        sha, head_repo = job.target.updater.head()
+        note = None
+        if head_repo != job.event.repo:
+            note = (f"This pull request comes from a fork; commit {markdown.inline(sha[:12])} was approved for a "
+                    f"preview by {markdown.user(job.event.author)}. Later pushes are not deployed automatically.")
+        return self.previews.up(job.target, sha, job.event.author, job.command.chargers, job.command.ttl, note)
+
+    def _down(self, job: CommentJob) -> Result:
+        return self.previews.down(job.target, f"/preview down by {markdown.user(job.event.author)}", job.event.author)
+
+    def _status(self, job: CommentJob) -> Result:
+        return self.previews.status(job.target)
+
+    def _extend(self, job: CommentJob) -> Result:
+        assert job.command.ttl is not None
+        result = self.previews.extend(job.target, job.command.ttl)
+        if result.kind == "failure":
+            body = markdown.render_failure(job.event.comment_id, job.event.author, result.summary)
+            job.target.updater.reply(job.event.comment_id, body, check_existing=job.attempt > 1)
+        return result
+
+    def _pull_request(self, event: PullRequestEvent) -> Result:
+        rules = self.settings.policy
+        exists = self.previews.exists(event.number) if policy.needs_env_lookup(event) else False
+        decision = policy.decide(event, rules, exists)
+        if decision.action == "none":
+            return ignored(decision.reason)
+        target = self._target(event.repo, event.number, event.installation_id)
+        if decision.action == "up":
+            return self.previews.up(target, event.head_sha, event.author)
+        if decision.action == "down":
+            return self.previews.down(target, decision.reason)
+        return self.previews.stale(target, event.head_sha)
+
+    # --- run: a persisted delivery, for the job queue ------------------------------------------
+
+    def run(self, delivery: Delivery) -> str:
+        payload = json.loads(delivery.body)
+        try:
+            result = self.dispatch(delivery.event, payload, attempt=delivery.attempts)
+        except RateLimitExceededException as err:
+            raise RetryLater(_rate_limit_delay(err), f"GitHub rate limit: {err.status}") from err
+        except GithubException as err:
+            if err.status >= 500 or err.status == 429:
+                raise RetryLater(min(300.0, 5.0 * 2 ** delivery.attempts), f"GitHub answered {err.status}") from err
+            raise
+        except requests.ConnectionError as err:
+            raise RetryLater(min(300.0, 5.0 * 2 ** delivery.attempts), f"GitHub unreachable: {err}") from err
+        log.info("delivery %s (%s): %s", delivery.id, delivery.event, result)
+        if result.kind == "error":
+            raise DeliveryFailed(str(result))
+        return str(result)
+
+
+def _rate_limit_delay(err: GithubException) -> float:
+    headers = {k.lower(): v for k, v in (err.headers or {}).items()}
+    if headers.get("retry-after", "").isdigit():
+        return float(headers["retry-after"])
+    reset = headers.get("x-ratelimit-reset", "")
+    if reset.isdigit():
+        return max(1.0, float(reset) - time.time() + 1)
+    return 60.0

@@ -1,0 +1,127 @@
+"""How the GitHub integration is configured: environment variables into one pydantic model.
+
+Every knob has a default that is safe for a real installation; tests set their own values.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from envctl.envs.model import parse_duration
+from envctl.errors import ConfigError
+
+MiB = 1024 * 1024
+
+
+def state_dir(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    root = env.get("ENVCTL_STATE_DIR") or os.path.join(os.path.expanduser("~"), ".local", "state", "envctl")
+    return Path(root)
+
+
+class PreviewPolicy(BaseModel):
+    """When a pull request gets a preview without anyone asking in a comment."""
+
+    auto_preview: bool = False  # every same-repo PR gets one on open/push
+    trigger_label: str | None = None  # a PR with this label gets one even when auto_preview is off
+    skip_drafts: bool = True
+    chargers: int = Field(default=3, ge=0)
+    max_chargers: int = Field(default=50, ge=1)
+    ttl: str = "4h"
+    max_ttl: str = "3d"
+    runtime: str | None = None  # None: envctl's default runtime
+    name_prefix: str = "pr-"
+
+    def default_ttl(self) -> timedelta:
+        return parse_duration(self.ttl)
+
+    def ttl_cap(self) -> timedelta:
+        return parse_duration(self.max_ttl)
+
+
+class GitHubSettings(BaseModel):
+    webhook_secret: str | None = None
+    api_url: str = "https://api.github.com"
+    token: str | None = None
+    app_id: str | None = None
+    app_private_key: str | None = None
+    installation_id: int | None = None
+    state_dir: Path = Field(default_factory=state_dir)
+    workers: int = Field(default=4, ge=1)
+    max_body_bytes: int = Field(default=1 * MiB, ge=1024)
+    write_interval_s: float = 1.0  # GitHub asks for a pause between writes; tests set 0
+    max_rate_limit_wait_s: float = 300.0  # beyond this the job is re-queued instead of sleeping
+    secondary_rate_wait_s: float = 60.0
+    permission_cache_s: float = 60.0
+    max_attempts: int = Field(default=5, ge=1)
+    policy: PreviewPolicy = Field(default_factory=PreviewPolicy)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> GitHubSettings:
+        env = os.environ if env is None else env
+
+        def get(*names: str) -> str | None:
+            for name in names:
+                if env.get(name):
+                    return env[name]
+            return None
+
+        def flag(name: str, default: bool) -> bool:
+            raw = env.get(name)
+            if raw is None or raw == "":
+                return default
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ConfigError(f"{name}={raw!r} is not a boolean", "use true or false")
+
+        def number(name: str, default: float) -> float:
+            raw = env.get(name)
+            if not raw:
+                return default
+            try:
+                return float(raw)
+            except ValueError:
+                raise ConfigError(f"{name}={raw!r} is not a number") from None
+
+        key = get("ENVCTL_GITHUB_APP_PRIVATE_KEY")
+        key_path = get("ENVCTL_GITHUB_APP_PRIVATE_KEY_PATH")
+        if not key and key_path:
+            try:
+                key = Path(key_path).read_text()
+            except OSError as err:
+                raise ConfigError(f"cannot read ENVCTL_GITHUB_APP_PRIVATE_KEY_PATH: {err}") from None
+        installation = get("ENVCTL_GITHUB_INSTALLATION_ID")
+        policy = PreviewPolicy(
+            auto_preview=flag("ENVCTL_PREVIEW_AUTO", False),
+            trigger_label=get("ENVCTL_PREVIEW_LABEL"),
+            skip_drafts=flag("ENVCTL_PREVIEW_SKIP_DRAFTS", True),
+            chargers=int(number("ENVCTL_PREVIEW_CHARGERS", 3)),
+            max_chargers=int(number("ENVCTL_PREVIEW_MAX_CHARGERS", 50)),
+            ttl=get("ENVCTL_PREVIEW_TTL") or "4h",
+            max_ttl=get("ENVCTL_PREVIEW_MAX_TTL") or "3d",
+            runtime=get("ENVCTL_PREVIEW_RUNTIME"),
+        )
+        policy.default_ttl(), policy.ttl_cap()  # fail early on a bad duration
+        return cls(
+            webhook_secret=get("ENVCTL_WEBHOOK_SECRET"),
+            api_url=(get("ENVCTL_GITHUB_API_URL", "GITHUB_API_URL") or "https://api.github.com").rstrip("/"),
+            token=get("ENVCTL_GITHUB_TOKEN", "GITHUB_TOKEN", "GH_TOKEN"),
+            app_id=get("ENVCTL_GITHUB_APP_ID"),
+            app_private_key=key,
+            installation_id=int(installation) if installation else None,
+            state_dir=state_dir(env),
+            workers=int(number("ENVCTL_WEBHOOK_WORKERS", 4)),
+            max_body_bytes=int(number("ENVCTL_WEBHOOK_MAX_BODY", 1 * MiB)),
+            write_interval_s=number("ENVCTL_GITHUB_WRITE_INTERVAL", 1.0),
+            max_rate_limit_wait_s=number("ENVCTL_GITHUB_MAX_RATE_WAIT", 300.0),
+            secondary_rate_wait_s=number("ENVCTL_GITHUB_SECONDARY_RATE_WAIT", 60.0),
+            permission_cache_s=number("ENVCTL_GITHUB_PERMISSION_CACHE", 60.0),
+            policy=policy,
+        )
