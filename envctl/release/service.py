@@ -35,7 +35,7 @@ class ReleaseContext:
 def open_context(env: str | None, runtime: str | None = None) -> ReleaseContext:
     from envctl.envs.service import get_runtime
 
-    rt = get_runtime(runtime)
+    rt = get_runtime(runtime or "local")  # the only runtime with a fleet adapter so far
     if rt.name != "local":
         raise ConfigError(
             f"releases on the {rt.name} runtime are not supported yet",

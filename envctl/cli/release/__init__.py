@@ -1,7 +1,16 @@
-"""`envctl release ...` commands."""
+"""`envctl release ...`: plan, approve, start, resume, abort, status (one module per verb)."""
 
 from __future__ import annotations
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, help="release commands")
+from envctl.cli.release import abort, approve, plan, resume, start, status
+
+app = typer.Typer(no_args_is_help=True, help="graceful charger-server releases: plan, approve, start, resume, abort, status")
+
+app.command("plan")(plan.command)
+app.command("approve")(approve.command)
+app.command("start")(start.command)
+app.command("resume")(resume.command)
+app.command("abort")(abort.command)
+app.command("status")(status.command)

@@ -1,0 +1,30 @@
+"""envctl release approve PLAN_ID: record who approved which exact plan (by its hash)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from envctl.cli.output import OutputFormat, OutputOption, emit, stdout, user_errors
+from envctl.cli.release.options import EnvOption, RuntimeOption
+from envctl.release import service
+from envctl.release.approval import current_identity
+
+
+def command(
+    plan_id: str = typer.Argument(..., help="the plan to approve"),
+    approver: Optional[str] = typer.Option(None, help="default: $GITHUB_ACTOR, else the OS user"),
+    env: Optional[str] = EnvOption,
+    runtime: Optional[str] = RuntimeOption,
+    output: OutputFormat = OutputOption,
+) -> None:
+    """Approve a release plan; the approval is void if the plan changes afterwards."""
+    with user_errors(output):
+        ctx = service.open_context(env, runtime)
+        record = service.approve(ctx, plan_id, approver or current_identity())
+        emit(
+            output,
+            record.model_dump(mode="json"),
+            lambda d: stdout.print(f"approved {d['plan_id']} ({d['plan_hash'][:19]}…) as {d['approver']}", highlight=False),
+        )
