@@ -1,9 +1,87 @@
-"""Placeholder until its owner lands the real command."""
+"""`envctl server`: run the OCPP 1.6J central system (charger-server) with its admin API."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
 import typer
 
+from envctl.cli.output import OutputFormat, OutputOption, user_errors
+from envctl.errors import ConfigError
 
-def command() -> None:
-    raise typer.Exit(99)
+
+def command(
+    host: str = typer.Option("127.0.0.1", help="OCPP listen address"),
+    port: int = typer.Option(9000, help="OCPP port (0 = ephemeral)"),
+    admin_host: str = typer.Option("127.0.0.1", help="admin HTTP listen address"),
+    admin_port: int = typer.Option(0, help="admin HTTP port (0 = ephemeral)"),
+    reuse_port: bool = typer.Option(False, "--reuse-port", help="SO_REUSEPORT: several replicas share the OCPP port"),
+    database_url: str = typer.Option("sqlite:///envctl-charger.db", help="sqlite:///PATH or postgresql://..."),
+    server_version: str = typer.Option("dev", "--server-version", help="version label reported in stats"),
+    replica_id: str = typer.Option("", help="replica id reported in stats (default host-pid)"),
+    allowlist: Path | None = typer.Option(None, help="file of known charger ids, one per line; others get 404"),
+    basic_auth_file: Path | None = typer.Option(None, help='JSON {"id": "pbkdf2_sha256$iters$salt$hash"}'),
+    tls_cert: Path | None = typer.Option(None, help="PEM certificate: serve wss://"),
+    tls_key: Path | None = typer.Option(None, help="PEM private key for --tls-cert"),
+    heartbeat_interval: int = typer.Option(300, help="interval (s) sent in BootNotification answers"),
+    boot_status: str = typer.Option("Accepted", help="Accepted|Pending|Rejected"),
+    call_timeout: float = typer.Option(30.0, help="seconds to wait for a charger's answer to our CALL"),
+    max_frame_bytes: int = typer.Option(65536, help="larger frames close the connection with 1009"),
+    id_tags: Path | None = typer.Option(None, help="file of accepted idTags, one per line (default: accept all)"),
+    fault: str = typer.Option("none", help="none|exit-at-start|callerror: a deliberately broken version"),
+    ready_file: Path | None = typer.Option(None, help="also write the ready JSON line here (atomically)"),
+    log_level: str = typer.Option("WARNING", help="Python log level for stderr"),
+    output: OutputFormat = OutputOption,
+) -> None:
+    """Run the OCPP 1.6J central system; print one JSON ready line when listening. SIGTERM stops gracefully."""
+    from envctl.charger.server.config import ServerConfig, read_basic_auth, read_id_list
+
+    logging.basicConfig(level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    with user_errors(output):
+        config = ServerConfig(
+            host=host,
+            port=port,
+            admin_host=admin_host,
+            admin_port=admin_port,
+            reuse_port=reuse_port,
+            database_url=database_url,
+            version=server_version,
+            allowlist=read_id_list(allowlist, "--allowlist") if allowlist else None,
+            basic_auth=read_basic_auth(basic_auth_file) if basic_auth_file else None,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            heartbeat_interval=heartbeat_interval,
+            boot_status=boot_status,
+            call_timeout=call_timeout,
+            max_frame_bytes=max_frame_bytes,
+            id_tags=read_id_list(id_tags, "--id-tags") if id_tags else None,
+            fault=fault,
+            ready_file=ready_file,
+        )
+        if replica_id:
+            config.replica_id = replica_id
+        config.check()
+        if config.fault == "exit-at-start":
+            sys.stderr.write("fault injection: --fault exit-at-start, exiting before listening\n")
+            raise typer.Exit(70)
+        _run(config)
+
+
+def _run(config: object) -> None:
+    import uvloop
+
+    from envctl.charger.server.app import CentralSystem
+
+    async def main() -> None:
+        cs = CentralSystem(config)  # type: ignore[arg-type]
+        try:
+            await cs.start()
+        except OSError as exc:
+            raise ConfigError(f"cannot listen: {exc.strerror or exc}", hint="pick another --port/--admin-port") from None
+        cs.announce_ready(sys.stdout)
+        await cs.run_until_signal()
+
+    uvloop.run(main())

@@ -1,0 +1,81 @@
+"""Everything `envctl server` can be told, as one dataclass, plus loading of the files it names."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from envctl.errors import ConfigError
+
+BOOT_STATUSES = ("Accepted", "Pending", "Rejected")
+FAULTS = ("none", "exit-at-start", "callerror")
+
+
+@dataclass
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 9000
+    admin_host: str = "127.0.0.1"
+    admin_port: int = 0
+    reuse_port: bool = False
+    database_url: str = "sqlite:///envctl-charger.db"
+    version: str = "dev"
+    replica_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    allowlist: frozenset[str] | None = None
+    basic_auth: dict[str, str] | None = None  # charger id -> "pbkdf2_sha256$iters$salt$hash"
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    heartbeat_interval: int = 300
+    boot_status: str = "Accepted"
+    call_timeout: float = 30.0
+    max_frame_bytes: int = 65536
+    id_tags: frozenset[str] | None = None  # None: every idTag is Accepted
+    fault: str = "none"
+    ready_file: Path | None = None
+    ping_interval: float | None = 60.0  # WebSocket keepalive; OCPP heartbeats are the main liveness signal
+    shutdown_timeout: float = 10.0
+
+    def check(self) -> None:
+        if self.boot_status not in BOOT_STATUSES:
+            raise ConfigError(f"--boot-status {self.boot_status!r} is not one of {', '.join(BOOT_STATUSES)}")
+        if self.fault not in FAULTS:
+            raise ConfigError(f"--fault {self.fault!r} is not one of {', '.join(FAULTS)}")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("--tls-cert and --tls-key go together", hint="pass both, or neither for plain ws://")
+        if self.max_frame_bytes < 1024:
+            raise ConfigError("--max-frame-bytes must be at least 1024")
+        if self.call_timeout <= 0 or self.heartbeat_interval <= 0:
+            raise ConfigError("--call-timeout and --heartbeat-interval must be positive")
+
+
+def read_id_list(path: Path, what: str) -> frozenset[str]:
+    """One id per line; blank lines and '#' comments ignored."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} file {path}: {exc.strerror}") from None
+    return frozenset(line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#"))
+
+
+def read_basic_auth(path: Path) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read --basic-auth-file {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--basic-auth-file {path} is not JSON: {exc}") from None
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        raise ConfigError(
+            f"--basic-auth-file {path} must be a JSON object {{charger id: hash}}",
+            hint='make hashes with: python -c "from envctl.charger.server.auth import hash_password; '
+            "print(hash_password('secret'))\"",
+        )
+    bad = [k for k, v in data.items() if not v.startswith("pbkdf2_sha256$") or v.count("$") != 3]
+    if bad:
+        raise ConfigError(
+            f"--basic-auth-file {path}: entries for {', '.join(sorted(bad)[:5])} are not pbkdf2_sha256$iters$salt$hash"
+        )
+    return data

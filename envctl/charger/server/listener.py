@@ -1,0 +1,181 @@
+"""The OCPP listening socket and the checks made before a WebSocket handshake is accepted.
+
+Replicas behind one port: with --reuse-port every replica binds the same port (SO_REUSEPORT) and
+the kernel spreads new connections across the listeners. A replica stops taking new chargers by
+closing *its* listening socket (drain, or `POST /admin/listen {"accepting": false}`); its
+established connections are untouched. Connections the kernel already queued on that socket but
+we had not accept()ed yet would be reset when it closes; with net.ipv4.tcp_migrate_req=1
+(Linux 5.14+) the kernel instead moves them to another listener of the same SO_REUSEPORT group,
+so a release that closes listeners one by one loses no handshake. We set it when permitted.
+
+Stopping and restarting the listener creates a fresh websockets server each time over a new
+socket on the same port; connections stay with the server object that accepted them.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import unquote
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from envctl.charger.server.auth import BasicAuth
+from envctl.charger.server.config import ServerConfig
+from envctl.charger.server.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+SUBPROTOCOL = "ocpp1.6"
+PATH_PREFIX = "/ocpp/"
+BACKLOG = 4096
+MIGRATE_REQ = "/proc/sys/net/ipv4/tcp_migrate_req"
+
+
+def enable_tcp_migrate_req() -> bool:
+    """Ask the kernel to migrate queued handshakes off a closing SO_REUSEPORT listener."""
+    try:
+        with open(MIGRATE_REQ, "w") as f:
+            f.write("1")
+        return True
+    except OSError:  # not root, no such sysctl (older kernel), or a read-only /proc in a container
+        return False
+
+
+def listening_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        sock.listen(BACKLOG)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def charger_id_from_path(path: str) -> str | None:
+    path = path.split("?", 1)[0]
+    if not path.startswith(PATH_PREFIX):
+        return None
+    cid = unquote(path[len(PATH_PREFIX):])
+    if not cid or "/" in cid or len(cid) > 64:
+        return None
+    return cid
+
+
+def offered_subprotocols(headers: Headers) -> list[str]:
+    return [p.strip() for value in headers.get_all("Sec-WebSocket-Protocol") for p in value.split(",")]
+
+
+class _ServerView:
+    """What a connection sees of its websockets Server.
+
+    websockets answers 503 to a handshake in progress once its server stops serving. We close the
+    listener to stop *new* connections (routing, drain), but a charger whose TCP connection was
+    already accepted should finish its handshake; only a full shutdown refuses it.
+    """
+
+    __slots__ = ("_server", "_serving")
+
+    def __init__(self, server: Server, serving: Callable[[], bool]) -> None:
+        self._server = server
+        self._serving = serving
+
+    def is_serving(self) -> bool:
+        return self._serving()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._server, name)
+
+
+class Listener:
+    def __init__(
+        self,
+        config: ServerConfig,
+        handler: Callable[[ServerConnection], Awaitable[None]],
+        metrics: Metrics,
+        *,
+        auth: BasicAuth | None,
+        ssl_context: ssl.SSLContext | None,
+        serving: Callable[[], bool],
+    ) -> None:
+        self.config = config
+        self.handler = handler
+        self.metrics = metrics
+        self.auth = auth
+        self.ssl_context = ssl_context
+        self.serving = serving
+        self.port = config.port
+        self._server: Server | None = None
+        self.servers: list[Server] = []  # every server ever started; shutdown closes them all
+
+    @property
+    def accepting(self) -> bool:
+        return self._server is not None
+
+    async def start(self) -> None:
+        if self._server is not None:
+            return
+        sock = listening_socket(self.config.host, self.port, self.config.reuse_port)
+        self.port = sock.getsockname()[1]  # a port of 0 becomes concrete; restarts reuse it
+
+        def create_connection(*args: Any, **kwargs: Any) -> ServerConnection:
+            conn = ServerConnection(*args, **kwargs)
+            conn.server = _ServerView(conn.server, self.serving)  # type: ignore[assignment]
+            return conn
+
+        self._server = await serve(
+            self.handler,
+            sock=sock,
+            backlog=BACKLOG,  # asyncio calls listen() again with its own default of 100 otherwise
+            subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
+            compression=None,  # permessage-deflate costs CPU and ~100 KiB per connection; OCPP frames are small
+            max_size=self.config.max_frame_bytes,  # bigger frames: close 1009 (message too big)
+            process_request=self._check_handshake,
+            ssl=self.ssl_context,
+            ping_interval=self.config.ping_interval,
+            ping_timeout=self.config.ping_interval,
+            close_timeout=5,
+            create_connection=create_connection,
+            server_header=None,
+        )
+        self.servers.append(self._server)
+
+    def stop(self) -> None:
+        """Close the listening socket; established connections are not touched."""
+        if self._server is None:
+            return
+        self._server.server.close()  # the asyncio.Server: stops accepting, closes the socket
+        self._server = None
+
+    def _reject(self, conn: ServerConnection, status: int, reason: str, text: str) -> Response:
+        self.metrics.rejected(reason)
+        return conn.respond(status, text + "\n")
+
+    async def _check_handshake(self, conn: ServerConnection, request: Request) -> Response | None:
+        cid = charger_id_from_path(request.path)
+        if cid is None:
+            return self._reject(conn, 404, "path", f"no OCPP endpoint at {request.path}; chargers connect to /ocpp/{{chargePointId}}")
+        if SUBPROTOCOL not in offered_subprotocols(request.headers):
+            return self._reject(
+                conn, 400, "subprotocol",
+                f"this OCPP 1.6J endpoint requires the WebSocket subprotocol {SUBPROTOCOL!r} "
+                "(Sec-WebSocket-Protocol: ocpp1.6)",
+            )
+        if self.config.allowlist is not None and cid not in self.config.allowlist:
+            return self._reject(conn, 404, "unknown", f"charger {cid!r} is not known to this central system")
+        if self.auth is not None and not await self.auth.check(cid, request.headers.get("Authorization")):
+            response = self._reject(conn, 401, "auth", f"charger {cid!r}: HTTP Basic credentials missing or wrong")
+            response.headers["WWW-Authenticate"] = 'Basic realm="ocpp", charset="UTF-8"'
+            return response
+        return None

@@ -1,0 +1,166 @@
+"""Counters and latency histograms kept as plain Python numbers and exported to Prometheus on scrape.
+
+Why not prometheus_client's own Counter/Histogram on the hot path: every message would pay for
+their locks and label lookups. Here a message costs a dict increment and one bisect; the
+collector converts everything into metric families only when /metrics is read. Each
+CentralSystem owns its registry, so several servers can share a process (tests do).
+"""
+
+from __future__ import annotations
+
+import time
+from bisect import bisect_left
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Histogram:
+    __slots__ = ("buckets", "counts", "sum", "count")
+
+    def __init__(self, buckets: tuple[float, ...] = LATENCY_BUCKETS) -> None:
+        self.buckets = buckets
+        self.counts = [0] * (len(buckets) + 1)
+        self.sum = 0.0
+        self.count = 0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(self.buckets, value)] += 1
+        self.sum += value
+        self.count += 1
+
+    def cumulative(self) -> list[tuple[str, float]]:
+        out, running = [], 0
+        for bound, n in zip(self.buckets, self.counts):
+            running += n
+            out.append((repr(bound), float(running)))
+        out.append(("+Inf", float(running + self.counts[-1])))
+        return out
+
+
+class RecentWindow:
+    """The last `size` samples with their times; percentiles over those younger than `window_s`."""
+
+    __slots__ = ("size", "window_s", "values", "times", "next")
+
+    def __init__(self, size: int = 8192, window_s: float = 30.0) -> None:
+        self.size = size
+        self.window_s = window_s
+        self.values = [0.0] * size
+        self.times = [0.0] * size
+        self.next = 0
+
+    def observe(self, value: float, now: float) -> None:
+        i = self.next % self.size
+        self.values[i] = value
+        self.times[i] = now
+        self.next += 1
+
+    def percentile(self, q: float, now: float | None = None) -> float | None:
+        cutoff = (time.monotonic() if now is None else now) - self.window_s
+        n = min(self.next, self.size)
+        recent = sorted(v for v, t in zip(self.values[:n], self.times[:n]) if t >= cutoff)
+        if not recent:
+            return None
+        return recent[min(len(recent) - 1, int(q * len(recent)))]
+
+
+class Metrics:
+    def __init__(self, connected: Callable[[], int]) -> None:
+        self.connected = connected
+        self.connects_total = 0
+        self.disconnects_total = 0
+        self.replaced_total = 0
+        self.rejected_handshakes: dict[str, int] = {}
+        self.messages: dict[str, int] = {}
+        self.callerrors: dict[str, int] = {}
+        self.handler_latency: dict[str, Histogram] = {}
+        self.recent = RecentWindow()
+        self.db_commit = Histogram()
+        self.db_wait = Histogram()
+        self.db_batch_items = 0
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(_Collector(self))
+
+    # hot path -------------------------------------------------------------------------------
+    def message(self, action: str, seconds: float) -> None:
+        self.messages[action] = self.messages.get(action, 0) + 1
+        hist = self.handler_latency.get(action)
+        if hist is None:
+            hist = self.handler_latency[action] = Histogram()
+        hist.observe(seconds)
+        self.recent.observe(seconds, time.monotonic())
+
+    def callerror(self, code: str) -> None:
+        self.callerrors[code] = self.callerrors.get(code, 0) + 1
+
+    def rejected(self, reason: str) -> None:
+        self.rejected_handshakes[reason] = self.rejected_handshakes.get(reason, 0) + 1
+
+    def commit(self, items: int, commit_s: float, waits: list[float]) -> None:
+        self.db_commit.observe(commit_s)
+        self.db_batch_items += items
+        for w in waits:
+            self.db_wait.observe(w)
+
+    # read side --------------------------------------------------------------------------------
+    def handler_p99_ms(self) -> float | None:
+        p = self.recent.percentile(0.99)
+        return None if p is None else round(p * 1000, 3)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "connects_total": self.connects_total,
+            "disconnects_total": self.disconnects_total,
+            "callerrors_total": sum(self.callerrors.values()),
+            "messages_total": sum(self.messages.values()),
+            "handler_p99_ms": self.handler_p99_ms(),
+            "callerrors_by_code": dict(self.callerrors),
+            "messages_by_action": dict(self.messages),
+            "rejected_handshakes": dict(self.rejected_handshakes),
+        }
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _Collector:
+    def __init__(self, m: Metrics) -> None:
+        self.m = m
+
+    def collect(self) -> Iterator[Metric]:
+        m = self.m
+        yield GaugeMetricFamily("envctl_ocpp_connected_chargers", "Chargers connected now", value=m.connected())
+        yield CounterMetricFamily("envctl_ocpp_connects", "WebSocket connections accepted", value=m.connects_total)
+        yield CounterMetricFamily("envctl_ocpp_disconnects", "WebSocket connections ended", value=m.disconnects_total)
+        yield CounterMetricFamily("envctl_ocpp_replaced", "Connections replaced by a newer one", value=m.replaced_total)
+        rej = CounterMetricFamily("envctl_ocpp_rejected_handshakes", "Handshakes refused", labels=["reason"])
+        for reason, n in sorted(m.rejected_handshakes.items()):
+            rej.add_metric([reason], n)
+        yield rej
+        msgs = CounterMetricFamily("envctl_ocpp_messages", "CALLs received from chargers", labels=["action"])
+        for action, n in sorted(m.messages.items()):
+            msgs.add_metric([action], n)
+        yield msgs
+        errs = CounterMetricFamily("envctl_ocpp_callerrors", "CALLERRORs sent to chargers", labels=["code"])
+        for code, n in sorted(m.callerrors.items()):
+            errs.add_metric([code], n)
+        yield errs
+        lat = HistogramMetricFamily(
+            "envctl_ocpp_handler_seconds", "Frame received to answer ready, per action", labels=["action"]
+        )
+        for action, h in sorted(m.handler_latency.items()):
+            lat.add_metric([action], h.cumulative(), h.sum)
+        yield lat
+        for name, doc, h in (
+            ("envctl_db_commit_seconds", "One group-commit transaction", m.db_commit),
+            ("envctl_db_write_wait_seconds", "A durable write, enqueue to committed", m.db_wait),
+        ):
+            fam = HistogramMetricFamily(name, doc)
+            fam.add_metric([], h.cumulative(), h.sum)
+            yield fam
+        yield CounterMetricFamily("envctl_db_written_items", "Writes committed", value=m.db_batch_items)
