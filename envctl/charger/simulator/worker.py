@@ -1,0 +1,144 @@
+"""One worker process: a shard of the fleet on its own uvloop, reporting to the parent once a second.
+
+The parent talks to a worker over a multiprocessing pipe: the worker sends snapshots (see
+stats.WorkerStats.snapshot), the parent sends "stop". A worker also stops on SIGTERM/SIGINT or
+when the parent disappears (pipe EOF), and always flushes its ledger and sends a final snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import signal
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+from envctl.charger.simulator.chargepoint import ChargePoint
+from envctl.charger.simulator.config import Shard, SimConfig
+from envctl.charger.simulator.context import Context
+from envctl.charger.simulator.ledger import LedgerWriter
+from envctl.charger.simulator.stats import WorkerStats
+
+# Handshakes in flight per worker during an unpaced (--connect-rate 0) initial ramp.
+INITIAL_CONCURRENCY = 512
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm", "rb") as fh:
+        return int(fh.read().split()[1]) * _PAGE
+
+
+def raise_fd_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+class Worker:
+    """A shard of chargers in the running event loop; usable in-process by tests, too."""
+
+    def __init__(self, cfg: SimConfig, shard: Shard, connect_rate: float | None = None) -> None:
+        self.cfg = cfg
+        self.shard = shard
+        self.stats = WorkerStats(shard.worker, shard.count)
+        self.stats.rss_baseline_bytes = rss_bytes()
+        self.ledger = LedgerWriter(cfg.ledger_dir, shard.worker)
+        self.ctx = Context(cfg, self.stats, self.ledger, shard.worker)
+        self.rate = cfg.connect_rate if connect_rate is None else connect_rate
+        self.chargers = [
+            ChargePoint(self.ctx, cfg.charger_id(i), cfg.source_address(i))
+            for i in range(shard.start, shard.start + shard.count)
+        ]
+        self.tasks: list[asyncio.Task[None]] = []
+        self._ramp: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._ramp = asyncio.get_running_loop().create_task(self._launch())
+
+    async def _launch(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self.rate <= 0:
+            self.ctx.initial_gate = asyncio.Semaphore(INITIAL_CONCURRENCY)
+            self.tasks = [loop.create_task(cp.run()) for cp in self.chargers]
+            return
+        t0 = time.monotonic()
+        for i, cp in enumerate(self.chargers):
+            wait = t0 + i / self.rate - time.monotonic()
+            if wait > 0.005:
+                await asyncio.sleep(wait)
+            self.tasks.append(loop.create_task(cp.run()))
+
+    def snapshot(self) -> dict[str, Any]:
+        now = time.monotonic()
+        ongoing = [now - cp.offline_since for cp in self.chargers if cp.offline_since is not None]
+        self.stats.rss_bytes = rss_bytes()
+        return self.stats.snapshot(ongoing)
+
+    def by_id(self, charger_id: str) -> ChargePoint:
+        return next(cp for cp in self.chargers if cp.id == charger_id)
+
+    async def stop(self, close_timeout: float = 3.0) -> None:
+        self.ctx.stopping = True
+        if self._ramp is not None:
+            self._ramp.cancel()
+        closers = [c for cp in self.chargers if (c := cp.close()) is not None]
+        if closers:
+            try:
+                await asyncio.wait_for(asyncio.gather(*closers, return_exceptions=True), close_timeout)
+            except asyncio.TimeoutError:
+                pass
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.ledger.close()
+
+
+async def _serve(cfg: SimConfig, shard: Shard, conn: Connection, rate: float) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+
+    def from_parent() -> None:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            loop.remove_reader(conn.fileno())
+            stop.set()
+            return
+        if msg == "stop":
+            stop.set()
+
+    loop.add_reader(conn.fileno(), from_parent)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    worker = Worker(cfg, shard, rate)
+    worker.start()
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), 1.0)
+        except asyncio.TimeoutError:
+            pass
+        worker.ledger.flush()
+        _send(conn, worker.snapshot())
+    await worker.stop()
+    final = worker.snapshot()
+    final["final"] = True
+    _send(conn, final)
+
+
+def _send(conn: Connection, snap: dict[str, Any]) -> None:
+    try:
+        conn.send(snap)
+    except (BrokenPipeError, OSError):
+        pass
+
+
+def main(cfg: SimConfig, shard: Shard, conn: Connection, rate: float) -> None:
+    """Entry point of a spawned worker process."""
+    import uvloop
+
+    raise_fd_limit()
+    uvloop.run(_serve(cfg, shard, conn, rate))
