@@ -239,6 +239,13 @@ def render(values: Values, path: Path) -> list[Manifest]:
     return objects
 
 
+def render_namespace(values: Values, path: Path) -> Manifest:
+    """Just the Namespace: created first, on its own, as the environment's lock."""
+    obj = _load(_environment(path).get_template("00-namespace.yaml.j2").render(v=values), "namespace")[0]
+    obj["metadata"]["labels"].update(values.labels)
+    return obj
+
+
 def render_rolebinding(values: Values, path: Path) -> Manifest:
     env = _environment(path)
     return _load(env.get_template("rbac/environment-rolebinding.yaml.j2").render(v=values), "rbac")[0]

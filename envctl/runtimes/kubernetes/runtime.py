@@ -1,0 +1,363 @@
+"""Preview environments as Kubernetes namespaces: one namespace per environment, everything in it
+rendered from templates/ and applied server-side as field manager "envctl".
+
+`up` is idempotent and safe to race: creating the namespace is the lock (the API server lets
+exactly one create win; the loser sees 409 and converges the same environment). Objects the
+templates stop rendering are pruned by label. `down` deletes the namespace and waits until it is
+gone; `gc` deletes expired ones. Nothing here touches a namespace without
+app.kubernetes.io/managed-by=envctl (and templates/rbac enforces the same in the API server).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import time
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any
+
+from envctl.config import Config, load_config
+from envctl.envs import naming
+from envctl.envs.gc import Candidate, select_expired
+from envctl.envs.limits import check_limits
+from envctl.envs.model import EnvSpec, EnvStatus, utcnow, validate_name
+from envctl.envs.ownership import check_may_converge, current_owner
+from envctl.envs.ttl import expiry, extended, format_time, parse_time
+from envctl.errors import EnvctlError, NotFound, Refused, Timeout
+from envctl.runtimes.base import Progress, no_progress
+from envctl.runtimes.kubernetes import render as r
+from envctl.runtimes.kubernetes.client import ApiError, Kube, kind
+from envctl.runtimes.kubernetes.rollout import wait_ready
+from envctl.runtimes.kubernetes.state import SERVER, env_status, is_managed
+
+Obj = dict[str, Any]
+
+# Namespaced kinds the templates may render: what prune looks at.
+PRUNABLE = ["ConfigMap", "Secret", "Service", "ServiceAccount", "ResourceQuota", "LimitRange",
+            "NetworkPolicy", "Ingress", "Deployment", "StatefulSet", "RoleBinding"]
+WORKLOADS = {"Deployment", "StatefulSet", "Ingress"}
+MANAGED_SELECTOR = f"{naming.MANAGED_BY}={naming.MANAGER}"
+
+
+class KubernetesRuntime:
+    name = "kubernetes"
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        kube: Kube | None = None,
+        kubeconfig: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        stats_timeout_s: float = 0.5,
+    ) -> None:
+        self.config = config or load_config()
+        self._kube = kube
+        self._kubeconfig = kubeconfig
+        self.clock = clock
+        self.stats_timeout_s = stats_timeout_s
+        self._subject: dict[str, str] | None = None
+
+    @property
+    def kube(self) -> Kube:
+        if self._kube is None:
+            self._kube = Kube(self._kubeconfig)
+        return self._kube
+
+    @property
+    def prefix(self) -> str:
+        return self.config.kubernetes.namespace_prefix
+
+    def namespace(self, name: str) -> str:
+        return naming.namespace_for(name, self.prefix)
+
+    # ------------------------------------------------------------------ up
+    def up(self, spec: EnvSpec, progress: Progress = no_progress) -> EnvStatus:
+        cfg = self.config
+        templates = r.templates_dir(cfg)
+        requester = spec.owner or current_owner()
+        now = self.clock()
+        progress("claiming namespace", 0, 1)
+        values = r.values_for(
+            spec, cfg, owner=requester, created_at=now,
+            expires_at=expiry(now, spec.ttl, cfg.envs.max_ttl),
+            credentials=r.Credentials("", "", "", ""), subject={},
+        )
+        ns = self._claim(spec, r.render_namespace(values, templates), requester)
+        # An existing environment keeps its owner, birth and expiry (`envctl extend` moves that).
+        ann = ns["metadata"].get("annotations") or {}
+        values.owner = ann.get(naming.ANN_OWNER) or values.owner
+        values.created_at = parse_time(ann.get(naming.ANN_CREATED_AT)) or values.created_at
+        values.expires_at = parse_time(ann.get(naming.ANN_EXPIRES)) or values.expires_at
+        values.subject = self.subject()
+
+        progress("applying manifests", 0, 1)
+        self.kube.apply(r.render_namespace(values, templates))
+        rolebinding = r.render_rolebinding(values, templates)
+        self.kube.apply(rolebinding)
+        values.credentials = self._credentials(values.namespace)
+        objects = r.render(values, templates)
+        first = [o for o in objects if o["kind"] not in WORKLOADS and o["kind"] != "Namespace"]
+        workloads = [o for o in objects if o["kind"] in WORKLOADS]
+        self._apply_all(first)
+        self._wait_quota(values.namespace)
+        self._apply_all(workloads)
+        self._prune(spec.name, values.namespace, [*objects, rolebinding])
+
+        timeout = spec.ready_timeout_s if spec.ready_timeout_s != 300.0 else cfg.kubernetes.ready_timeout.total_seconds()
+        wait_ready(self.kube, spec.name, values.namespace, timeout, progress)
+        return self.status(spec.name)
+
+    def _claim(self, spec: EnvSpec, ns_manifest: Obj, requester: str) -> Obj:
+        """The namespace of this environment, created now (limits checked) or already there."""
+        k, ns_name = self.kube, ns_manifest["metadata"]["name"]
+        path = kind("Namespace").path(name=ns_name)
+        existing = k.get_or_none(path)
+        if existing and existing["metadata"].get("deletionTimestamp"):
+            # A `down` is still finishing; the name becomes free once the namespace is gone.
+            self._wait_gone(ns_name)
+            existing = None
+        if existing is None:
+            self._check_limits(requester, exclude=ns_name)
+            try:
+                created = k.create(ns_manifest)
+            except ApiError as err:
+                if err.status != 409:
+                    raise
+                existing = k.get(path)  # someone else's `up` won the create: converge theirs
+            else:
+                try:
+                    self._check_limits(requester, exclude=ns_name)
+                except Refused:
+                    # Lost a race against other creates: give the slot back.
+                    k.delete(path)
+                    raise
+                return dict(created)
+        if not is_managed(existing):
+            raise Refused(
+                f"namespace {ns_name} exists and is not managed by envctl",
+                "choose another environment name; envctl never touches namespaces without "
+                f"{naming.MANAGED_BY}={naming.MANAGER}",
+            )
+        ann = existing["metadata"].get("annotations") or {}
+        check_may_converge(spec.name, ann.get(naming.ANN_OWNER), requester, spec.pr)
+        return dict(existing)
+
+    def _managed_namespaces(self) -> list[Obj]:
+        items = self.kube.list(kind("Namespace").path(), labelSelector=MANAGED_SELECTOR)
+        return [n for n in items if is_managed(n)]
+
+    def _check_limits(self, owner: str, exclude: str) -> None:
+        live = [n for n in self._managed_namespaces()
+                if not n["metadata"].get("deletionTimestamp") and n["metadata"]["name"] != exclude]
+        owners = [(n["metadata"].get("annotations") or {}).get(naming.ANN_OWNER) for n in live]
+        check_limits(owners, owner, self.config.envs.max_environments, self.config.envs.max_per_owner)
+
+    def subject(self) -> dict[str, str]:
+        """Who envctl authenticates as, for the RoleBinding it gives itself in each namespace."""
+        if self._subject is None:
+            user = self.kube.whoami().get("username", "")
+            if user.startswith("system:serviceaccount:"):
+                _, _, sa_ns, sa_name = user.split(":", 3)
+                self._subject = {"kind": "ServiceAccount", "name": sa_name, "namespace": sa_ns}
+            else:
+                self._subject = {"kind": "User", "name": user, "apiGroup": "rbac.authorization.k8s.io"}
+        return self._subject
+
+    def _credentials(self, namespace: str) -> r.Credentials:
+        """Keep what the environment already has; generate only what is missing."""
+        secret = self._retry_rbac(lambda: self.kube.get_or_none(
+            kind("Secret").path(namespace, "envctl-credentials")))
+        data = {k: base64.b64decode(v).decode() for k, v in ((secret or {}).get("data") or {}).items()}
+        return r.Credentials(
+            admin_token=data.get("admin-token") or secrets.token_urlsafe(32),
+            basic_auth_user=data.get("basic-auth-user") or "preview",
+            basic_auth_password=data.get("basic-auth-password") or secrets.token_urlsafe(18),
+            postgres_password=data.get("postgres-password") or secrets.token_urlsafe(18),
+        )
+
+    def _retry_rbac(self, call: Callable[[], Any], within_s: float = 5.0) -> Any:
+        """RBAC caches in the API server lag a new RoleBinding by a moment: retry RBAC denials."""
+        deadline = time.monotonic() + within_s
+        while True:
+            try:
+                return call()
+            except ApiError as err:
+                if err.status != 403 or " cannot " not in err.api_message or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def _apply_all(self, objects: list[Obj]) -> None:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for f in [pool.submit(self._retry_rbac, lambda o=o: self.kube.apply(o)) for o in objects]:
+                f.result()
+
+    def _wait_quota(self, namespace: str, within_s: float = 10.0) -> None:
+        """Pods created before the quota controller filled in status.hard are refused ("status
+        unknown for quota") and retried with back-off; waiting a moment here is faster."""
+        path = kind("ResourceQuota").path(namespace, "envctl-quota")
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            quota = self.kube.get_or_none(path)
+            if quota is None or (quota.get("status") or {}).get("hard"):
+                return
+            time.sleep(0.05)
+
+    def _prune(self, name: str, namespace: str, keep: list[Obj]) -> list[str]:
+        wanted = {(o["kind"], o["metadata"]["name"]) for o in keep}
+        selector = f"{MANAGED_SELECTOR},{naming.LABEL_ENV}={name}"
+
+        def prune_kind(kind_name: str) -> list[str]:
+            gone = []
+            for obj in self.kube.list(kind(kind_name).path(namespace), labelSelector=selector):
+                if (kind_name, obj["metadata"]["name"]) not in wanted:
+                    self.kube.delete(kind(kind_name).path(namespace, obj["metadata"]["name"]),
+                                     propagationPolicy="Background")
+                    gone.append(f"{kind_name}/{obj['metadata']['name']}")
+            return gone
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            return [g for gs in pool.map(prune_kind, PRUNABLE) for g in gs]
+
+    # ------------------------------------------------------------------ status / list
+    def _namespace_obj(self, name: str) -> Obj:
+        validate_name(name)
+        ns = self.kube.get_or_none(kind("Namespace").path(name=self.namespace(name)))
+        if ns is None or not is_managed(ns):
+            raise NotFound(f"no Kubernetes environment named {name!r}", "see `envctl list --runtime kubernetes`")
+        return dict(ns)
+
+    def status(self, name: str) -> EnvStatus:
+        ns = self._namespace_obj(name)
+        namespace = ns["metadata"]["name"]
+        workloads = self.kube.list(kind("Deployment").path(namespace)) + self.kube.list(
+            kind("StatefulSet").path(namespace))
+        pods = [p for p in self.kube.list(kind("Pod").path(namespace),
+                                          labelSelector=f"app.kubernetes.io/name={SERVER}")
+                if not p["metadata"].get("deletionTimestamp")]
+        return env_status(ns, workloads, self.prefix, self.config.kubernetes.ingress, pods, self._stats(pods))
+
+    def _stats(self, pods: list[Obj]) -> dict[str, dict[str, Any] | None]:
+        """Each server's /admin/stats, asked directly at its pod IP; None where unreachable."""
+        def ask(pod: Obj) -> dict[str, Any] | None:
+            ip = pod.get("status", {}).get("podIP")
+            if not ip:
+                return None
+            try:
+                with urllib.request.urlopen(f"http://{ip}:9100/admin/stats", timeout=self.stats_timeout_s) as resp:
+                    return dict(json.loads(resp.read()))
+            except (OSError, ValueError):
+                return None
+
+        if not pods:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(8, len(pods))) as pool:
+            return dict(zip((p["metadata"]["name"] for p in pods), pool.map(ask, pods)))
+
+    def list(self) -> list[EnvStatus]:
+        namespaces = self._managed_namespaces()
+        by_ns: dict[str, list[Obj]] = {}
+        for d in self.kube.list(kind("Deployment").path(), labelSelector=MANAGED_SELECTOR):
+            by_ns.setdefault(d["metadata"]["namespace"], []).append(d)
+        ingress = self.config.kubernetes.ingress
+        statuses = [env_status(n, by_ns.get(n["metadata"]["name"], []), self.prefix, ingress) for n in namespaces]
+        return sorted(statuses, key=lambda s: s.name)
+
+    # ------------------------------------------------------------------ down / gc / extend / logs
+    def down(self, name: str, wait: bool = True) -> bool:
+        validate_name(name)
+        namespace = self.namespace(name)
+        ns = self.kube.get_or_none(kind("Namespace").path(name=namespace))
+        if ns is None:
+            return False
+        if not is_managed(ns):
+            raise Refused(f"namespace {namespace} is not managed by envctl; leaving it alone",
+                          "delete it yourself if it really should go")
+        if not ns["metadata"].get("deletionTimestamp"):
+            if wait:
+                self._stop_pods(namespace)
+            self.kube.delete(kind("Namespace").path(name=namespace), propagationPolicy="Background")
+        if wait:
+            self._wait_gone(namespace)
+        return True
+
+    def _stop_pods(self, namespace: str) -> None:
+        """Scale workloads to zero and wait for their pods to go (each drains as it stops).
+
+        The namespace controller, finding pods still terminating, re-checks only after their
+        whole grace period; with the pods already gone the namespace disappears at once."""
+        workloads = self.kube.list(kind("Deployment").path(namespace)) + self.kube.list(
+            kind("StatefulSet").path(namespace))
+        for w in workloads:
+            path = kind(w["kind"]).path(namespace, w["metadata"]["name"])
+            self.kube.merge_patch(path, {"spec": {"replicas": 0}})
+        deadline = time.monotonic() + self.config.kubernetes.down_timeout.total_seconds()
+        pods_path = kind("Pod").path(namespace)
+        while workloads and self.kube.list(pods_path) and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    def _wait_gone(self, namespace: str) -> None:
+        path = kind("Namespace").path(name=namespace)
+        deadline = time.monotonic() + self.config.kubernetes.down_timeout.total_seconds()
+        while True:
+            ns = self.kube.get_or_none(path)
+            if ns is None:
+                return
+            if time.monotonic() > deadline:
+                waiting = [c.get("message") for c in ns.get("status", {}).get("conditions") or []
+                           if c.get("status") == "True"]
+                raise Timeout(f"namespace {namespace} is still being deleted: {'; '.join(waiting) or 'no reason given'}",
+                              "try again later, or raise kubernetes.down_timeout in envctl.yaml")
+            time.sleep(0.2)
+
+    def gc(self, dry_run: bool = False) -> list[str]:
+        """Delete every expired environment (without waiting); return their names."""
+        now = self.clock()
+        namespaces = self._managed_namespaces()
+        candidates = [
+            Candidate(
+                name=n["metadata"]["name"], managed=is_managed(n),
+                expires_at=parse_time((n["metadata"].get("annotations") or {}).get(naming.ANN_EXPIRES)),
+                terminating=bool(n["metadata"].get("deletionTimestamp")),
+            )
+            for n in namespaces
+        ]
+        expired = [c.name for c in select_expired(candidates, now)]
+        if not dry_run and expired:
+            def delete(ns: str) -> None:
+                self.kube.delete(kind("Namespace").path(name=ns), propagationPolicy="Background")
+
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                list(pool.map(delete, expired))
+        return [naming.name_from_namespace(ns, self.prefix) for ns in expired]
+
+    def extend(self, name: str, by: timedelta) -> datetime:
+        ns = self._namespace_obj(name)
+        now = self.clock()
+        current = parse_time((ns["metadata"].get("annotations") or {}).get(naming.ANN_EXPIRES))
+        new = extended(current, by, now, self.config.envs.max_ttl)
+        self.kube.merge_patch(kind("Namespace").path(name=ns["metadata"]["name"]),
+                              {"metadata": {"annotations": {naming.ANN_EXPIRES: format_time(new)}}})
+        return new
+
+    def logs(self, name: str, component: str = "server", tail: int = 100) -> dict[str, str]:
+        """Pod name -> its last `tail` log lines, for the server or simulator pods."""
+        namespace = self._namespace_obj(name)["metadata"]["name"]
+        app = {"server": SERVER, "simulator": "charger-simulator", "postgres": "postgres"}[component]
+        container = {"server": "server", "simulator": "simulator", "postgres": "postgres"}[component]
+        pods = self.kube.list(kind("Pod").path(namespace), labelSelector=f"app.kubernetes.io/name={app}")
+        if not pods:
+            raise NotFound(f"environment {name!r} has no {component} pods", f"see `envctl status {name}`")
+        out: dict[str, str] = {}
+        for pod in pods:
+            try:
+                out[pod["metadata"]["name"]] = self.kube.logs(namespace, pod["metadata"]["name"], container, tail)
+            except ApiError as err:
+                raise EnvctlError(
+                    f"cannot read logs of pod {pod['metadata']['name']}: {err.api_message}",
+                    "the node must serve container logs (kwok's fake nodes do not)",
+                ) from None
+        return out
