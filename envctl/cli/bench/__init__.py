@@ -1,7 +1,11 @@
-"""`envctl bench ...` commands."""
+"""`envctl bench ...`: rehearsals that write JSON reports (one module per verb)."""
 
 from __future__ import annotations
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, help="bench commands")
+from envctl.cli.bench import release
+
+app = typer.Typer(no_args_is_help=True, help="rehearsals and load runs: JSON reports, PNG timelines")
+
+app.command("release")(release.command)

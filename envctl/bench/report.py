@@ -1,0 +1,82 @@
+"""The release rehearsal report (DESIGN.md contract; fields may be added, never renamed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from envctl.bench.sampler import Sampler
+
+
+def timeline(sampler: Sampler, start: float) -> list[dict[str, Any]]:
+    rows = []
+    prev_t = start
+    for p in sampler.fleet_points:
+        if p.t < start:
+            continue
+        dt = max(p.t - prev_t, 1e-6)
+        reconnects = sampler.sim_counter_at("reconnects_total", p.t) - sampler.sim_counter_at("reconnects_total", prev_t)
+        failures = sampler.sim_counter_at("connect_failures_total", p.t) - sampler.sim_counter_at(
+            "connect_failures_total", prev_t
+        )
+        rows.append(
+            {
+                "t": round(p.t - start, 2),
+                "connected_old": p.connected_old,
+                "connected_new": p.connected_new,
+                "reconnects": round(reconnects / dt, 1),  # per second, so unevenly spaced samples compare
+                "failures": round(failures / dt, 1),
+                "server_connects": round(p.server_connects / dt, 1),
+                "sim_connected": round(sampler.sim_counter_at("connected", p.t)),
+            }
+        )
+        prev_t = p.t
+    return rows
+
+
+def build(
+    *,
+    strategy: str,
+    chargers: int,
+    replicas: int,
+    budget_per_s: float | None,
+    sampler: Sampler,
+    start: float,
+    released_at: float,
+    settled_at: float,
+    transactions: dict[str, Any],
+    detail: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    rows = timeline(sampler, start)
+    sim = sampler.last_sim()
+    offline = sim.get("offline", {})
+    failures = sampler.sim_counter_at("connect_failures_total", settled_at) - sampler.sim_counter_at(
+        "connect_failures_total", start
+    )
+    reconnects = sampler.sim_counter_at("reconnects_total", settled_at) - sampler.sim_counter_at("reconnects_total", start)
+    return {
+        "strategy": strategy,
+        "chargers": chargers,
+        "replicas": replicas,
+        "budget_per_s": budget_per_s,
+        "duration_s": round(settled_at - start, 2),
+        "release_s": round(released_at - start, 2),
+        "peak_reconnects_per_s": max((r["reconnects"] for r in rows), default=0.0),
+        "peak_server_connects_per_s": max((r["server_connects"] for r in rows), default=0.0),
+        "reconnects": round(reconnects),
+        "connect_failures": round(failures),
+        "chargers_disconnected_at_end": max(0, chargers - int(sim.get("connected", 0))),
+        "max_offline_s": offline.get("max_s"),
+        "p99_offline_s": offline.get("p99_s"),
+        "offline_episodes": offline.get("episodes"),
+        "transactions": {
+            "started": transactions.get("started", 0),
+            "acknowledged": transactions.get("acknowledged", 0),
+            "lost": transactions.get("lost", 0),
+            "duplicated": transactions.get("duplicated", 0),
+            **{k: v for k, v in transactions.items() if k not in ("started", "acknowledged", "lost", "duplicated")},
+        },
+        "strategy_detail": detail,
+        "timeline": rows,
+        **(extra or {}),
+    }
