@@ -23,3 +23,19 @@ def select_expired(candidates: Iterable[Candidate], now: datetime) -> list[Candi
         (c for c in candidates if c.managed and not c.terminating and is_expired(c.expires_at, now)),
         key=lambda c: c.name,
     )
+
+
+def collect(runtime: object, now: datetime, dry_run: bool = False) -> list[str]:
+    """Remove expired environments of any runtime: its own gc() when it has one (Kubernetes
+    deletes namespaces in bulk), else list() + down() (every listed environment is envctl's)."""
+    own = getattr(runtime, "gc", None)
+    if callable(own):
+        return list(own(dry_run=dry_run))
+    statuses = runtime.list()  # type: ignore[attr-defined]
+    chosen = select_expired(
+        (Candidate(s.name, True, s.expires_at, s.phase == "Stopped") for s in statuses), now
+    )
+    if not dry_run:
+        for c in chosen:
+            runtime.down(c.name)  # type: ignore[attr-defined]
+    return [c.name for c in chosen]
