@@ -195,11 +195,11 @@ class Engine:
             self._auto_abort(status, f"new replica {', '.join(dead)} ({self.plan.to_version}) exited")
             return 0.0
         missing = self.plan.new_replicas - len(new)
-        if missing > 0:
-            status.message = f"starting {missing} replica(s) of {self.plan.to_version}"
+        if missing > 0:  # one per reconcile, each recorded before the next is started
+            status.message = f"starting replica {len(new) + 1}/{self.plan.new_replicas} of {self.plan.to_version}"
             self.store.save_status(status)
             try:
-                started = self.fleet.start(self.plan.to_version, missing, self.plan.new_replica_args)
+                started = self.fleet.start(self.plan.to_version, 1, self.plan.new_replica_args)
             except EnvctlError as err:
                 self._views = self.fleet.replicas()
                 found = [v.id for v in self._views if v.id not in self._old_ids and v.version == self.plan.to_version]
@@ -209,6 +209,8 @@ class Engine:
             status.new_replica_ids = list(dict.fromkeys(status.new_replica_ids + started))
             status.replicas_started += len(started)
             rec.detail["started"] = rec.detail.get("started", []) + started
+            self.store.save_status(status)
+            self.hooks.fire("during", rec.name, len(status.new_replica_ids))
             return 0.0
         if all(v.ready for v in new):
             self._unpause(status, "WaitingForReady")

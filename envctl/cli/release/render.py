@@ -64,24 +64,35 @@ def show_status(doc: dict[str, Any]) -> None:
 
 @contextmanager
 def live_progress(enabled: bool) -> Iterator[Observer | None]:
-    """A progress bar of chargers moved, on stderr, while the engine runs (None when disabled)."""
+    """A progress bar of chargers moved, on stderr, while the engine runs (None when disabled).
+
+    The bar appears on the first report from the engine, so a refusal prints no empty bar.
+    """
     if not enabled:
         yield None
         return
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
-    with Progress(*columns, console=stderr, transient=False) as bar:
-        task = bar.add_task("starting", total=1)
+    bar = Progress(*columns, console=stderr, transient=False)
+    task = None
 
-        def observe(plan: ReleasePlan, status: ReleaseStatus) -> None:
-            phase = release_phase(plan, status)
-            moved = status.moved_back if status.abort else status.moved_forward
-            eta = eta_s(plan, status, time.time())
-            bar.update(
-                task,
-                description=f"{phase} {status.current_step() or ''} · {status.bucket.effective_rate:.0f}/s"
-                + (f" · ETA {eta:.0f}s" if eta is not None else ""),
-                completed=moved,
-                total=max(1, status.fleet_connections_at_start),
-            )
+    def observe(plan: ReleasePlan, status: ReleaseStatus) -> None:
+        nonlocal task
+        if task is None:
+            bar.start()
+            task = bar.add_task("starting", total=1)
+        phase = release_phase(plan, status)
+        moved = status.moved_back if status.abort else status.moved_forward
+        eta = eta_s(plan, status, time.time())
+        bar.update(
+            task,
+            description=f"{phase} {status.current_step() or ''} · {status.bucket.effective_rate:.0f}/s"
+            + (f" · ETA {eta:.0f}s" if eta is not None else ""),
+            completed=moved,
+            total=max(1, status.fleet_connections_at_start),
+        )
 
+    try:
         yield observe
+    finally:
+        if task is not None:
+            bar.stop()
