@@ -56,6 +56,7 @@ class RateLimitRule:
     remaining: int
     retry_after: int
     matches: Callable[[str, str], bool]
+    primary: bool = False  # primary: "API rate limit exceeded" with x-ratelimit-reset, no Retry-After
 
 
 class Reply(Exception):
@@ -131,10 +132,11 @@ class FakeGitHub:
             self.pulls[(repo, number)] = {"head_sha": head_sha, "head_repo": head_repo or repo, "author": author}
 
     def rate_limit_next(self, times: int = 1, retry_after: int = 1,
-                        matches: Callable[[str, str], bool] = lambda _m, _p: True) -> None:
-        """The next `times` matching requests get GitHub's 403 secondary rate limit with Retry-After."""
+                        matches: Callable[[str, str], bool] = lambda _m, _p: True, primary: bool = False) -> None:
+        """The next `times` matching requests get GitHub's 403: a secondary rate limit with Retry-After,
+        or (primary=True) the hourly limit exhausted until x-ratelimit-reset, `retry_after` s from now."""
         with self.lock:
-            self.rate_limits.append(RateLimitRule(times, retry_after, matches))
+            self.rate_limits.append(RateLimitRule(times, retry_after, matches, primary))
 
     def enable_app(self, app_id: str, public_key_pem: str, token_lifetime: timedelta = timedelta(hours=1)) -> None:
         with self.lock:
@@ -184,9 +186,10 @@ class FakeGitHub:
         rec.status = status
         data = b"" if payload is None else json.dumps(payload).encode()
         h.send_response(status)
-        for key, value in self.shapes["response_headers"].items():
-            h.send_header(key, str(value))
-        for key, value in headers.items():
+        merged = {k.lower(): str(v) for k, v in self.shapes["response_headers"].items()}
+        merged["x-ratelimit-reset"] = str(int(time.time()) + 3600)
+        merged.update({k.lower(): v for k, v in headers.items()})
+        for key, value in merged.items():
             h.send_header(key, value)
         h.send_header("Content-Length", str(len(data)))
         h.end_headers()
@@ -197,6 +200,11 @@ class FakeGitHub:
             for rule in self.rate_limits:
                 if rule.remaining > 0 and rule.matches(method, path):
                     rule.remaining -= 1
+                    if rule.primary:
+                        raise Reply(403, {
+                            "message": "API rate limit exceeded for installation ID 1.",
+                            "documentation_url": "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting",
+                        }, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(time.time()) + rule.retry_after)})
                     raise Reply(403, {
                         "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
                         "documentation_url": "https://docs.github.com/rest/overview/resources-in-the-rest-api#secondary-rate-limits",

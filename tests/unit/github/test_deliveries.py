@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from envctl.github.deliveries import Delivery, DeliveryStore
+
+
+def d(i: int, key: str = "o/r#1") -> Delivery:
+    return Delivery(id=f"id-{i}", event="issue_comment", key=key, body=b'{"n": %d}' % i)
+
+
+def test_a_delivery_is_accepted_once(tmp_path: Path) -> None:
+    store = DeliveryStore(tmp_path / "d.sqlite3")
+    assert store.accept(d(1))
+    assert not store.accept(d(1))
+    assert not store.accept(Delivery(id="id-1", event="ping", key="x", body=b"{}"))  # the id decides
+    assert store.get("id-1") == Delivery("id-1", "issue_comment", "o/r#1", b'{"n": 1}')
+
+
+def test_accepted_deliveries_survive_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "d.sqlite3"
+    store = DeliveryStore(path)
+    for i in range(3):
+        store.accept(d(i))
+    store.mark_running("id-1")
+    store.mark_done("id-0", "success: help")
+    store.close()
+    again = DeliveryStore(path)
+    assert [x.id for x in again.unfinished()] == ["id-1", "id-2"]
+    assert again.get("id-1").state == "running" and again.get("id-1").attempts == 1  # type: ignore[union-attr]
+    assert not again.accept(d(0))  # still remembered after the restart
+    assert again.counts() == {"done": 1, "running": 1, "queued": 1}
+
+
+def test_retry_keeps_it_unfinished_with_a_time(tmp_path: Path) -> None:
+    store = DeliveryStore(tmp_path / "d.sqlite3")
+    store.accept(d(1))
+    store.mark_running("id-1")
+    store.retry_at("id-1", 12345.0, "rate limited")
+    got = store.get("id-1")
+    assert got is not None and got.state == "queued" and got.not_before == 12345.0 and got.result == "rate limited"
+    store.mark_failed("id-1", "gave up")
+    assert store.unfinished() == []
+
+
+def test_prune_forgets_only_old_finished(tmp_path: Path) -> None:
+    store = DeliveryStore(tmp_path / "d.sqlite3")
+    store.accept(d(1))
+    store.accept(d(2))
+    store.mark_done("id-1", "ok")
+    assert store.prune(older_than_s=3600) == 0
+    assert store.prune(older_than_s=-1) == 1
+    assert store.get("id-1") is None and store.get("id-2") is not None
