@@ -17,6 +17,7 @@ from envctl.github.comment_parser import USAGE
 MARKER = "<!-- envctl:preview -->"
 REPLY_MARKER = "<!-- envctl:reply-to:{id} -->"
 GITHUB_LIMIT = 65_536
+MESSAGE_LIMIT = 20_000  # a long error keeps its end (where the cause usually is) and the rest of the comment
 TRUNCATED = "\n\n…(truncated: the full text was longer than a GitHub comment allows)"
 
 State = Literal["starting", "ready", "degraded", "failed", "stopped", "stale", "missing"]
@@ -122,11 +123,17 @@ def render_preview(view: PreviewView) -> str:
     if rows:
         parts.append("| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows))
     if view.message:
-        parts.append(fenced(view.message))
+        parts.append(fenced(_tail(view.message, MESSAGE_LIMIT)))
     parts.extend(view.notes)
     parts.append(f"<details><summary>Commands</summary>\n\n{commands_table()}\n\n</details>")
     parts.append(f"<sub>Updated {view.now.strftime('%Y-%m-%d %H:%M:%S UTC')} by envctl.</sub>")
     return truncate("\n\n".join(parts))
+
+
+def _tail(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return "…(earlier output cut)\n" + text[-limit:]
 
 
 def render_reply(comment_id: int, login: str, text: str) -> str:

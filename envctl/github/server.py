@@ -66,6 +66,7 @@ class WebhookService:
     def build(cls, settings: GitHubSettings, router: Router | None = None, synchronous: bool = False) -> WebhookService:
         if not settings.webhook_secret:
             raise ConfigError("ENVCTL_WEBHOOK_SECRET is not set", "set it to the secret configured on the GitHub webhook")
+        settings.require_credentials()
         store = DeliveryStore.in_state_dir(settings.state_dir)
         router = router or Router(settings)
         queue = JobQueue(store, router.run, workers=settings.workers, max_attempts=settings.max_attempts,

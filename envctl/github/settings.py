@@ -61,6 +61,22 @@ class GitHubSettings(BaseModel):
     max_attempts: int = Field(default=5, ge=1)
     policy: PreviewPolicy = Field(default_factory=PreviewPolicy)
 
+    def require_credentials(self) -> None:
+        """Fail at start-up, not on the first delivery, when there is no way to talk to GitHub."""
+        if self.app_id and self.app_private_key:
+            return
+        if self.app_id or self.app_private_key:
+            raise ConfigError(
+                "GitHub App auth needs both ENVCTL_GITHUB_APP_ID and a private key",
+                "set ENVCTL_GITHUB_APP_PRIVATE_KEY or ENVCTL_GITHUB_APP_PRIVATE_KEY_PATH as well",
+            )
+        if not self.token:
+            raise ConfigError(
+                "no GitHub credentials",
+                "set ENVCTL_GITHUB_TOKEN (or GITHUB_TOKEN), or ENVCTL_GITHUB_APP_ID with "
+                "ENVCTL_GITHUB_APP_PRIVATE_KEY / ENVCTL_GITHUB_APP_PRIVATE_KEY_PATH",
+            )
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GitHubSettings:
         env = os.environ if env is None else env

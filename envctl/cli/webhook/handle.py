@@ -30,6 +30,7 @@ def command(
         except (OSError, ValueError) as err:
             raise ConfigError(f"cannot read the event payload {event_path}: {err}") from None
         settings = GitHubSettings.from_env()
+        settings.require_credentials()
         router = Router(settings)
         triage = router.triage(event_name, payload)
         if triage.key is None or event_name == "ping":

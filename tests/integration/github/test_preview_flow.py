@@ -1,0 +1,113 @@
+"""Pull-request previews end to end: webhook -> local runtime (real processes) -> fake GitHub."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from envctl.envs.service import get_runtime
+from envctl.errors import NotFound
+from envctl.github.markdown import MARKER
+from envctl.github.settings import GitHubSettings
+from tests.fakes import payloads
+from tests.fakes.github_api import FakeGitHub
+from tests.integration.github.conftest import REPO, RunningServer
+
+SHA1, SHA2 = "1" * 40, "2" * 40
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_environments(state_dir: object) -> Iterator[None]:
+    yield
+    runtime = get_runtime("local")
+    for env in runtime.list():
+        runtime.down(env.name)
+
+
+def sticky(fake: FakeGitHub, number: int) -> dict[str, object]:
+    [comment] = [c for c in fake.issue_comments(REPO, number) if c["body"].startswith(MARKER)]
+    return comment
+
+
+def up_comment(number: int, login: str = "alice", comment_id: int = 1, args: str = "--chargers 2") -> dict[str, object]:
+    return payloads.comment(f"/preview up {args}".strip(), number=number, login=login, comment_id=comment_id, repo=REPO)
+
+
+def test_writer_up_status_then_close(webhook: RunningServer, fake_github: FakeGitHub) -> None:
+    fake_github.add_pull(REPO, 12, SHA1)
+    fake_github.set_permission(REPO, "alice", "write")
+    assert webhook.send("issue_comment", up_comment(12)).status_code == 202
+    webhook.wait_idle(180)
+
+    status = get_runtime("local").status("pr-12")
+    assert status.phase == "Ready" and status.chargers_connected == 2 and status.pr == 12 and status.owner == "alice"
+    [deployment] = fake_github.deployment_list(REPO, "pr-12")
+    assert deployment["sha"] == SHA1 and deployment["transient_environment"] is True
+    assert fake_github.status_states(deployment["id"]) == ["in_progress", "success"]
+    success = fake_github.statuses[deployment["id"]][-1]
+    assert success["environment_url"] == status.endpoints["admin"]
+    body = str(sticky(fake_github, 12)["body"])
+    assert "🟢 Preview `pr-12` is ready" in body and "| Chargers | 2/2 connected |" in body
+    assert "| Commit | `111111111111` |" in body and "| Requested by | @alice |" in body and "Expires" in body
+
+    webhook.send("issue_comment", payloads.comment("/preview status", number=12, comment_id=2, repo=REPO))
+    webhook.wait_idle()
+    comment = sticky(fake_github, 12)  # still exactly one, edited in place
+    assert comment["_edits"] >= 2 and "2/2 connected" in str(comment["body"])
+
+    webhook.send("pull_request", payloads.pull_request("closed", number=12, sha=SHA1, repo=REPO))
+    webhook.wait_idle(60)
+    with pytest.raises(NotFound):
+        get_runtime("local").status("pr-12")
+    assert fake_github.status_states(deployment["id"])[-1] == "inactive"
+    assert "was torn down" in str(sticky(fake_github, 12)["body"])
+
+
+def test_fork_preview_only_on_a_writers_command_bound_to_that_head(
+    webhook: RunningServer, fake_github: FakeGitHub
+) -> None:
+    fork = "mallory/Hello-World"
+    fake_github.add_pull(REPO, 13, SHA1, head_repo=fork, author="mallory")
+    fake_github.set_permission(REPO, "alice", "admin")
+    fake_github.set_permission(REPO, "mallory", "read")
+    webhook.send("pull_request", payloads.pull_request("opened", number=13, sha=SHA1, repo=REPO, fork=fork))
+    webhook.send("issue_comment", up_comment(13, login="mallory", comment_id=1))  # the author cannot approve
+    webhook.wait_idle()
+    assert fake_github.deployment_list(REPO) == []
+    assert get_runtime("local").list() == []
+
+    webhook.send("issue_comment", up_comment(13, login="alice", comment_id=2))
+    webhook.wait_idle(180)
+    [deployment] = fake_github.deployment_list(REPO, "pr-13")
+    assert deployment["sha"] == SHA1  # the head GitHub reported when alice asked
+    assert "approved for a preview by @alice" in str(sticky(fake_github, 13)["body"])
+
+    fake_github.add_pull(REPO, 13, SHA2, head_repo=fork, author="mallory")
+    webhook.send("pull_request", payloads.pull_request("synchronize", number=13, sha=SHA2, repo=REPO, fork=fork))
+    webhook.wait_idle()
+    assert len(fake_github.deployment_list(REPO, "pr-13")) == 1  # the new fork code was not deployed
+    body = str(sticky(fake_github, 13)["body"])
+    assert "is behind the pull request" in body and "`222222222222`" in body
+
+
+def test_auto_preview_on_open_and_redeploy_on_push(
+    settings: GitHubSettings, server_factory: object, fake_github: FakeGitHub
+) -> None:
+    settings.policy.auto_preview = True
+    webhook: RunningServer = server_factory(settings)  # type: ignore[operator]
+    fake_github.add_pull(REPO, 14, SHA1)
+    webhook.send("pull_request", payloads.pull_request("opened", number=14, sha=SHA1, repo=REPO, draft=True))
+    webhook.wait_idle()
+    assert fake_github.deployment_list(REPO) == []  # drafts are skipped
+
+    webhook.send("pull_request", payloads.pull_request("ready_for_review", number=14, sha=SHA1, repo=REPO))
+    webhook.wait_idle(180)
+    webhook.send("pull_request", payloads.pull_request("synchronize", number=14, sha=SHA2, repo=REPO))
+    webhook.wait_idle(180)
+    first, second = fake_github.deployment_list(REPO, "pr-14")
+    assert (first["sha"], second["sha"]) == (SHA1, SHA2)
+    assert fake_github.status_states(second["id"]) == ["in_progress", "success"]
+    assert fake_github.status_states(first["id"])[-1] == "inactive"
+    assert get_runtime("local").status("pr-14").phase == "Ready"
+    assert "`222222222222`" in str(sticky(fake_github, 14)["body"])
