@@ -235,8 +235,20 @@ def wrapper_matches(d: Path, needle: str) -> bool:
 # Build
 # --------------------------------------------------------------------------
 
+def wanted_versions() -> dict:
+    return {"kubernetes": f"v{KUBE_VERSION}", "etcd": f"v{ETCD_VERSION}",
+            "kwok": f"v{KWOK_VERSION}"}
+
+
 def build_complete() -> bool:
-    return STAMP.exists() and all((BIN_DIR / b).exists() for b in ALL_BINARIES)
+    """True when the stamp says this exact set of versions was built."""
+    try:
+        stamp = json.loads(STAMP.read_text())
+    except (OSError, ValueError):
+        return False
+    if any(stamp.get(k) != v for k, v in wanted_versions().items()):
+        return False
+    return all(os.access(BIN_DIR / b, os.X_OK) for b in ALL_BINARIES)
 
 
 def prepare_wrapper(name: str, needle: str) -> Path:
@@ -306,7 +318,9 @@ def _build_locked() -> None:
     ]
     with open(logpath, "a") as logf:
         for name, needle, args, outputs in steps:
-            if all((BIN_DIR / o).exists() for o in outputs) and (BIN_DIR / f".{name}.ok").exists():
+            ok = BIN_DIR / f".{name}.ok"
+            if all((BIN_DIR / o).exists() for o in outputs) and ok.exists() \
+                    and ok.read_text().strip() == needle:
                 log(f"{name}: already built")
                 continue
             t1 = time.monotonic()
@@ -321,16 +335,627 @@ def _build_locked() -> None:
             (BIN_DIR / f".{name}.ok").write_text(f"{needle}\n")
             log(f"{name}: built in {time.monotonic() - t1:.0f}s")
     STAMP.write_text(json.dumps({
-        "kubernetes": f"v{KUBE_VERSION}", "etcd": f"v{ETCD_VERSION}",
-        "kwok": f"v{KWOK_VERSION}", "built": datetime.datetime.now().isoformat(),
+        **wanted_versions(), "built": datetime.datetime.now().isoformat(),
         "seconds": round(time.monotonic() - t0),
     }) + "\n")
     log(f"build complete in {time.monotonic() - t0:.0f}s: {BIN_DIR}")
 
 
+
+# --------------------------------------------------------------------------
+# PKI
+# --------------------------------------------------------------------------
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.write_bytes(data)
+    path.chmod(0o600)
+
+
+def make_pki(pki: Path) -> None:
+    """CA, apiserver serving cert, client certs, service-account key pair."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    pki.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=5)
+    until = now + datetime.timedelta(days=365)
+
+    def key_pem(key) -> bytes:
+        return key.private_bytes(serialization.Encoding.PEM,
+                                 serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption())
+
+    def name(cn, org=None):
+        attrs = [x509.NameAttribute(NameOID.COMMON_NAME, cn)]
+        if org:
+            attrs.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, org))
+        return x509.Name(attrs)
+
+    def make_ca(stem, cn):
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = name(cn)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now).not_valid_after(until)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(
+                digital_signature=True, key_cert_sign=True, crl_sign=True,
+                content_commitment=False, key_encipherment=False, data_encipherment=False,
+                key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                           critical=False)
+            .sign(key, hashes.SHA256())
+        )
+        (pki / f"{stem}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        _write_private(pki / f"{stem}.key", key_pem(key))
+        return key, subject
+
+    def issue(stem, cn, org=None, server=False, sans=(), ca=None):
+        ca_key, ca_name = ca or main_ca
+        key = ec.generate_private_key(ec.SECP256R1())
+        b = (
+            x509.CertificateBuilder()
+            .subject_name(name(cn, org)).issuer_name(ca_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now).not_valid_after(until)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(
+                digital_signature=True, key_encipherment=True, content_commitment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH] if server else [ExtendedKeyUsageOID.CLIENT_AUTH]),
+                critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                           critical=False)
+        )
+        if sans:
+            b = b.add_extension(x509.SubjectAlternativeName(list(sans)), critical=False)
+        cert = b.sign(ca_key, hashes.SHA256())
+        (pki / f"{stem}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        _write_private(pki / f"{stem}.key", key_pem(key))
+
+    main_ca = make_ca("ca", "envctl-control-plane-ca")
+    # Separate CA for the aggregation layer's request-header authentication.
+    front_proxy_ca = make_ca("front-proxy-ca", "envctl-front-proxy-ca")
+    issue("front-proxy-client", "front-proxy-client", ca=front_proxy_ca)
+
+    ip = lambda a: x509.IPAddress(ipaddress.ip_address(a))  # noqa: E731
+    dns = x509.DNSName
+    issue("apiserver", "kube-apiserver", server=True, sans=[
+        dns("localhost"), dns("kubernetes"), dns("kubernetes.default"),
+        dns("kubernetes.default.svc"), dns("kubernetes.default.svc.cluster.local"),
+        ip("127.0.0.1"), ip("::1"), ip(FIRST_SERVICE_IP)])
+    issue("admin", "envctl-admin", org="system:masters")
+    issue("controller-manager", "system:kube-controller-manager")
+    issue("scheduler", "system:kube-scheduler")
+    issue("kwok", "envctl-kwok", org="system:masters")
+
+    sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    _write_private(pki / "sa.key", sa_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption()))
+    (pki / "sa.pub").write_bytes(sa_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+
+
+def write_kubeconfig(path: Path, server: str, pki: Path, user: str, stem: str) -> None:
+    import base64
+
+    def b64(p: Path) -> str:
+        return base64.b64encode(p.read_bytes()).decode()
+
+    cfg = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "envctl", "cluster": {
+            "server": server, "certificate-authority-data": b64(pki / "ca.crt")}}],
+        "users": [{"name": user, "user": {
+            "client-certificate-data": b64(pki / f"{stem}.crt"),
+            "client-key-data": b64(pki / f"{stem}.key")}}],
+        "contexts": [{"name": "envctl", "context": {"cluster": "envctl", "user": user}}],
+        "current-context": "envctl",
+    }
+    # JSON is valid YAML, so every client reads it.
+    path.write_text(json.dumps(cfg, indent=2) + "\n")
+    path.chmod(0o600)
+
+
+# --------------------------------------------------------------------------
+# Processes
+# --------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proc_start_time(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # the command name may contain spaces/parens: split after the last ')'
+    fields = stat[stat.rindex(")") + 2:].split()
+    if fields[0] == "Z":
+        return None
+    return fields[19]  # starttime (field 22 overall)
+
+
+class Component:
+    def __init__(self, run: Path, name: str):
+        self.run, self.name = run, name
+        self.pidfile = run / "pids" / f"{name}.pid"
+        self.logfile = run / "logs" / f"{name}.log"
+
+    def read_pid(self):
+        try:
+            pid, start = self.pidfile.read_text().split()
+            return int(pid), start
+        except (OSError, ValueError):
+            return None, None
+
+    def pid(self) -> int | None:
+        """The pid if the process we started is still alive (guards against
+        pid reuse by comparing the kernel start time)."""
+        pid, start = self.read_pid()
+        if pid and proc_start_time(pid) == start:
+            return pid
+        return None
+
+    def start(self, argv: list[str]) -> None:
+        self.pidfile.parent.mkdir(parents=True, exist_ok=True)
+        self.logfile.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.logfile, "w") as out:
+            out.write(f"# {' '.join(argv)}\n")
+            out.flush()
+            p = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                cwd=self.run, start_new_session=True, close_fds=True,
+                env={k: v for k, v in os.environ.items() if k not in ("KUBECONFIG",)},
+            )
+        start = None
+        for _ in range(50):
+            start = proc_start_time(p.pid)
+            if start:
+                break
+            time.sleep(0.01)
+        self.pidfile.write_text(f"{p.pid} {start}\n")
+        self._popen = p
+
+    def stop(self, timeout=15.0) -> bool:
+        pid = self.pid()
+        stopped = False
+        if pid:
+            stopped = True
+            try:
+                os.killpg(pid, signal.SIGTERM)  # its own session: pgid == pid
+            except ProcessLookupError:
+                pass
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and self.pid():
+                _reap(pid)
+                time.sleep(0.1)
+            if self.pid():
+                log(f"{self.name} (pid {pid}) did not stop on SIGTERM; killing")
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                for _ in range(50):
+                    _reap(pid)
+                    if not self.pid():
+                        break
+                    time.sleep(0.1)
+        self.pidfile.unlink(missing_ok=True)
+        return stopped
+
+    def log_tail(self, n=30) -> str:
+        try:
+            return "\n".join(self.logfile.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return "(no log)"
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+# --------------------------------------------------------------------------
+# Talking to the API server (stdlib only)
+# --------------------------------------------------------------------------
+
+class Api:
+    def __init__(self, run: Path, port: int):
+        pki = run / "pki"
+        self.base = f"https://127.0.0.1:{port}"
+        self.ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+        self.ctx.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+
+    def request(self, method, path, body=None, timeout=10):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, context=self.ctx, timeout=timeout) as r:
+                raw = r.read()
+                return r.status, raw
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def json(self, method, path, body=None):
+        code, raw = self.request(method, path, body)
+        try:
+            return code, json.loads(raw)
+        except ValueError:
+            return code, {"raw": raw.decode(errors="replace")}
+
+    def ok(self, path) -> bool:
+        try:
+            code, raw = self.request("GET", path, timeout=5)
+            return code == 200 and raw.strip() == b"ok"
+        except (OSError, ssl.SSLError):
+            return False
+
+
+# --------------------------------------------------------------------------
+# start / stop / status
+# --------------------------------------------------------------------------
+
+def state_path(run: Path) -> Path:
+    return run / "state.json"
+
+
+def load_state(run: Path) -> dict | None:
+    try:
+        return json.loads(state_path(run).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def kubeconfig_path(run: Path) -> Path:
+    return run / "kubeconfig"
+
+
+def running_components(run: Path) -> dict:
+    return {c: Component(run, c).pid() for c in COMPONENTS}
+
+
+def is_healthy(run: Path) -> bool:
+    st = load_state(run)
+    if not st or not all(running_components(run).values()):
+        return False
+    return Api(run, st["ports"]["apiserver"]).ok("/readyz")
+
+
+def env_line(run: Path) -> str:
+    return f"export KUBECONFIG={kubeconfig_path(run)}"
+
+
+class RunLock:
+    """Serialises start/stop on one run dir (several test sessions may race)."""
+
+    def __init__(self, run: Path):
+        run.mkdir(parents=True, exist_ok=True)
+        self.f = open(run / ".lock", "w")
+
+    def __enter__(self):
+        import fcntl
+        fcntl.flock(self.f, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *a):
+        self.f.close()
+
+
+def wait_for(what: str, cond, timeout: float, comps=(), run: Path | None = None,
+             interval=0.25):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        for c in comps:
+            comp = Component(run, c)
+            if not comp.pid():
+                raise Error(f"{c} exited while waiting for {what}; last log lines "
+                            f"({comp.logfile}):\n{comp.log_tail()}")
+        if time.monotonic() > deadline:
+            tails = "".join(
+                f"\n--- {c} ({Component(run, c).logfile}):\n{Component(run, c).log_tail(15)}"
+                for c in comps)
+            raise Error(f"timed out after {timeout:.0f}s waiting for {what}{tails}")
+        time.sleep(interval)
+
+
+def start(run: Path = RUN_DIR) -> None:
+    t0 = time.monotonic()
+    build()
+    with RunLock(run):
+        if is_healthy(run):
+            log(f"already running (run dir {run})")
+            print(env_line(run), flush=True)
+            return
+        if any(running_components(run).values()):
+            log("some components are down; restarting the control plane")
+        _stop_locked(run, quiet=True)
+        try:
+            _start_locked(run)
+        except BaseException:
+            log("start failed; stopping what was started")
+            _stop_locked(run, quiet=True)
+            raise
+    log(f"control plane ready in {time.monotonic() - t0:.1f}s; "
+        f"kubeconfig {kubeconfig_path(run)}")
+    print(env_line(run), flush=True)
+
+
+def _start_locked(run: Path) -> None:
+    # Fresh state every start: a test cluster starts empty.
+    for sub in ("etcd", "pki", "pids", "logs", "kubeconfigs", "kwok", "certs"):
+        shutil.rmtree(run / sub, ignore_errors=True)
+    for f in ("state.json", "kubeconfig"):
+        (run / f).unlink(missing_ok=True)
+    pki = run / "pki"
+    make_pki(pki)
+
+    ports = {"etcd": free_port(), "etcd_peer": free_port(), "apiserver": free_port(),
+             "controller_manager": free_port(), "scheduler": free_port()}
+    if len(set(ports.values())) != len(ports):
+        raise Error(f"port clash, try again: {ports}")
+    server = f"https://127.0.0.1:{ports['apiserver']}"
+    kcs = run / "kubeconfigs"
+    kcs.mkdir(parents=True)
+    write_kubeconfig(kubeconfig_path(run), server, pki, "envctl-admin", "admin")
+    write_kubeconfig(kcs / "controller-manager.kubeconfig", server, pki,
+                     "system:kube-controller-manager", "controller-manager")
+    write_kubeconfig(kcs / "scheduler.kubeconfig", server, pki,
+                     "system:kube-scheduler", "scheduler")
+    write_kubeconfig(kcs / "kwok.kubeconfig", server, pki, "envctl-kwok", "kwok")
+    state = {"kubernetes": f"v{KUBE_VERSION}", "etcd": f"v{ETCD_VERSION}",
+             "kwok": f"v{KWOK_VERSION}", "ports": ports, "server": server,
+             "kubeconfig": str(kubeconfig_path(run)), "bin": str(BIN_DIR),
+             "started": datetime.datetime.now().isoformat()}
+    state_path(run).write_text(json.dumps(state, indent=2) + "\n")
+
+    b = lambda n: str(BIN_DIR / n)  # noqa: E731
+    etcd_url = f"http://127.0.0.1:{ports['etcd']}"
+    peer_url = f"http://127.0.0.1:{ports['etcd_peer']}"
+    (run / "etcd").mkdir(mode=0o700)
+    log(f"starting etcd on {etcd_url}")
+    Component(run, "etcd").start([
+        b("etcd"), "--name=envctl", f"--data-dir={run / 'etcd'}",
+        f"--listen-client-urls={etcd_url}", f"--advertise-client-urls={etcd_url}",
+        f"--listen-peer-urls={peer_url}", f"--initial-advertise-peer-urls={peer_url}",
+        f"--initial-cluster=envctl={peer_url}", "--initial-cluster-state=new",
+        "--unsafe-no-fsync=true", "--log-level=warn",
+        "--quota-backend-bytes=4294967296",
+    ])
+
+    def etcd_ok():
+        try:
+            with urllib.request.urlopen(f"{etcd_url}/health", timeout=2) as r:
+                return json.loads(r.read()).get("health") == "true"
+        except (OSError, ValueError):
+            return False
+    wait_for("etcd /health", etcd_ok, 60, comps=["etcd"], run=run)
+
+    log(f"starting kube-apiserver on {server}")
+    Component(run, "kube-apiserver").start([
+        b("kube-apiserver"),
+        f"--etcd-servers={etcd_url}",
+        f"--cert-dir={run / 'certs' / 'apiserver'}",
+        f"--tls-cert-file={pki / 'apiserver.crt'}",
+        f"--tls-private-key-file={pki / 'apiserver.key'}",
+        f"--client-ca-file={pki / 'ca.crt'}",
+        f"--secure-port={ports['apiserver']}",
+        "--bind-address=127.0.0.1",
+        "--advertise-address=127.0.0.1",
+        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        "--authorization-mode=Node,RBAC",
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        f"--service-account-key-file={pki / 'sa.pub'}",
+        f"--service-account-signing-key-file={pki / 'sa.key'}",
+        "--enable-admission-plugins=NamespaceLifecycle,LimitRanger,ServiceAccount,"
+        "ResourceQuota,DefaultStorageClass",
+        "--allow-privileged=true",
+        f"--requestheader-client-ca-file={pki / 'front-proxy-ca.crt'}",
+        "--requestheader-allowed-names=front-proxy-client",
+        "--requestheader-username-headers=X-Remote-User",
+        "--requestheader-group-headers=X-Remote-Group",
+        "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+        f"--proxy-client-cert-file={pki / 'front-proxy-client.crt'}",
+        f"--proxy-client-key-file={pki / 'front-proxy-client.key'}",
+        # Endpoints may not hold loopback addresses; nothing in-cluster can
+        # reach the apiserver anyway.
+        "--endpoint-reconciler-type=none",
+        "--v=1",
+    ])
+    api = Api(run, ports["apiserver"])
+    wait_for("kube-apiserver /readyz", lambda: api.ok("/readyz"), 120,
+             comps=["etcd", "kube-apiserver"], run=run)
+
+    log("starting kube-controller-manager, kube-scheduler, kwok")
+    kcm_kc = kcs / "controller-manager.kubeconfig"
+    Component(run, "kube-controller-manager").start([
+        b("kube-controller-manager"),
+        f"--kubeconfig={kcm_kc}",
+        f"--authentication-kubeconfig={kcm_kc}",
+        f"--authorization-kubeconfig={kcm_kc}",
+        f"--service-account-private-key-file={pki / 'sa.key'}",
+        f"--root-ca-file={pki / 'ca.crt'}",
+        f"--cluster-signing-cert-file={pki / 'ca.crt'}",
+        f"--cluster-signing-key-file={pki / 'ca.key'}",
+        "--controllers=*",
+        "--use-service-account-credentials=true",
+        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        "--leader-elect=false",
+        "--bind-address=127.0.0.1",
+        f"--secure-port={ports['controller_manager']}",
+        f"--cert-dir={run / 'certs' / 'controller-manager'}",
+        "--v=1",
+    ])
+    sch_kc = kcs / "scheduler.kubeconfig"
+    Component(run, "kube-scheduler").start([
+        b("kube-scheduler"),
+        f"--kubeconfig={sch_kc}",
+        f"--authentication-kubeconfig={sch_kc}",
+        f"--authorization-kubeconfig={sch_kc}",
+        "--leader-elect=false",
+        "--bind-address=127.0.0.1",
+        f"--secure-port={ports['scheduler']}",
+        f"--cert-dir={run / 'certs' / 'scheduler'}",
+        "--v=1",
+    ])
+    kwok_dir = run / "kwok"
+    kwok_dir.mkdir()
+    stage_files = sorted(STAGES_DIR.glob("*.yaml"))
+    if not stage_files:
+        raise Error(f"no kwok stage files in {STAGES_DIR}")
+    configs = []
+    for f in stage_files:
+        shutil.copy(f, kwok_dir / f.name)
+        configs.append(f"--config={kwok_dir / f.name}")
+    Component(run, "kwok").start([
+        b("kwok"),
+        f"--kubeconfig={kcs / 'kwok.kubeconfig'}",
+        *configs,
+        "--manage-all-nodes=false",
+        f"--manage-nodes-with-annotation-selector={FAKE_NODE_ANNOTATION}=fake",
+        "--manage-nodes-with-label-selector=",
+        f"--cidr={POD_CIDR}",
+        "--node-ip=127.0.0.1",
+        "--node-lease-duration-seconds=40",
+    ])
+
+    # Fake nodes.
+    for i in range(1, NODE_COUNT + 1):
+        node = fake_node(f"kwok-node-{i}")
+        code, resp = api.json("POST", "/api/v1/nodes", node)
+        if code not in (200, 201, 409):
+            raise Error(f"creating node {node['metadata']['name']} failed: {code} {resp}")
+
+    def nodes_ready():
+        code, resp = api.json("GET", "/api/v1/nodes")
+        if code != 200:
+            return False
+        ready = [n for n in resp.get("items", []) if any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in n.get("status", {}).get("conditions", []))]
+        return len(ready) >= NODE_COUNT
+
+    all_comps = COMPONENTS
+    wait_for(f"{NODE_COUNT} kwok nodes Ready", nodes_ready, 60, comps=all_comps, run=run)
+
+    def sa_exists():
+        code, _ = api.json("GET", "/api/v1/namespaces/default/serviceaccounts/default")
+        return code == 200
+    wait_for("ServiceAccount default/default", sa_exists, 90, comps=all_comps, run=run)
+    wait_for("kube-apiserver /readyz", lambda: api.ok("/readyz"), 60, comps=all_comps, run=run)
+
+
+def fake_node(name: str) -> dict:
+    res = {"cpu": "32", "memory": "256Gi", "pods": "1000", "ephemeral-storage": "1Ti"}
+    return {
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {
+            "name": name,
+            "annotations": {FAKE_NODE_ANNOTATION: "fake",
+                            "node.alpha.kubernetes.io/ttl": "0"},
+            "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
+                       "kubernetes.io/arch": "amd64", "type": "kwok",
+                       "node-role.kubernetes.io/agent": ""},
+        },
+        "spec": {},
+        "status": {"allocatable": res, "capacity": res,
+                   "addresses": [{"type": "InternalIP", "address": "127.0.0.1"},
+                                 {"type": "Hostname", "address": name}]},
+    }
+
+
+def stop(run: Path = RUN_DIR) -> None:
+    if not run.exists():
+        log("not running")
+        return
+    with RunLock(run):
+        _stop_locked(run)
+
+
+def _stop_locked(run: Path, quiet=False) -> None:
+    any_stopped = False
+    for c in reversed(COMPONENTS):
+        comp = Component(run, c)
+        if comp.stop():
+            any_stopped = True
+            if not quiet:
+                log(f"stopped {c}")
+    state_path(run).unlink(missing_ok=True)
+    if not any_stopped and not quiet:
+        log("not running")
+
+
+def status(run: Path = RUN_DIR) -> int:
+    st = load_state(run)
+    pids = running_components(run)
+    for c, pid in pids.items():
+        print(f"{c:25s} {'running pid ' + str(pid) if pid else 'stopped'}")
+    if st:
+        print(f"{'apiserver':25s} {st['server']}")
+    healthy = is_healthy(run)
+    print(f"{'readyz':25s} {'ok' if healthy else 'not ok'}")
+    print(f"{'kubeconfig':25s} {kubeconfig_path(run)}")
+    print(f"{'binaries':25s} {BIN_DIR} ({'built' if build_complete() else 'not built'})")
+    if healthy:
+        return 0
+    return 3 if not any(pids.values()) else 1
+
+
+def main(argv: list[str]) -> int:
+    usage = "usage: control-plane {start|stop|env|status|build|gen-go|kubectl ARGS...}"
+    if not argv:
+        print(usage, file=sys.stderr)
+        return 2
+    cmd, rest = argv[0], argv[1:]
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `... | head` is fine
+    try:
+        if cmd == "start":
+            start()
+        elif cmd == "stop":
+            stop()
+        elif cmd == "env":
+            print(env_line(RUN_DIR))
+        elif cmd == "status":
+            return status()
+        elif cmd == "build":
+            build(force="--force" in rest)
+        elif cmd == "gen-go":
+            gen_go()
+        elif cmd == "kubectl":
+            env = dict(os.environ, KUBECONFIG=str(kubeconfig_path(RUN_DIR)))
+            os.execve(str(BIN_DIR / "kubectl"), ["kubectl", *rest], env)
+        elif cmd in ("-h", "--help", "help"):
+            print(__doc__)
+        else:
+            print(usage, file=sys.stderr)
+            return 2
+    except Error as e:
+        log(f"error: {e}")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
 if __name__ == "__main__":
-    cmd = sys.argv[1]
-    if cmd == "gen-go":
-        gen_go()
-    elif cmd == "build":
-        build()
+    sys.exit(main(sys.argv[1:]))
