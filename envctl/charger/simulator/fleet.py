@@ -24,6 +24,9 @@ from envctl.charger.simulator.config import SimConfig, shards
 from envctl.charger.simulator.stats import WorkerStats, totals
 
 
+_RATED = ("connects", "reconnects", "connect_failures", "disconnects")
+
+
 def write_json_atomic(path: str, data: dict[str, Any]) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
@@ -55,6 +58,8 @@ class Fleet:
         self.snapshots: dict[int, dict[str, Any]] = {}
         self.timeline: list[dict[str, Any]] = []
         self.peak_connects_per_s = 0.0
+        self._rate_base: dict[int, dict[str, Any]] = {}
+        self._worker_rates: dict[int, dict[str, float]] = {}
 
     def request_stop(self, *_: Any) -> None:
         self._stop = True
@@ -84,7 +89,7 @@ class Fleet:
 
     def _loop(self, procs: dict[int, tuple[Any, Connection]], started: float) -> None:
         conns = {conn: w for w, (_, conn) in procs.items()}
-        next_tick, prev, prev_t = time.monotonic() + 1.0, None, time.monotonic()
+        next_tick = time.monotonic() + 1.0
         while not self._stop:
             if self.duration and time.time() - started >= self.duration:
                 break
@@ -93,9 +98,8 @@ class Fleet:
             if not conns:
                 break  # every worker is gone
             if time.monotonic() >= next_tick:
-                now = time.monotonic()
-                prev = self._tick(started, prev, now - prev_t)
-                prev_t, next_tick = now, now + 1.0
+                self._tick(started)
+                next_tick = time.monotonic() + 1.0
 
     def _receive(self, conn: Connection, conns: dict[Connection, int]) -> dict[str, Any] | None:
         w = conns[conn]
@@ -108,16 +112,26 @@ class Fleet:
         self.snapshots[w] = snap
         return snap
 
-    def _tick(self, started: float, prev: dict[str, Any] | None, dt: float) -> dict[str, Any]:
+    def _rates(self) -> dict[str, float]:
+        """Per-second rates from each worker's own clock: a busy worker's late snapshot still counts
+        over the time it really covers, instead of a zero second followed by a double one."""
+        out = dict.fromkeys(_RATED, 0.0)
+        for w, snap in self.snapshots.items():
+            last = self._rate_base.get(w)
+            if last is not None and snap["at"] > last["at"]:
+                span = snap["at"] - last["at"]
+                self._worker_rates[w] = {k: (snap[f"{k}_total"] - last[f"{k}_total"]) / span for k in _RATED}
+            if last is None or snap["at"] > last["at"]:
+                self._rate_base[w] = snap
+            for k, v in self._worker_rates.get(w, {}).items():
+                out[k] += v
+        return out
+
+    def _tick(self, started: float) -> dict[str, Any]:
         status = self.status()
-        if prev is not None and dt > 0:
-            rates = {
-                k: (status[f"{k}_total"] - prev[f"{k}_total"]) / dt
-                for k in ("connects", "reconnects", "connect_failures", "disconnects")
-            }
-        else:
-            rates = dict.fromkeys(("connects", "reconnects", "connect_failures", "disconnects"), 0.0)
+        rates = self._rates()
         status["connects_per_s"] = round(rates["connects"], 1)
+        status["reconnects_per_s"] = round(rates["reconnects"], 1)
         self.peak_connects_per_s = max(self.peak_connects_per_s, rates["connects"])
         self.timeline.append(
             {

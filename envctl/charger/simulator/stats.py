@@ -111,6 +111,7 @@ class WorkerStats:
             rss_baseline_bytes=self.rss_baseline_bytes,
             all_connected_at=self.first_connected_at,
             started_at=self.started_at,
+            at=time.time(),
         )
         return snap
 
@@ -171,6 +172,8 @@ def totals(snapshots: list[dict[str, Any]], target: int) -> dict[str, Any]:
                 "connect_failures_total": s["connect_failures_total"],
                 "tx_queued": s["tx_queued"],
                 "rss_bytes": s.get("rss_bytes", 0),
+                "loop_lag_ms": s.get("loop_lag_ms", 0.0),
+                "cpu_s": s.get("cpu_s", 0.0),
                 "alive": s.get("alive", True),
             }
             for s in snapshots

@@ -75,7 +75,9 @@ class Worker:
         now = time.monotonic()
         ongoing = [now - cp.offline_since for cp in self.chargers if cp.offline_since is not None]
         self.stats.rss_bytes = rss_bytes()
-        return self.stats.snapshot(ongoing)
+        snap = self.stats.snapshot(ongoing)
+        snap["cpu_s"] = round(time.process_time(), 3)
+        return snap
 
     def by_id(self, charger_id: str) -> ChargePoint:
         return next(cp for cp in self.chargers if cp.id == charger_id)
@@ -117,14 +119,22 @@ async def _serve(cfg: SimConfig, shard: Shard, conn: Connection, rate: float) ->
     worker = Worker(cfg, shard, rate)
     worker.start()
     while not stop.is_set():
+        t0 = time.monotonic()
         try:
             await asyncio.wait_for(stop.wait(), 1.0)
         except asyncio.TimeoutError:
             pass
         worker.ledger.flush()
-        _send(conn, worker.snapshot())
+        snap = worker.snapshot()
+        # How late the 1 s timer fired: a saturated worker (CPU-bound) shows up here first.
+        snap["loop_lag_ms"] = round(max(0.0, time.monotonic() - t0 - 1.0) * 1000, 1) if not stop.is_set() else 0.0
+        _send(conn, snap)
+    # Gauges describe the fleet as it ran, not as it is after we closed every connection ourselves.
+    before = worker.snapshot()
     await worker.stop()
     final = worker.snapshot()
+    for gauge in ("connected", "booted", "currently_offline", "never_connected", "offline_s"):
+        final[gauge] = before[gauge]
     final["final"] = True
     _send(conn, final)
 
