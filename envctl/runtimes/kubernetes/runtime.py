@@ -168,16 +168,33 @@ class KubernetesRuntime:
         return self._subject
 
     def _credentials(self, namespace: str) -> r.Credentials:
-        """Keep what the environment already has; generate only what is missing."""
-        secret = self._retry_rbac(lambda: self.kube.get_or_none(
-            kind("Secret").path(namespace, "envctl-credentials")))
+        """Keep what the environment already has; generate only what is missing.
+
+        New credentials are created (not applied) so that racing `up`s agree: one create wins,
+        the others read the winner's values instead of rolling the pods with their own."""
+        path = kind("Secret").path(namespace, "envctl-credentials")
+        secret = self._retry_rbac(lambda: self.kube.get_or_none(path))
         data = {k: base64.b64decode(v).decode() for k, v in ((secret or {}).get("data") or {}).items()}
-        return r.Credentials(
+        creds = r.Credentials(
             admin_token=data.get("admin-token") or secrets.token_urlsafe(32),
             basic_auth_user=data.get("basic-auth-user") or "preview",
             basic_auth_password=data.get("basic-auth-password") or secrets.token_urlsafe(18),
             postgres_password=data.get("postgres-password") or secrets.token_urlsafe(18),
         )
+        if secret is None:
+            try:
+                self.kube.create({
+                    "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                    "metadata": {"name": "envctl-credentials", "namespace": namespace},
+                    "stringData": {"admin-token": creds.admin_token, "basic-auth-user": creds.basic_auth_user,
+                                   "basic-auth-password": creds.basic_auth_password,
+                                   "postgres-password": creds.postgres_password},
+                })
+            except ApiError as err:
+                if err.status != 409:
+                    raise
+                return self._credentials(namespace)
+        return creds
 
     def _retry_rbac(self, call: Callable[[], Any], within_s: float = 5.0) -> Any:
         """RBAC caches in the API server lag a new RoleBinding by a moment: retry RBAC denials."""
