@@ -1,0 +1,56 @@
+"""The ledger reader: latest state per message, torn lines, and reconciliation with server rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import orjson
+
+from envctl.charger.simulator import ledger
+
+
+def start_row(i: int, state: str, tid: int | None, ts: str = "2026-01-01T00:00:00.123Z") -> dict:  # type: ignore[type-arg]
+    return {
+        "id": f"CP1:{i}", "charger": "CP1", "kind": "start", "state": state, "attempts": 1,
+        "key": {"connector": 1, "id_tag": "T", "meter_start": i, "timestamp": ts}, "transaction_id": tid,
+    }  # fmt: skip
+
+
+def test_last_line_wins_and_a_torn_line_is_ignored(tmp_path: Path) -> None:
+    with open(tmp_path / "ledger-w0.jsonl", "wb") as fh:
+        fh.write(orjson.dumps(start_row(1, "queued", None)) + b"\n")
+        fh.write(orjson.dumps(start_row(1, "acknowledged", 7)) + b"\n")
+        fh.write(orjson.dumps(start_row(2, "sent", None)) + b"\n")
+        fh.write(b'{"id": "CP1:3", "kin')  # a hard kill mid-write
+    (tmp_path / "ledger-w1.jsonl").write_bytes(orjson.dumps(start_row(9, "dropped", None)) + b"\n")
+    s = ledger.summarise(str(tmp_path))
+    assert (s.started, s.acknowledged, s.pending, s.dropped) == (3, 1, 1, 1)
+    assert s.acknowledged_starts == [
+        {"charger": "CP1", "connector": 1, "id_tag": "T", "meter_start": 1,
+         "timestamp": "2026-01-01T00:00:00.123Z", "transaction_id": 7}
+    ]  # fmt: skip
+
+
+def test_reconcile_matches_database_timestamps_and_counts_lost_and_duplicated(tmp_path: Path) -> None:
+    (tmp_path / "ledger-w0.jsonl").write_bytes(
+        b"".join(orjson.dumps(start_row(i, "acknowledged", i)) + b"\n" for i in (1, 2, 3))
+    )
+    s = ledger.summarise(str(tmp_path))
+    at = dt.datetime(2026, 1, 1, 0, 0, 0, 123000, tzinfo=dt.timezone.utc)
+    db = [
+        {"charger": "CP1", "connector": 1, "id_tag": "T", "meter_start": 1, "timestamp": at, "transaction_id": 1},
+        {"charger": "CP1", "connector": 1, "id_tag": "T", "meter_start": 2, "timestamp": "2026-01-01 00:00:00.123000+00:00",
+         "transaction_id": 2},
+        {"charger": "CP1", "connector": 1, "id_tag": "T", "meter_start": 2, "timestamp": at, "transaction_id": 5},
+    ]  # fmt: skip
+    result = ledger.reconcile(s, db)
+    assert (result["lost"], result["duplicated"], result["id_mismatch"]) == (1, 1, 0)  # start 3 lost, start 2 twice
+    assert ledger.reconcile(s, db[:1])["lost"] == 2
+
+
+def test_clear_removes_only_ledger_files(tmp_path: Path) -> None:
+    (tmp_path / "ledger-w0.jsonl").write_text("{}\n")
+    (tmp_path / "notes.txt").write_text("keep")
+    ledger.clear(str(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
