@@ -147,6 +147,7 @@ class LocalRuntime:
         replica_id = f"r{record.next_replica}"
         record.next_replica += 1
         ready_file = env_dir / "replicas" / f"{replica_id}.ready.json"
+        ready_file.parent.mkdir(parents=True, exist_ok=True)
         ready_file.unlink(missing_ok=True)
         log = env_dir / "logs" / f"server-{replica_id}.log"
         spec = record.spec
