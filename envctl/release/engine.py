@@ -285,6 +285,7 @@ class Engine:
             self.fleet.retire(rid)
             retired.append(rid)
             self.store.save_status(status)
+            self.hooks.fire("during", rec.name, len(retired))
         return None
 
     # -- rollback steps ------------------------------------------------------------------------
