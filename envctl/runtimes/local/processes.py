@@ -56,19 +56,24 @@ def spawn(args: list[str], log_path: Path, env: dict[str, str] | None = None) ->
 
 
 def stop(record: ProcessRecord, grace_s: float = 10.0, kill: bool = False) -> None:
-    """SIGTERM (or SIGKILL) the process, escalate after grace_s, and reap it if it is our child."""
-    proc = record.process()
-    if proc is None:
-        return
-    try:
-        proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+    stop_all([record], grace_s, kill)
+
+
+def stop_all(records: list[ProcessRecord], grace_s: float = 10.0, kill: bool = False) -> None:
+    """SIGTERM (or SIGKILL) them all at once, SIGKILL whatever outlives grace_s."""
+    procs = [p for p in (r.process() for r in records) if p is not None]
+    for proc in procs:
         try:
-            proc.wait(timeout=grace_s)
-        except psutil.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(procs, timeout=grace_s)
+    for proc in alive:
+        try:
             proc.kill()
-            proc.wait(timeout=5)
-    except psutil.NoSuchProcess:
-        pass
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(alive, timeout=5)
 
 
 def tail(path: Path, lines: int = 15) -> str:

@@ -282,9 +282,9 @@ class LocalRuntime:
             shutil.rmtree(env_dir, ignore_errors=True)
             return existed
         record = EnvRecord.load(env_dir)
+        # The simulator first: stopping servers under live chargers would be a reconnect storm.
         if record.simulator is not None:
             processes.stop(record.simulator.process, grace_s=10)
-        for replica in record.replicas:
-            processes.stop(replica.process, grace_s=10)
+        processes.stop_all([r.process for r in record.replicas], grace_s=10)
         shutil.rmtree(env_dir, ignore_errors=True)
         return True
