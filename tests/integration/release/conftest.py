@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from envctl.release.store import FileReleaseStore
@@ -78,6 +79,27 @@ class Rig:
             time.sleep(0.2)
         return int(self.sim().get("connected", 0))
 
+    def connections_by_version(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.replicas():
+            stats = httpx.get(f"{r.admin_url}/admin/stats", timeout=2).json()
+            out[r.version] = out.get(r.version, 0) + int(stats["connections"])
+        return out
+
+    def accepting(self) -> dict[str, bool]:
+        return {r.id: bool(httpx.get(f"{r.admin_url}/admin/stats", timeout=2).json()["accepting"]) for r in self.replicas()}
+
+    def wait_settled(self, version: str, timeout: float = 30.0) -> dict[str, int]:
+        """Until every charger is connected and all of them to `version`."""
+        deadline = time.time() + timeout
+        seen: dict[str, int] = {}
+        while time.time() < deadline:
+            seen = self.connections_by_version()
+            if seen.get(version, 0) >= self.chargers and int(self.sim().get("connected", 0)) >= self.chargers:
+                return seen
+            time.sleep(0.2)
+        return seen
+
     def wait_for_step(self, plan_id: str, step: str, timeout: float = 60.0) -> None:
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -90,9 +112,6 @@ class Rig:
 
 def _up(state_dir: Path, name: str, chargers: int, replicas: int) -> Rig:
     rig = Rig(state_dir, name, chargers)
-    # The local runtime and the server disagree on who creates replicas/ (the ready file's
-    # directory); create it here until that lands, so these tests exercise the release engine.
-    (rig.env_dir / "replicas").mkdir(parents=True, exist_ok=True)
     # Through the CLI, as a user would: the replicas must not be children of the test process
     # (a parent that never reaps them would keep them as zombies when the release retires them).
     res = rig.cli("up", name, "--runtime", "local", "--chargers", str(chargers), "--replicas", str(replicas),
