@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
 from envctl.charger.protocol.errors import CallErrorReceived, CallTimeout, ErrorCode, OcppError
@@ -41,6 +41,20 @@ class ConnectionLost(Exception):
 def now_iso() -> str:
     t = time.time()
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
+
+
+def _failure_reason(exc: Exception) -> str:
+    if isinstance(exc, InvalidStatus):
+        return f"http_{exc.response.status_code}"
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+        return "timeout"
+    if isinstance(exc, ConnectionRefusedError):
+        return "refused"
+    if isinstance(exc, (ConnectionResetError, ConnectionClosed, EOFError)):
+        return "reset"
+    if isinstance(exc, OSError):
+        return f"os_{exc.errno}"
+    return type(exc).__name__
 
 
 def _expire(fut: asyncio.Future[Any]) -> None:
@@ -142,7 +156,10 @@ class ChargePoint:
             )
         except asyncio.CancelledError:
             raise
-        except Exception:  # refused, reset, timed out, HTTP 4xx/5xx: all count as a connect failure
+        except Exception as exc:  # refused, reset, timed out, HTTP 4xx/5xx: all count as a connect failure
+            reasons = self.ctx.stats.failure_reasons
+            reason = _failure_reason(exc)
+            reasons[reason] = reasons.get(reason, 0) + 1
             return None
         if ws.subprotocol != OCPP16:
             await ws.close(1002, "ocpp1.6 required")

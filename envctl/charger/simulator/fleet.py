@@ -161,7 +161,7 @@ class Fleet:
                 conn.send("stop")
             except (BrokenPipeError, OSError):
                 pass
-        deadline = time.monotonic() + 20.0
+        deadline = time.monotonic() + 60.0
         waiting = {conn: w for w, (_, conn) in procs.items() if self.snapshots[w].get("alive", True)}
         while waiting and time.monotonic() < deadline:
             for conn in wait(list(waiting), timeout=max(0.0, deadline - time.monotonic())):

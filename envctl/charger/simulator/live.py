@@ -14,7 +14,7 @@ def render(status: dict[str, Any]) -> Table:
     table.add_column("value", justify="right")
     rows = [
         ("connected", f"{status['connected']:,} / {status['target']:,}  (booted {status['booted']:,})"),
-        ("connects/s", f"{status.get('connects_per_s', 0):,.1f}"),
+        ("connects/s", f"{status.get('connects_per_s') or 0:,.1f}"),
         ("reconnects", f"{status['reconnects_total']:,}"),
         ("connect failures", f"{status['connect_failures_total']:,}"),
         ("disconnects", f"{status['disconnects_total']:,}"),

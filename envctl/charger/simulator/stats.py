@@ -53,7 +53,8 @@ class LogHistogram:
         return self.max
 
     def to_dict(self) -> dict[str, Any]:
-        return {"counts": self.counts, "max": self.max}
+        # dict() copies under the GIL in one step, so the reporter thread may call this safely.
+        return {"counts": dict(self.counts), "max": self.max}
 
 
 # Gauge and counter names a worker reports; totals are plain sums of these across workers.
@@ -90,6 +91,7 @@ class WorkerStats:
         self.never_connected = target
         self.call_latency_ms = LogHistogram(0.05)
         self.offline_s = LogHistogram(0.001)
+        self.failure_reasons: dict[str, int] = {}  # connect failure kind -> count
         self.rss_bytes = 0
         self.rss_baseline_bytes = 0
         self.first_connected_at: float | None = None  # wall time all chargers had connected once
@@ -98,7 +100,7 @@ class WorkerStats:
     def snapshot(self, ongoing_offline: list[float]) -> dict[str, Any]:
         """A picklable view; `ongoing_offline` are the current offline spans of still-offline chargers."""
         offline = LogHistogram(self.offline_s.floor)
-        offline.merge(self.offline_s.counts, self.offline_s.max)  # type: ignore[arg-type]
+        offline.merge(dict(self.offline_s.counts), self.offline_s.max)  # type: ignore[arg-type]
         for span in ongoing_offline:
             offline.add(span)
         snap: dict[str, Any] = {name: getattr(self, name) for name in COUNTERS}
@@ -112,6 +114,7 @@ class WorkerStats:
             all_connected_at=self.first_connected_at,
             started_at=self.started_at,
             at=time.time(),
+            failure_reasons=dict(self.failure_reasons),
         )
         return snap
 
@@ -127,6 +130,10 @@ def totals(snapshots: list[dict[str, Any]], target: int) -> dict[str, Any]:
     for s in snapshots:
         latency.merge(s["call_latency_ms"]["counts"], s["call_latency_ms"]["max"])
         offline.merge(s["offline_s"]["counts"], s["offline_s"]["max"])
+    reasons: dict[str, int] = {}
+    for s in snapshots:
+        for k, n in s.get("failure_reasons", {}).items():
+            reasons[k] = reasons.get(k, 0) + n
     rss = sum(int(s.get("rss_bytes", 0)) for s in snapshots)
     baseline = sum(int(s.get("rss_baseline_bytes", 0)) for s in snapshots)
     return {
@@ -136,6 +143,7 @@ def totals(snapshots: list[dict[str, Any]], target: int) -> dict[str, Any]:
         "connects_total": summed["connects_total"],
         "reconnects_total": summed["reconnects_total"],
         "connect_failures_total": summed["connect_failures_total"],
+        "connect_failure_reasons": reasons,
         "disconnects_total": summed["disconnects_total"],
         "calls_total": summed["calls_total"],
         "callerrors_total": summed["callerrors_total"],

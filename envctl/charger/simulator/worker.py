@@ -11,6 +11,7 @@ import asyncio
 import os
 import resource
 import signal
+import threading
 import time
 from multiprocessing.connection import Connection
 from typing import Any
@@ -118,17 +119,16 @@ async def _serve(cfg: SimConfig, shard: Shard, conn: Connection, rate: float) ->
 
     worker = Worker(cfg, shard, rate)
     worker.start()
-    while not stop.is_set():
-        t0 = time.monotonic()
-        try:
-            await asyncio.wait_for(stop.wait(), 1.0)
-        except asyncio.TimeoutError:
-            pass
-        worker.ledger.flush()
-        snap = worker.snapshot()
-        # How late the 1 s timer fired: a saturated worker (CPU-bound) shows up here first.
-        snap["loop_lag_ms"] = round(max(0.0, time.monotonic() - t0 - 1.0) * 1000, 1) if not stop.is_set() else 0.0
-        _send(conn, snap)
+    beat = _LoopBeat(loop, worker)
+    done = threading.Event()
+    # Snapshots go out from a thread: during a reconnect storm the event loop can be busy for
+    # seconds at a time, and the status file must keep moving exactly then.
+    reporter = threading.Thread(target=_report, args=(worker, conn, beat, done), name="sim-report", daemon=True)
+    reporter.start()
+    await stop.wait()
+    done.set()
+    reporter.join()
+    beat.cancel()
     # Gauges describe the fleet as it ran, not as it is after we closed every connection ourselves.
     before = worker.snapshot()
     await worker.stop()
@@ -137,6 +137,38 @@ async def _serve(cfg: SimConfig, shard: Shard, conn: Connection, rate: float) ->
         final[gauge] = before[gauge]
     final["final"] = True
     _send(conn, final)
+
+
+class _LoopBeat:
+    """A 0.25 s timer on the event loop: it flushes the ledger and shows how late the loop runs."""
+
+    PERIOD = 0.25
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, worker: Worker) -> None:
+        self.loop, self.worker = loop, worker
+        self.last = time.monotonic()
+        self.flushed = self.last
+        self.handle = loop.call_later(self.PERIOD, self.tick)
+
+    def tick(self) -> None:
+        self.last = now = time.monotonic()
+        if now - self.flushed >= 1.0:
+            self.worker.ledger.flush()
+            self.flushed = now
+        self.handle = self.loop.call_later(self.PERIOD, self.tick)
+
+    def lag_ms(self) -> float:
+        return round(max(0.0, time.monotonic() - self.last - self.PERIOD) * 1000, 1)
+
+    def cancel(self) -> None:
+        self.handle.cancel()
+
+
+def _report(worker: Worker, conn: Connection, beat: _LoopBeat, done: threading.Event) -> None:
+    while not done.wait(1.0):
+        snap = worker.snapshot()
+        snap["loop_lag_ms"] = beat.lag_ms()
+        _send(conn, snap)
 
 
 def _send(conn: Connection, snap: dict[str, Any]) -> None:

@@ -82,40 +82,60 @@ def _statements(sql: str) -> list[str]:
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
-_BOOT_SQL = """
-INSERT INTO chargers (id, vendor, model, serial_number, firmware_version, boot_payload, boot_count,
-                      first_boot_at, last_boot_at, last_seen_at, replica_id)
-VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)
-ON CONFLICT (id) DO UPDATE SET vendor = excluded.vendor, model = excluded.model,
+# Every statement below is multi-row: the sqlite3 module releases the GIL around each
+# sqlite3_step() and must win it back from the busy event loop afterwards (up to a 5 ms switch
+# interval each time). executemany() steps once per row, so a batch of 500 rows could wait 500
+# times; one multi-row statement steps once. Results come back as one JSON row for the same reason.
+MAX_VARIABLES = 32_766  # SQLITE_MAX_VARIABLE_NUMBER since SQLite 3.32
+
+_BOOT_HEAD = """INSERT INTO chargers (id, vendor, model, serial_number, firmware_version, boot_payload, boot_count,
+                      first_boot_at, last_boot_at, last_seen_at, replica_id) VALUES """
+_BOOT_ROW = "(?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)"
+_BOOT_TAIL = """ ON CONFLICT (id) DO UPDATE SET vendor = excluded.vendor, model = excluded.model,
     serial_number = excluded.serial_number, firmware_version = excluded.firmware_version,
     boot_payload = excluded.boot_payload, boot_count = chargers.boot_count + 1,
-    last_boot_at = excluded.last_boot_at, last_seen_at = excluded.last_seen_at, replica_id = excluded.replica_id
-"""
-# DO UPDATE (a no-op change) rather than DO NOTHING so RETURNING yields the existing row's id.
-_START_SQL = """
-INSERT INTO transactions (charger_id, connector_id, id_tag, meter_start, started_at, reservation_id,
-                          created_at, replica_id)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (charger_id, connector_id, id_tag, meter_start, started_at)
-DO UPDATE SET charger_id = excluded.charger_id
-RETURNING id
-"""
-_STOP_SQL = """
-INSERT INTO transaction_stops (transaction_id, charger_id, id_tag, meter_stop, stopped_at, reason, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (transaction_id) DO NOTHING
-"""
-_METER_SQL = """
-INSERT INTO meter_values (charger_id, connector_id, transaction_id, ts, measurand, phase, location, context,
-                          unit, value)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
-"""
-_SEEN_SQL = "UPDATE chargers SET last_seen_at = ? WHERE id = ?"
-_STATUS_SQL = """
-INSERT INTO connector_status (charger_id, connector_id, status, error_code, info, updated_at)
-VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (charger_id, connector_id) DO UPDATE SET status = excluded.status,
-    error_code = excluded.error_code, info = excluded.info, updated_at = excluded.updated_at
-"""
+    last_boot_at = excluded.last_boot_at, last_seen_at = excluded.last_seen_at, replica_id = excluded.replica_id"""
+_START_HEAD = """INSERT INTO transactions (charger_id, connector_id, id_tag, meter_start, started_at, reservation_id,
+                          created_at, replica_id) VALUES """
+_START_ROW = "(?, ?, ?, ?, ?, ?, ?, ?)"
+_START_TAIL = " ON CONFLICT (charger_id, connector_id, id_tag, meter_start, started_at) DO NOTHING"
+# The ids of the rows just inserted *or already there* (a resend), as one JSON array.
+_START_IDS_HEAD = """SELECT json_group_array(json_array(t.id, t.charger_id, t.connector_id, t.id_tag, t.meter_start,
+                                         t.started_at))
+FROM (SELECT column1 AS c, column2 AS k, column3 AS tag, column4 AS m, column5 AS s FROM (VALUES """
+_START_IDS_ROW = "(?, ?, ?, ?, ?)"
+_START_IDS_TAIL = """)) AS v
+JOIN transactions t ON t.charger_id = v.c AND t.connector_id = v.k AND t.id_tag = v.tag AND t.meter_start = v.m
+                   AND t.started_at = v.s"""
+_STOP_HEAD = """INSERT INTO transaction_stops (transaction_id, charger_id, id_tag, meter_stop, stopped_at, reason,
+                               created_at) VALUES """
+_STOP_ROW = "(?, ?, ?, ?, ?, ?, ?)"
+_STOP_TAIL = " ON CONFLICT (transaction_id) DO NOTHING"
+_METER_HEAD = """INSERT INTO meter_values (charger_id, connector_id, transaction_id, ts, measurand, phase, location,
+                          context, unit, value) VALUES """
+_METER_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_METER_TAIL = " ON CONFLICT DO NOTHING"
+_SEEN_HEAD = """UPDATE chargers SET last_seen_at = v.ts
+FROM (SELECT column1 AS id, column2 AS ts FROM (VALUES """
+_SEEN_ROW = "(?, ?)"
+_SEEN_TAIL = ")) AS v WHERE chargers.id = v.id"
+_STATUS_HEAD = """INSERT INTO connector_status (charger_id, connector_id, status, error_code, info, updated_at) VALUES """
+_STATUS_ROW = "(?, ?, ?, ?, ?, ?)"
+_STATUS_TAIL = """ ON CONFLICT (charger_id, connector_id) DO UPDATE SET status = excluded.status,
+    error_code = excluded.error_code, info = excluded.info, updated_at = excluded.updated_at"""
+
+
+def _many(conn: sqlite3.Connection, head: str, row: str, tail: str, rows: list[tuple[Any, ...]]) -> list[Any]:
+    """Run head + row,row,... + tail over `rows` in as few statements as the variable limit allows."""
+    if not rows:
+        return []
+    per = max(1, MAX_VARIABLES // len(rows[0]))
+    out: list[Any] = []
+    for i in range(0, len(rows), per):
+        chunk = rows[i: i + per]
+        cur = conn.execute(head + ",".join([row] * len(chunk)) + tail, [v for r in chunk for v in r])
+        out.append(cur.fetchone() if cur.description else None)
+    return out
 
 
 class SqliteStore(GroupCommitStore):
@@ -206,27 +226,28 @@ class SqliteStore(GroupCommitStore):
         by_kind = group(batch)
         value: dict[int, Any] = {}
         now = format_ts(utcnow())
-        boots = by_kind[BOOT]
-        if boots:
-            conn.executemany(_BOOT_SQL, [_boot_row(p.item, self.replica_id) for p in boots])
-        for p in by_kind[START]:
-            s: StartRecord = p.item
-            row = conn.execute(
-                _START_SQL,
-                (s.charger_id, s.connector_id, s.id_tag, s.meter_start, format_ts(s.started_at), s.reservation_id,
-                 now, self.replica_id),
-            ).fetchone()
-            value[id(p)] = int(row[0])
-        stops = by_kind[STOP]
-        if stops:
-            conn.executemany(_STOP_SQL, [_stop_row(p.item, now) for p in stops])
-        meters = by_kind[METER]
-        if meters:
-            conn.executemany(_METER_SQL, [_meter_row(m) for p in meters for m in p.item])
+        if by_kind[BOOT]:
+            boots = {p.item.charger_id: p.item for p in by_kind[BOOT]}  # one row per charger and statement
+            _many(conn, _BOOT_HEAD, _BOOT_ROW, _BOOT_TAIL, [_boot_row(b, self.replica_id) for b in boots.values()])
+        if by_kind[START]:
+            starts = {_start_key(p.item): p.item for p in by_kind[START]}
+            _many(conn, _START_HEAD, _START_ROW, _START_TAIL, [
+                (s.charger_id, s.connector_id, s.id_tag, s.meter_start, key[4], s.reservation_id, now, self.replica_id)
+                for key, s in starts.items()])
+            ids: dict[tuple[Any, ...], int] = {}
+            for found in _many(conn, _START_IDS_HEAD, _START_IDS_ROW, _START_IDS_TAIL, list(starts)):
+                for tx_id, *key in json.loads(found[0]):
+                    ids[tuple(key)] = tx_id
+            for p in by_kind[START]:
+                value[id(p)] = ids[_start_key(p.item)]
+        if by_kind[STOP]:
+            _many(conn, _STOP_HEAD, _STOP_ROW, _STOP_TAIL, [_stop_row(p.item, now) for p in by_kind[STOP]])
+        if by_kind[METER]:
+            _many(conn, _METER_HEAD, _METER_ROW, _METER_TAIL, [_meter_row(m) for p in by_kind[METER] for m in p.item])
         for p in by_kind[LAZY]:
             seen, statuses = p.item
-            conn.executemany(_SEEN_SQL, [(format_ts(ts), cid) for cid, ts in seen.items()])
-            conn.executemany(_STATUS_SQL, [_status_row(s) for s in statuses])
+            _many(conn, _SEEN_HEAD, _SEEN_ROW, _SEEN_TAIL, [(cid, format_ts(ts)) for cid, ts in seen.items()])
+            _many(conn, _STATUS_HEAD, _STATUS_ROW, _STATUS_TAIL, [_status_row(s) for s in statuses])
         return [(True, value.get(id(p))) for p in batch]
 
     # -- reads ---------------------------------------------------------------------------------
@@ -306,6 +327,10 @@ def _boot_row(b: BootRecord, replica_id: str | None) -> tuple[Any, ...]:
     at = format_ts(b.at)
     return (b.charger_id, b.vendor, b.model, b.serial_number, b.firmware_version,
             json.dumps(b.payload, separators=(",", ":")), at, at, at, replica_id)
+
+
+def _start_key(s: StartRecord) -> tuple[str, int, str, int, str]:
+    return (s.charger_id, s.connector_id, s.id_tag, s.meter_start, format_ts(s.started_at))
 
 
 def _stop_row(s: StopRecord, now: str) -> tuple[Any, ...]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 from pathlib import Path
@@ -73,7 +74,12 @@ def command(
 def _run(config: object) -> None:
     import uvloop
 
-    from envctl.charger.server.app import CentralSystem
+    from envctl.charger.server.app import CentralSystem, tune_gc
+
+    # The SQLite writer thread needs the GIL back after each statement; with the default 5 ms
+    # switch interval a busy event loop makes every commit wait that long several times.
+    sys.setswitchinterval(0.001)
+    tune_gc()
 
     async def main() -> None:
         cs = CentralSystem(config)  # type: ignore[arg-type]
@@ -81,6 +87,7 @@ def _run(config: object) -> None:
             await cs.start()
         except OSError as exc:
             raise ConfigError(f"cannot listen: {exc.strerror or exc}", hint="pick another --port/--admin-port") from None
+        gc.freeze()  # startup objects (modules, schemas, app) are never garbage: keep them out of collections
         cs.announce_ready(sys.stdout)
         await cs.run_until_signal()
 

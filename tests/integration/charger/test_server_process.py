@@ -121,13 +121,19 @@ def test_fault_exit_at_start_exits_without_a_ready_line(tmp_path: Path) -> None:
     assert done.returncode != 0 and done.stdout == "" and "exit-at-start" in done.stderr
 
 
-def test_bad_flags_are_config_errors(tmp_path: Path) -> None:
-    done = run_cli("--port", "0", "--boot-status", "Maybe", "--output", "json")
-    assert done.returncode == 2 and json.loads(done.stderr.strip().splitlines()[-1])["error"] == "config"
-    done = run_cli("--port", "0", "--allowlist", str(tmp_path / "missing.txt"))
-    assert done.returncode == 2 and "missing.txt" in done.stderr
-    done = run_cli("--port", "0", "--database-url", "mysql://x")
-    assert done.returncode == 2 and "sqlite:///" in done.stderr
+@pytest.mark.parametrize("args, expected", [
+    (["--boot-status", "Maybe"], "Accepted, Pending, Rejected"),
+    (["--allowlist", "/nonexistent/missing.txt"], "missing.txt"),
+    (["--database-url", "mysql://x"], "sqlite:///"),
+])
+def test_bad_flags_are_config_errors(args: list[str], expected: str) -> None:
+    done = run_cli("--port", "0", "--output", "json", *args)
+    assert done.returncode == 2, done.stderr
+    err = json.loads(done.stderr.strip().splitlines()[-1])
+    assert err["error"] == "config" and expected in (err["message"] + (err["hint"] or ""))
+
+
+def test_a_busy_port_is_a_config_error(tmp_path: Path) -> None:
     busy = free_port()
     with contextlib.closing(__import__("socket").create_server(("127.0.0.1", busy))):
         done = run_cli("--port", str(busy), "--database-url", f"sqlite:///{tmp_path / 'y.db'}")
