@@ -83,6 +83,9 @@ def command(
         if report:
             write_json_atomic(report, result)
         emit(output, result, _render)
+    if result["workers_failed"]:
+        stderr.print(f"[bold red]error:[/] {result['workers_failed']} simulator worker(s) died; numbers are partial")
+        raise typer.Exit(1)
 
 
 def _run_live(fleet: Any) -> dict[str, Any]:
