@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -322,3 +323,52 @@ def test_logs_say_why_they_are_unavailable_on_fake_nodes(cli: Cli, cleanup: list
     cli.json("up", name, "--runtime", "kubernetes", "--chargers", "0")
     p = cli.run("logs", name, "--runtime", "kubernetes")
     assert p.returncode == 1 and "cannot read logs of pod charger-server-" in p.stderr
+
+
+def test_image_pull_failure_is_explained_with_events(cli: Cli, admin: Kube, cleanup: list[str]) -> None:
+    """Pods land on a node kwok does not manage; the test plays its kubelet and fails the pull."""
+    run = uuid.uuid4().hex[:6]
+    node = f"kubelet-{run}"
+    res = {"cpu": "8", "memory": "16Gi", "pods": "110"}
+    admin.request("POST", "/api/v1/nodes", body={"apiVersion": "v1", "kind": "Node",
+                  "metadata": {"name": node, "labels": {"envctl-test-node": run}},
+                  "status": {"capacity": res, "allocatable": res,
+                             "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]}})
+    name = unique("pull")
+    ns = f"envctl-{name}"
+    cleanup.append(ns)
+    cli.write_config({"kubernetes": {"node_selector": {"envctl-test-node": run}, "ready_timeout": "90s"}})
+    image = f"registry.example.com/envctl:nope-{run}"
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            up = pool.submit(cli.run, "up", name, "--runtime", "kubernetes", "--chargers", "1", "--image", image)
+            failed: set[str] = set()
+            deadline = time.monotonic() + 60
+            while not up.done() and time.monotonic() < deadline:
+                for pod in admin.list(kind("Pod").path(ns)) if admin.get_or_none(NS.path(name=ns)) else []:
+                    pname = pod["metadata"]["name"]
+                    if pod["spec"].get("nodeName") != node or pname in failed:
+                        continue
+                    c = pod["spec"]["containers"][0]["name"]
+                    admin.request("PATCH", kind("Pod").path(ns, pname) + "/status",
+                                  content_type="application/merge-patch+json", body={"status": {
+                                      "phase": "Pending",
+                                      "containerStatuses": [{"name": c, "image": image, "imageID": "", "ready": False,
+                                                             "restartCount": 0, "state": {"waiting": {
+                                                                 "reason": "ImagePullBackOff",
+                                                                 "message": f'Back-off pulling image "{image}"'}}}]}})
+                    admin.create({"apiVersion": "v1", "kind": "Event", "type": "Warning", "reason": "Failed",
+                                  "metadata": {"name": f"{pname}.pull", "namespace": ns},
+                                  "involvedObject": {"kind": "Pod", "name": pname, "namespace": ns},
+                                  "message": f'Failed to pull image "{image}": manifest unknown',
+                                  "source": {"component": "kubelet", "host": node}})
+                    failed.add(pname)
+                time.sleep(0.1)
+            p = up.result(timeout=120)
+    finally:
+        admin.delete(f"/api/v1/nodes/{node}")
+    assert p.returncode == 1, p.stderr
+    err = " ".join(p.stderr.split())  # rich wraps long lines
+    assert "did not become ready" in err and "ImagePullBackOff" in err
+    assert f'Failed to pull image "{image}": manifest unknown' in err  # from the pod's events
+    assert "check --image" in err  # the hint
