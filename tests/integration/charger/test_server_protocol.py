@@ -11,7 +11,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from envctl.charger.server.app import CentralSystem
-from tests.integration.charger.conftest import BOOT, boot, charger, expect_answer, ocpp_call, running_server
+from tests.integration.charger.conftest import BOOT, boot, charger, ocpp_call, running_server
 
 pytestmark = pytest.mark.timeout(30)
 
