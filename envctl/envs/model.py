@@ -58,6 +58,8 @@ class EnvSpec:
     database_url: str | None = None  # None: the runtime's embedded default (SQLite)
     reconnect: str = "immediate"
     session_rate: float = 0.0  # charging sessions per charger per hour
+    session_minutes: str = "30"  # session length: "30" (15-45 min) or "5-10"
+    meter_interval: float = 60.0  # MeterValues period during a session (s)
     heartbeat_interval: int = 60
     ready_timeout_s: float = 300.0
     extra: dict[str, Any] = field(default_factory=dict)

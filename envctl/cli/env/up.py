@@ -25,6 +25,8 @@ def command(
     server_version: str = typer.Option("v1", help="version label of the charger-server"),
     database_url: Optional[str] = typer.Option(None, help="postgresql://... (default: embedded SQLite)"),
     session_rate: float = typer.Option(0.0, help="charging sessions per charger per hour"),
+    session_minutes: str = typer.Option("30", help='charging session length in minutes: "30" or a range "5-10"'),
+    meter_interval: float = typer.Option(60.0, help="seconds between MeterValues during a session"),
     reconnect: str = typer.Option("immediate", help="simulator reconnect policy: immediate or backoff"),
     timeout: float = typer.Option(300.0, help="seconds to wait for every charger to connect"),
     output: OutputFormat = OutputOption,
@@ -34,7 +36,8 @@ def command(
         spec = EnvSpec(
             name=name, runtime=runtime or "local", chargers=chargers, replicas=replicas, pr=pr, image=image,
             ttl=parse_duration(ttl), owner=getpass.getuser(), server_version=server_version,
-            database_url=database_url, session_rate=session_rate, reconnect=reconnect, ready_timeout_s=timeout,
+            database_url=database_url, session_rate=session_rate,
+            session_minutes=session_minutes, meter_interval=meter_interval, reconnect=reconnect, ready_timeout_s=timeout,
         )  # fmt: skip
         chosen = get_runtime(runtime)
         spec.runtime = chosen.name  # type: ignore[assignment]

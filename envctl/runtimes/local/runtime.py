@@ -186,6 +186,7 @@ class LocalRuntime:
         args = [
             "sim", "--url", f"ws://127.0.0.1:{record.ocpp_port}/ocpp", "--chargers", str(spec.chargers),
             "--workers", str(workers), "--reconnect", spec.reconnect, "--session-rate", str(spec.session_rate),
+            "--session-minutes", spec.session_minutes, "--meter-interval", str(spec.meter_interval),
             "--status-file", str(status_file), "--ledger-dir", str(ledger_dir), "--report", str(report_file),
             "--no-live", "--duration", "0",
         ]  # fmt: skip
