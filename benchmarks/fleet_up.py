@@ -61,7 +61,7 @@ def main() -> None:
     admin_urls = [f"http://127.0.0.1:{r['admin_port']}" for r in record["replicas"]]
 
     def heartbeats() -> float:
-        return sum(_metric(httpx.get(f"{u}/metrics").text, "envctl_messages_total", 'action="Heartbeat"') for u in admin_urls)
+        return sum(_metric(httpx.get(f"{u}/metrics").text, "envctl_ocpp_messages_total", 'action="Heartbeat"') for u in admin_urls)
 
     hb0, t0 = heartbeats(), time.monotonic()
     time.sleep(args.observe_s)
