@@ -376,7 +376,7 @@ class Engine:
         now = self.clock()
         status.bucket, granted = pacing.take(status.bucket, want, now)
         if granted == 0:
-            wait = pacing.seconds_until(status.bucket, min(want, max(1, int(status.bucket.burst))), now)
+            wait = pacing.seconds_until(status.bucket, min(want, pacing.batch_size(status.bucket)), now)
             return min(max(wait, 0.005), 1.0)
         shares = pacing.split_proportionally(granted, {v.id: v.connections for v in sources})
         self.store.save_status(status)  # write-ahead: the tokens are spent before the chargers are
@@ -401,5 +401,5 @@ class Engine:
         left = want - total
         if left <= 0:
             return 0.0
-        wait = pacing.seconds_until(status.bucket, min(left, max(1, int(status.bucket.burst))), self.clock())
+        wait = pacing.seconds_until(status.bucket, min(left, pacing.batch_size(status.bucket)), self.clock())
         return min(max(wait, 0.005), 1.0)

@@ -29,9 +29,22 @@ class BucketState(BaseModel):
         return self.rate_per_s * self.factor
 
 
-def default_burst(rate_per_s: float, tick_s: float = 0.1) -> float:
-    """One tick's worth of tokens (at least one), so a batch per tick can be sent whole."""
-    return max(1.0, rate_per_s * tick_s)
+BURST_S = 0.2
+
+
+def default_burst(rate_per_s: float) -> float:
+    """A fifth of a second's worth (at least one token).
+
+    The engine sends a batch when *half* a burst is available, so the bucket only reaches its cap
+    (and throws tokens away) when one reconcile takes longer than BURST_S / 2; a smaller burst made
+    every slow loop cost throughput, a larger one would allow a bigger instantaneous spike.
+    """
+    return max(1.0, rate_per_s * BURST_S)
+
+
+def batch_size(state: BucketState) -> int:
+    """How many tokens to wait for before sending a batch."""
+    return max(1, int(state.burst / 2))
 
 
 def new_bucket(rate_per_s: float, now: float, burst: float | None = None) -> BucketState:

@@ -121,11 +121,13 @@ def _up(state_dir: Path, name: str, chargers: int, replicas: int) -> Rig:
 
 
 @pytest.fixture(scope="module")
-def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+def rig(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Rig]:
+    """A module may set CHARGERS / REPLICAS for its fleet; default 100 chargers on 2 replicas."""
     state_dir = tmp_path_factory.mktemp("state")
     old = os.environ.get("ENVCTL_STATE_DIR")
     os.environ["ENVCTL_STATE_DIR"] = str(state_dir)
-    rig = _up(state_dir, "rel", chargers=100, replicas=2)
+    chargers, replicas = getattr(request.module, "CHARGERS", 100), getattr(request.module, "REPLICAS", 2)
+    rig = _up(state_dir, "rel", chargers=chargers, replicas=replicas)
     try:
         yield rig
     finally:
