@@ -100,12 +100,14 @@ def _rehearse(opts: BenchOptions, runtime: LocalRuntime, name: str, fleet: Local
 
 
 def _settle(fleet: LocalFleet, chargers: int, timeout_s: float) -> float:
-    """When every charger is connected again (or the timeout passed)."""
-    deadline = time.time() + timeout_s
+    """When every charger is connected again (or the timeout passed), by a simulator status written
+    after the release finished: the file lags by up to a second and must not vouch for the past."""
+    released = time.time()
+    deadline = released + timeout_s
     while time.time() < deadline:
         sim = fleet.simulator_status() or {}
-        if int(sim.get("connected", 0)) >= chargers:
-            return time.time()
+        if float(sim.get("updated_at", 0)) > released and int(sim.get("connected", 0)) >= chargers:
+            return float(sim["updated_at"])
         time.sleep(0.2)
     return time.time()
 

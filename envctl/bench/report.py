@@ -50,10 +50,9 @@ def build(
     rows = timeline(sampler, start)
     sim = sampler.last_sim()
     offline = sim.get("offline", {})
-    failures = sampler.sim_counter_at("connect_failures_total", settled_at) - sampler.sim_counter_at(
-        "connect_failures_total", start
-    )
-    reconnects = sampler.sim_counter_at("reconnects_total", settled_at) - sampler.sim_counter_at("reconnects_total", start)
+    end = sampler.sim_points[-1][0] if sampler.sim_points else settled_at  # the tail after settling counts too
+    failures = sampler.sim_counter_at("connect_failures_total", end) - sampler.sim_counter_at("connect_failures_total", start)
+    reconnects = sampler.sim_counter_at("reconnects_total", end) - sampler.sim_counter_at("reconnects_total", start)
     return {
         "strategy": strategy,
         "chargers": chargers,
