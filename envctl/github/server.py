@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -74,6 +75,13 @@ class WebhookService:
         return cls(settings, store, router, queue)
 
     async def receive(self, request: Request) -> JSONResponse:
+        started = time.perf_counter()
+        response = await self._receive(request)
+        # how long intake took inside the server (excludes time queued before the handler ran)
+        response.headers["Server-Timing"] = f"intake;dur={(time.perf_counter() - started) * 1000:.2f}"
+        return response
+
+    async def _receive(self, request: Request) -> JSONResponse:
         if self.queue.draining:
             return _answer(503, "draining; please redeliver")
         try:

@@ -442,3 +442,29 @@ class FakeGitHub:
                         self.statuses[other["id"]].append({**status, "state": "inactive", "id": next(self._ids)})
         self.statuses[int(id)].append(status)
         return 201, status, {}
+
+
+def main() -> None:
+    """`python -m tests.fakes.github_api --pulls REPO:N ...`: serve the fake on its own (benchmarks),
+    print its URL, and stop when stdin closes."""
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--repo", default="Codertocat/Hello-World")
+    ap.add_argument("--pulls", type=int, default=20, help="pull requests 1..N, each with its own head sha")
+    ap.add_argument("--permission", action="append", default=[], help="LOGIN=PERMISSION")
+    args = ap.parse_args()
+    fake = FakeGitHub().start()
+    for number in range(1, args.pulls + 1):
+        fake.add_pull(args.repo, number, f"{number:040x}")
+    for item in args.permission:
+        login, _, level = item.partition("=")
+        fake.set_permission(args.repo, login, level)
+    print(fake.url, flush=True)
+    sys.stdin.read()
+    fake.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import typer
 import uvicorn
@@ -25,6 +26,9 @@ def command(
         if workers:
             settings.workers = workers
         service = WebhookService.build(settings)
+    # job threads (PyGithub, runtime polling) share the GIL with the event loop answering GitHub:
+    # a shorter switch interval bounds how long a 202 waits behind them
+    sys.setswitchinterval(0.0005)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if output == OutputFormat.text:
         stderr.print(f"envctl webhook: http://{host}:{port}{PATH} (state in {settings.state_dir})", highlight=False)

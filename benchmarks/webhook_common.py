@@ -1,0 +1,121 @@
+"""Shared by the webhook benchmarks: a fake GitHub API, a real `envctl webhook serve`, signed sends."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from envctl.github.signature import sign  # noqa: E402
+from tests.fakes.github_api import FakeGitHub  # noqa: E402
+from tests.fixtures.ports import free_port  # noqa: E402
+
+SECRET = "bench-secret"
+REPO = "Codertocat/Hello-World"
+PATH = "/webhooks/github"
+
+
+class FakeProcess:
+    """The fake GitHub API in its own process, so its CPU is not the load generator's."""
+
+    def __init__(self, pulls: int, permissions: tuple[str, ...] = ()) -> None:
+        args = [sys.executable, "-m", "tests.fakes.github_api", "--repo", REPO, "--pulls", str(pulls)]
+        for item in permissions:
+            args += ["--permission", item]
+        self.proc = subprocess.Popen(args, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+        self.token = FakeGitHub().token
+
+    def stop(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(10)
+
+
+class Serve:
+    """`envctl webhook serve` as a separate process, the way it runs for real."""
+
+    def __init__(self, fake: FakeGitHub | FakeProcess, state: Path, workers: int,
+                 extra_env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.state = state
+        env = {
+            **os.environ, "ENVCTL_STATE_DIR": str(state), "KUBECONFIG": str(state / "no-kubeconfig"),
+            "ENVCTL_WEBHOOK_SECRET": SECRET, "ENVCTL_GITHUB_API_URL": fake.url, "ENVCTL_GITHUB_TOKEN": fake.token,
+            "ENVCTL_GITHUB_WRITE_INTERVAL": "0", "ENVCTL_WEBHOOK_WORKERS": str(workers), **(extra_env or {}),
+        }  # fmt: skip
+        state.mkdir(parents=True, exist_ok=True)
+        self.log = open(state / "serve.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "envctl", "webhook", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+             "--log-level", "warning"],
+            env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"webhook serve did not start; see {state / 'serve.log'}")
+            time.sleep(0.05)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def deliveries(self) -> dict[str, int]:
+        return httpx.get(self.url + "/readyz", timeout=5).json()["deliveries"]  # type: ignore[no-any-return]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+def signed(event: str, payload: dict[str, Any], delivery: str) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(payload).encode()
+    return body, {"X-GitHub-Event": event, "X-GitHub-Delivery": delivery, "X-Hub-Signature-256": sign(SECRET, body),
+                  "Content-Type": "application/json", "User-Agent": "GitHub-Hookshot/bench"}
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def summary_ms(values_s: list[float]) -> dict[str, float]:
+    ms = [v * 1000 for v in values_s]
+    return {"n": len(ms), "p50": round(percentile(ms, 50), 2), "p90": round(percentile(ms, 90), 2),
+            "p99": round(percentile(ms, 99), 2), "max": round(max(ms), 2) if ms else float("nan")}
+
+
+def machine() -> dict[str, Any]:
+    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()}
+
+
+def write_report(path: str, report: dict[str, Any]) -> None:
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
