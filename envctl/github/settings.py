@@ -19,9 +19,12 @@ MiB = 1024 * 1024
 
 
 def state_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The same rule as envctl.state.state_root(), read from `env`."""
     env = os.environ if env is None else env
-    root = env.get("ENVCTL_STATE_DIR") or os.path.join(os.path.expanduser("~"), ".local", "state", "envctl")
-    return Path(root)
+    if env.get("ENVCTL_STATE_DIR"):
+        return Path(env["ENVCTL_STATE_DIR"])
+    home = env.get("HOME") or os.path.expanduser("~")
+    return Path(env.get("XDG_STATE_HOME") or os.path.join(home, ".local", "state")) / "envctl"
 
 
 class PreviewPolicy(BaseModel):

@@ -51,3 +51,13 @@ def test_prune_forgets_only_old_finished(tmp_path: Path) -> None:
     assert store.prune(older_than_s=3600) == 0
     assert store.prune(older_than_s=-1) == 1
     assert store.get("id-1") is None and store.get("id-2") is not None
+
+
+def test_racing_copies_of_one_delivery_insert_exactly_once(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = DeliveryStore(tmp_path / "d.sqlite3")
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(lambda i: store.accept(d(i % 10)), range(200)))
+    assert results.count(True) == 10
+    assert len(store.unfinished()) == 10
