@@ -2,13 +2,15 @@
 
 Flow (atlantis-shaped):
 
-    server.py / cli handle ──► intake.py (size, signature, dedupe, persist) ──► jobs.py (per-PR queue)
-                                                                                   │
-    router.py ◄────────────────────────────────────────────────────────────────────┘
+    server.py (serve)  ─ size, signature.py, triage, deliveries.py (dedupe + persist) ─► jobs.py (per-PR queue)
+    cli/webhook/handle ─ triage, deliveries.py, jobs.py in synchronous mode ──────────────┘
+                                                                                          │
+    router.py ◄───────────────────────────────────────────────────────────────────────────┘
       ├── events.py          payload -> typed event (pure)
       ├── comment_parser.py  comment -> Command | Reply | Ignore (pure)
       ├── policy.py          PR event + settings -> up / down / stale / nothing (pure)
       ├── permissions.py     collaborator permission, cached briefly
-      ├── previews.py        runners: up/down/status/extend, calling envctl.envs.service only
-      └── pull_updater.py    the only module that writes to GitHub (markdown.py renders, pure)
+      ├── previews.py        runners: up/down/status/extend/stale, calling envctl.envs.service only
+      ├── pull_updater.py    the only module that writes to GitHub (markdown.py renders, pure)
+      └── client.py          PyGithub clients: token or GitHub App installation; rate-limit retries
 """
