@@ -52,6 +52,8 @@ def main() -> None:
     ap.add_argument("--heartbeat-interval", type=int, default=60)
     ap.add_argument("--session-rate", type=float, default=0.0)
     ap.add_argument("--source-addresses", default="127.0.0.2-127.0.0.60")
+    ap.add_argument("--reconnect", default="immediate", help="immediate | backoff")
+    ap.add_argument("--backoff-max", type=float, default=60.0)
     ap.add_argument("--drop-all", action="store_true", help="close every connection halfway through (1012)")
     ap.add_argument("--report", default="benchmarks/results/sim_fleet.json")
     args = ap.parse_args()
@@ -72,7 +74,8 @@ def main() -> None:
         "--duration", str(args.duration), "--no-live", "--report", str(sim_report),
         "--status-file", str(tmp / "sim-status.json"), "--ledger-dir", str(tmp / "ledger"),
         "--connect-rate", str(args.connect_rate), "--session-rate", str(args.session_rate),
-        "--source-addresses", args.source_addresses,
+        "--source-addresses", args.source_addresses, "--reconnect", args.reconnect,
+        "--backoff-max", str(args.backoff_max),
     ]  # fmt: skip
     if args.workers:
         cmd += ["--workers", str(args.workers)]
@@ -116,6 +119,7 @@ def main() -> None:
             "session_rate_per_h": args.session_rate,
             "source_addresses": args.source_addresses,
             "drop_all": args.drop_all,
+            "reconnect": args.reconnect,
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "note": "simulator and servers share the same machine (loopback)",
@@ -129,6 +133,7 @@ def main() -> None:
         "call_latency_ms": sr["call_latency_ms"],
         "connected_at_end": sr["booted"],
         "connect_failures": sr["connect_failures_total"],
+        "connect_failure_reasons": sr["connect_failure_reasons"],
         "reconnects": sr["reconnects_total"],
         "dropped_by_server": dropped,
         "offline": sr["offline"],

@@ -142,6 +142,7 @@ class Fleet:
                 "failures_per_s": round(rates["connect_failures"], 1),
                 "disconnects_per_s": round(rates["disconnects"], 1),
                 "tx_queued": status["tx"]["queued"],
+                "loop_lag_ms": max((w.get("loop_lag_ms", 0.0) for w in status["workers"]), default=0.0),
             }
         )
         if self.status_file:
