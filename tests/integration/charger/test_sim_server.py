@@ -83,3 +83,22 @@ async def test_sessions_survive_disconnects_and_reconcile_with_the_server_databa
         finally:
             await admin.aclose()
             await w.stop()
+
+
+async def test_basic_auth_password_is_sent_and_a_wrong_one_counts_as_connect_failures(tmp_path: Path) -> None:
+    from envctl.charger.server.auth import hash_password
+
+    secret = hash_password("s3cret", iterations=1000)
+    async with running_server(tmp_path, basic_auth={"CP000001": secret, "CP000002": secret}) as cs:
+        url = f"ws://127.0.0.1:{cs.ocpp_port}/ocpp"
+        good = Worker(SimConfig(url=url, chargers=1, basic_auth_password="s3cret"), Shard(0, 0, 1))
+        bad = Worker(SimConfig(url=url, chargers=1, id_start=2, basic_auth_password="nope", backoff_min=0.2), Shard(1, 0, 1))
+        good.start()
+        bad.start()
+        try:
+            await until(lambda: good.stats.booted == 1 and bad.stats.connect_failures_total >= 2)
+            assert bad.stats.connects_total == 0
+            assert set(bad.stats.failure_reasons) == {"http_401"}
+        finally:
+            await good.stop()
+            await bad.stop()
