@@ -6,8 +6,9 @@ It only picks the runtime; the lifecycle itself lives in the runtime and in envs
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
-from envctl.envs.model import RuntimeName
+from envctl.envs.model import EnvStatus, RuntimeName
 from envctl.errors import ConfigError
 from envctl.runtimes.base import Runtime
 
@@ -34,3 +35,9 @@ def get_runtime(name: str | None = None) -> Runtime:
 
         return KubernetesRuntime()  # type: ignore[no-any-return]
     raise ConfigError(f"unknown runtime {chosen!r}", "use --runtime local or --runtime kubernetes")
+
+
+def extend(name: str, by: timedelta, runtime: str | None = None) -> EnvStatus:
+    chosen = get_runtime(runtime)
+    chosen.extend(name, by)
+    return chosen.status(name)

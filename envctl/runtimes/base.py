@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from envctl.envs.model import EnvSpec, EnvStatus
@@ -30,4 +31,8 @@ class Runtime(Protocol):
 
     def down(self, name: str) -> bool:
         """Remove everything; idempotent. Returns False when there was nothing to remove."""
+        ...
+
+    def extend(self, name: str, by: timedelta) -> datetime:
+        """Push the expiry `by` further (from now if already expired); return the new expiry."""
         ...

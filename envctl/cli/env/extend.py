@@ -10,7 +10,6 @@ from envctl.cli.output import OutputFormat, OutputOption, emit, stdout, user_err
 from envctl.envs.model import parse_duration
 from envctl.envs.service import get_runtime
 from envctl.envs.ttl import format_time
-from envctl.errors import Refused
 
 
 def command(
@@ -21,10 +20,6 @@ def command(
 ) -> None:
     """Extend an environment's time to live (from its current expiry; from now if already expired)."""
     with user_errors(output):
-        chosen = get_runtime(runtime)
-        extend = getattr(chosen, "extend", None)
-        if not callable(extend):
-            raise Refused(f"the {chosen.name} runtime cannot extend environments", "use --runtime kubernetes")
-        expires = format_time(extend(name, parse_duration(duration)))
+        expires = format_time(get_runtime(runtime).extend(name, parse_duration(duration)))
         emit(output, {"name": name, "expires_at": expires},
              lambda d: stdout.print(f"{name}: expires at {expires}"))

@@ -16,11 +16,14 @@ import socket
 import time
 from collections.abc import Iterator
 from dataclasses import asdict
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
 
+from envctl.config import load_config
 from envctl.envs.model import EnvSpec, EnvStatus, ServerStatus, utcnow, validate_name
+from envctl.envs.ttl import extended
 from envctl.errors import EnvctlError, NotFound, Timeout
 from envctl.runtimes.base import Progress, no_progress
 from envctl.runtimes.local import processes
@@ -89,6 +92,13 @@ class LocalRuntime:
         validate_name(name)
         with self._locked(name):
             return self._remove(name)
+
+    def extend(self, name: str, by: timedelta) -> datetime:
+        with self._locked(name):
+            record = self._load(name)
+            record.expires_at = extended(record.expires_at, by, utcnow(), load_config().envs.max_ttl)
+            record.save(self.env_dir(name))
+            return record.expires_at
 
     # -- server replicas, for the release engine -------------------------------------------
 

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import psutil
@@ -98,3 +99,20 @@ def test_bad_input_is_refused_with_a_clear_error(cli: Cli) -> None:
     assert bad_name.returncode == 2 and "invalid environment name 'Not_Valid'" in bad_name.stderr
     assert bad_ttl.returncode == 2 and "invalid duration 'forever'" in bad_ttl.stderr
     assert not (Path(cli.env["ENVCTL_STATE_DIR"]) / "envs" / "ok").exists()
+
+
+def test_extend_pushes_expiry_and_gc_removes_only_expired(cli: Cli) -> None:
+    keep = cli.up("keep", "--chargers", "1", "--ttl", "1h")
+    cli.up("short", "--chargers", "1", "--ttl", "2s")
+
+    extended = cli.json("extend", "keep", "2h", "--runtime", "local")
+    time.sleep(2.5)
+    dry = cli.json("gc", "--dry-run", "--runtime", "local")
+    done = cli.json("gc", "--runtime", "local")
+
+    gained = datetime.fromisoformat(extended["expires_at"]) - datetime.fromisoformat(keep["expires_at"])
+    assert timedelta(hours=1, minutes=59) < gained < timedelta(hours=2, minutes=1)
+    assert dry["expired"] == ["short"] and done["expired"] == ["short"]
+    assert [e["name"] for e in cli.json("list", "--runtime", "local")] == ["keep"]
+    too_long = cli.run("extend", "keep", "30d", "--runtime", "local", check=False)
+    assert too_long.returncode == 4 and "envs.max_ttl" in too_long.stderr
