@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from typing import Optional
 
 import typer
@@ -11,11 +10,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from envctl.cli.env.render import show_status
 from envctl.cli.output import OutputFormat, OutputOption, emit, stderr, user_errors
 from envctl.envs.model import EnvSpec, parse_duration
+from envctl.envs.naming import env_name_for_pr
+from envctl.envs.ownership import current_owner
 from envctl.envs.service import get_runtime
 
 
 def command(
-    name: str = typer.Argument("dev", help="environment name (lowercase letters, digits, '-')"),
+    name: Optional[str] = typer.Argument(None, help="environment name; default pr-N with --pr, else dev"),
     runtime: Optional[str] = typer.Option(None, help="local or kubernetes; default: kubernetes when a cluster is configured"),
     chargers: int = typer.Option(10, min=0, help="simulated chargers to connect"),
     replicas: int = typer.Option(1, min=1, help="charger-server replicas"),
@@ -34,8 +35,8 @@ def command(
     """Create an environment (charger-server + simulated chargers) and wait until all are connected."""
     with user_errors(output):
         spec = EnvSpec(
-            name=name, runtime=runtime or "local", chargers=chargers, replicas=replicas, pr=pr, image=image,
-            ttl=parse_duration(ttl), owner=getpass.getuser(), server_version=server_version,
+            name=name or (env_name_for_pr(pr) if pr is not None else "dev"), runtime=runtime or "local", chargers=chargers, replicas=replicas, pr=pr, image=image,
+            ttl=parse_duration(ttl), owner=current_owner(), server_version=server_version,
             database_url=database_url, session_rate=session_rate,
             session_minutes=session_minutes, meter_interval=meter_interval, reconnect=reconnect, ready_timeout_s=timeout,
         )  # fmt: skip

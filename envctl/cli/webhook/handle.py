@@ -11,10 +11,6 @@ import typer
 
 from envctl.cli.output import OutputFormat, OutputOption, emit, stdout, user_errors
 from envctl.errors import ConfigError
-from envctl.github.deliveries import Delivery, DeliveryStore
-from envctl.github.jobs import JobQueue
-from envctl.github.router import Router
-from envctl.github.settings import GitHubSettings
 
 
 def command(
@@ -24,6 +20,11 @@ def command(
 ) -> None:
     """Handle one event the way `webhook serve` would, and wait for the work to finish."""
     with user_errors(output):
+        # imported here: every other command starts faster without PyGithub and uvicorn
+        from envctl.github.deliveries import Delivery, DeliveryStore
+        from envctl.github.jobs import JobQueue
+        from envctl.github.router import Router
+        from envctl.github.settings import GitHubSettings
         try:
             body = event_path.read_bytes()
             payload = json.loads(body)

@@ -6,11 +6,8 @@ import logging
 import sys
 
 import typer
-import uvicorn
 
 from envctl.cli.output import OutputFormat, OutputOption, stderr, user_errors
-from envctl.github.server import PATH, WebhookService
-from envctl.github.settings import GitHubSettings
 
 
 def command(
@@ -22,6 +19,10 @@ def command(
 ) -> None:
     """Serve GitHub webhooks (secret from ENVCTL_WEBHOOK_SECRET); work is queued and survives restarts."""
     with user_errors(output):
+        # imported here: every other command starts faster without PyGithub and uvicorn
+        import uvicorn
+        from envctl.github.server import PATH, WebhookService
+        from envctl.github.settings import GitHubSettings
         settings = GitHubSettings.from_env()
         if workers:
             settings.workers = workers
