@@ -476,7 +476,12 @@ class ChargePoint:
             self.send_later(what, {"status": "Idle"})
 
     def _triggered_boot_answered(self, resp: dict[str, Any] | None) -> None:
-        if resp is not None and resp["status"] == "Accepted" and not self.ctx.cfg.heartbeat_interval and resp["interval"]:
+        if (
+            resp is not None
+            and resp["status"] == "Accepted"
+            and not self.ctx.cfg.heartbeat_interval
+            and resp["interval"]
+        ):
             self.hb_interval = float(resp["interval"])
             self._arm_heartbeat()
 
@@ -591,7 +596,12 @@ class ChargePoint:
         cfg, loop = self.ctx.cfg, asyncio.get_running_loop()
         session = Session(connector, id_tag, self.meter_wh, now_iso())
         self.connectors[connector - 1] = session
-        body = {"connectorId": connector, "idTag": id_tag, "meterStart": session.meter_start, "timestamp": session.timestamp}
+        body = {
+            "connectorId": connector,
+            "idTag": id_tag,
+            "meterStart": session.meter_start,
+            "timestamp": session.timestamp,
+        }
         session.start_msg = self._queue("start", session, body)
         self.ctx.stats.sessions_started += 1
         self._status(connector)

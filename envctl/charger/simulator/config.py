@@ -96,7 +96,7 @@ def parse_id_pattern(pattern: str) -> str:
 
 
 def parse_addresses(spec: str | None) -> tuple[str, ...]:
-    """"127.0.0.2-127.0.0.60" or "127.0.0.2,127.0.0.3" (or a mix) -> every address, in order."""
+    """ "127.0.0.2-127.0.0.60" or "127.0.0.2,127.0.0.3" (or a mix) -> every address, in order."""
     if not spec:
         return ()
     out: list[str] = []
@@ -119,7 +119,7 @@ def parse_addresses(spec: str | None) -> tuple[str, ...]:
 
 
 def parse_session_minutes(spec: str) -> tuple[float, float]:
-    """"30" -> uniform 15..45 minutes; "5-10" -> uniform 5..10 minutes."""
+    """ "30" -> uniform 15..45 minutes; "5-10" -> uniform 5..10 minutes."""
     try:
         if "-" in spec.strip("-"):
             lo_s, hi_s = spec.split("-", 1)
@@ -128,7 +128,9 @@ def parse_session_minutes(spec: str) -> tuple[float, float]:
             mean = float(spec)
             lo, hi = mean / 2, mean * 1.5
     except ValueError:
-        raise ConfigError(f"--session-minutes {spec!r} is not a number or a range", hint='e.g. "30" or "5-10"') from None
+        raise ConfigError(
+            f"--session-minutes {spec!r} is not a number or a range", hint='e.g. "30" or "5-10"'
+        ) from None
     if lo <= 0 or hi < lo:
         raise ConfigError(f"--session-minutes {spec!r} must be positive, low <= high")
     return (lo, hi)

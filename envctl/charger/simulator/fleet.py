@@ -208,4 +208,3 @@ def _empty(w: int, target: int) -> dict[str, Any]:
     snap = WorkerStats(w, target).snapshot([])
     snap["alive"] = True
     return snap
-

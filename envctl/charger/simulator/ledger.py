@@ -157,7 +157,11 @@ def summarise(ledger_dir: str) -> LedgerSummary:
                 s.pending += 1
         elif kind == "stop" and state == "acknowledged":
             s.acknowledged_stops.append(
-                {"charger": row["charger"], "transaction_id": row["transaction_id"], "timestamp": row["key"]["timestamp"]}
+                {
+                    "charger": row["charger"],
+                    "transaction_id": row["transaction_id"],
+                    "timestamp": row["key"]["timestamp"],
+                }
             )
     return s
 
@@ -168,8 +172,8 @@ def _ts(value: Any) -> str:
         value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
+            value = value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC).isoformat(timespec="milliseconds")
     return str(value)
 
 

@@ -91,7 +91,7 @@ class Worker:
         if closers:
             try:
                 await asyncio.wait_for(asyncio.gather(*closers, return_exceptions=True), close_timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         for task in self.tasks:
             task.cancel()

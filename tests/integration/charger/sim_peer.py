@@ -40,7 +40,7 @@ class Received:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Peer:
@@ -93,7 +93,9 @@ class Peer:
 
     def messages(self, charger: str | None = None, action: str | None = None) -> list[Received]:
         return [
-            m for m in self.received if (charger is None or m.charger == charger) and (action is None or m.action == action)
+            m
+            for m in self.received
+            if (charger is None or m.charger == charger) and (action is None or m.action == action)
         ]
 
     def actions(self, charger: str) -> list[str]:
@@ -111,7 +113,7 @@ class Peer:
             self._changed.clear()
             try:
                 await asyncio.wait_for(self._changed.wait(), min(remaining, 0.05))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     def summary(self) -> list[tuple[str, str]]:

@@ -40,7 +40,9 @@ async def sim(peer: Peer, tmp_path: Path) -> AsyncIterator[MakeSim]:  # noqa: F8
 
 
 async def booted(peer: Peer, charger: str, count: int = 1) -> None:
-    await peer.wait_for(lambda: len(peer.messages(charger, "BootNotification")) >= count and peer.connections.get(charger))
+    await peer.wait_for(
+        lambda: len(peer.messages(charger, "BootNotification")) >= count and peer.connections.get(charger)
+    )
 
 
 async def test_boot_then_status_for_every_connector_then_heartbeats_at_the_server_interval(sim: MakeSim) -> None:
@@ -86,7 +88,9 @@ async def test_pending_boot_is_retried_after_the_interval_and_nothing_else_is_se
 
 
 async def test_a_charging_session_sends_its_messages_in_order_with_the_servers_transaction_id(
-    sim: MakeSim, peer: Peer, tmp_path: Path  # noqa: F811
+    sim: MakeSim,
+    peer: Peer,
+    tmp_path: Path,  # noqa: F811
 ) -> None:
     w = await sim(chargers=1, meter_interval=0.25, session_minutes=(0.02, 0.02))  # 1.2 s sessions
     await booted(peer, "CP000001")
@@ -94,7 +98,9 @@ async def test_a_charging_session_sends_its_messages_in_order_with_the_servers_t
         "Accepted"
     )
     await peer.wait_for(lambda: peer.messages("CP000001", "StopTransaction"), timeout=4)
-    c2 = lambda: [m.payload["status"] for m in peer.messages("CP000001", "StatusNotification") if m.payload["connectorId"] == 2]  # noqa: E731
+    c2 = lambda: [
+        m.payload["status"] for m in peer.messages("CP000001", "StatusNotification") if m.payload["connectorId"] == 2
+    ]  # noqa: E731
     await peer.wait_for(lambda: len(c2()) >= 3)
     assert c2() == ["Available", "Charging", "Available"]
     tx = [m for m in peer.messages("CP000001") if m.action in ("StartTransaction", "MeterValues", "StopTransaction")]
@@ -111,7 +117,9 @@ async def test_a_charging_session_sends_its_messages_in_order_with_the_servers_t
     summary = ledger.summarise(str(tmp_path / "ledger"))
     assert (summary.started, summary.acknowledged, summary.pending) == (1, 1, 0)
     assert summary.by_kind["meter"] == {"acknowledged": len(tx) - 2}
-    assert summary.acknowledged_stops == [{"charger": "CP000001", "transaction_id": tid, "timestamp": tx[-1].payload["timestamp"]}]
+    assert summary.acknowledged_stops == [
+        {"charger": "CP000001", "transaction_id": tid, "timestamp": tx[-1].payload["timestamp"]}
+    ]
     assert not peer.invalid
 
 
@@ -131,7 +139,10 @@ async def test_every_central_initiated_call_is_answered(sim: MakeSim, peer: Peer
     cp = "CP000001"
 
     conf = await peer.call(cp, "GetConfiguration", {"key": ["HeartbeatInterval", "NumberOfConnectors", "Nope"]})
-    assert {k["key"]: k["value"] for k in conf["configurationKey"]} == {"HeartbeatInterval": "60", "NumberOfConnectors": "2"}
+    assert {k["key"]: k["value"] for k in conf["configurationKey"]} == {
+        "HeartbeatInterval": "60",
+        "NumberOfConnectors": "2",
+    }
     assert conf["unknownKey"] == ["Nope"]
     every = {k["key"] for k in (await peer.call(cp, "GetConfiguration", {}))["configurationKey"]}
     assert {"HeartbeatInterval", "MeterValueSampleInterval", "TransactionMessageAttempts",
@@ -150,7 +161,9 @@ async def test_every_central_initiated_call_is_answered(sim: MakeSim, peer: Peer
 
     for what in ("Heartbeat", "StatusNotification", "MeterValues", "BootNotification", "FirmwareStatusNotification"):
         before = len(peer.messages(cp, what))
-        assert (await peer.call(cp, "TriggerMessage", {"requestedMessage": what, "connectorId": 1}))["status"] == "Accepted"
+        assert (await peer.call(cp, "TriggerMessage", {"requestedMessage": what, "connectorId": 1}))[
+            "status"
+        ] == "Accepted"
         await peer.wait_for(lambda: len(peer.messages(cp, what)) > before)
     assert peer.messages(cp, "StatusNotification")[-1].payload["connectorId"] == 1
 

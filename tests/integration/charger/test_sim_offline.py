@@ -52,7 +52,9 @@ def rows(tmp_path: Path, w: Worker) -> list[dict[str, Any]]:
 
 
 async def test_offline_messages_queue_then_arrive_in_order_and_are_acknowledged_once(
-    sim: Callable[..., Awaitable[Worker]], peer: Peer, tmp_path: Path  # noqa: F811
+    sim: Callable[..., Awaitable[Worker]],
+    peer: Peer,
+    tmp_path: Path,  # noqa: F811
 ) -> None:
     w = await sim(meter_interval=0.2, session_minutes=(0.025, 0.025), backoff_min=0.2)  # 1.5 s session
     await peer.call(CP, "RemoteStartTransaction", {"idTag": "OFF1", "connectorId": 1})
@@ -87,7 +89,9 @@ async def test_offline_messages_queue_then_arrive_in_order_and_are_acknowledged_
 
 
 async def test_a_start_lost_in_flight_is_resent_and_its_stop_waits_for_the_real_id(
-    sim: Callable[..., Awaitable[Worker]], peer: Peer, tmp_path: Path  # noqa: F811
+    sim: Callable[..., Awaitable[Worker]],
+    peer: Peer,
+    tmp_path: Path,  # noqa: F811
 ) -> None:
     peer.drop_on["StartTransaction"] = 1  # the server stores the start, the answer never arrives
     w = await sim(meter_interval=0.2, session_minutes=(0.01, 0.01), reconnect="backoff", backoff_min=0.8)
@@ -105,7 +109,14 @@ async def test_a_start_lost_in_flight_is_resent_and_its_stop_waits_for_the_real_
     summary = ledger.summarise(str(tmp_path / "ledger"))
     assert (summary.started, summary.acknowledged, summary.pending, summary.resent) == (1, 1, 0, 1)
     server_rows = [
-        {"charger": k[0], "connector": k[1], "id_tag": k[2], "meter_start": k[3], "timestamp": k[4], "transaction_id": v}
+        {
+            "charger": k[0],
+            "connector": k[1],
+            "id_tag": k[2],
+            "meter_start": k[3],
+            "timestamp": k[4],
+            "transaction_id": v,
+        }
         for k, v in peer.transactions.items()
     ]
     assert ledger.reconcile(summary, server_rows)["lost"] == 0
@@ -114,7 +125,9 @@ async def test_a_start_lost_in_flight_is_resent_and_its_stop_waits_for_the_real_
 
 
 async def test_callerrors_are_retried_after_retry_interval_times_attempt(
-    sim: Callable[..., Awaitable[Worker]], peer: Peer, tmp_path: Path  # noqa: F811
+    sim: Callable[..., Awaitable[Worker]],
+    peer: Peer,
+    tmp_path: Path,  # noqa: F811
 ) -> None:
     peer.fail_next["StartTransaction"] = 2
     w = await sim(tx_attempts=3, tx_retry_interval=0.3, meter_interval=60, session_minutes=(1, 1))
@@ -129,7 +142,9 @@ async def test_callerrors_are_retried_after_retry_interval_times_attempt(
 
 
 async def test_a_start_failing_every_attempt_is_dropped_with_its_stop_and_meter_values(
-    sim: Callable[..., Awaitable[Worker]], peer: Peer, tmp_path: Path  # noqa: F811
+    sim: Callable[..., Awaitable[Worker]],
+    peer: Peer,
+    tmp_path: Path,  # noqa: F811
 ) -> None:
     peer.fail_next["StartTransaction"] = 99
     w = await sim(tx_attempts=2, tx_retry_interval=0.5, meter_interval=0.1, session_minutes=(0.005, 0.005))

@@ -78,7 +78,9 @@ async def test_sessions_survive_disconnects_and_reconcile_with_the_server_databa
             assert result["lost"] == 0 and result["duplicated"] == 0 and result["id_mismatch"] == 0
             assert len(server) == summary.started
             stopped = {s["transaction_id"] for s in summary.acknowledged_stops}
-            assert stopped == {r["id"] for r in server if r["stopped_at"] is not None} and len(stopped) == summary.started
+            assert (
+                stopped == {r["id"] for r in server if r["stopped_at"] is not None} and len(stopped) == summary.started
+            )
             assert queued_offline > 0  # the drop hit live sessions
         finally:
             await admin.aclose()
@@ -92,7 +94,9 @@ async def test_basic_auth_password_is_sent_and_a_wrong_one_counts_as_connect_fai
     async with running_server(tmp_path, basic_auth={"CP000001": secret, "CP000002": secret}) as cs:
         url = f"ws://127.0.0.1:{cs.ocpp_port}/ocpp"
         good = Worker(SimConfig(url=url, chargers=1, basic_auth_password="s3cret"), Shard(0, 0, 1))
-        bad = Worker(SimConfig(url=url, chargers=1, id_start=2, basic_auth_password="nope", backoff_min=0.2), Shard(1, 0, 1))
+        bad = Worker(
+            SimConfig(url=url, chargers=1, id_start=2, basic_auth_password="nope", backoff_min=0.2), Shard(1, 0, 1)
+        )
         good.start()
         bad.start()
         try:

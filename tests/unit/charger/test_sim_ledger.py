@@ -37,7 +37,7 @@ def test_reconcile_matches_database_timestamps_and_counts_lost_and_duplicated(tm
         b"".join(orjson.dumps(start_row(i, "acknowledged", i)) + b"\n" for i in (1, 2, 3))
     )
     s = ledger.summarise(str(tmp_path))
-    at = dt.datetime(2026, 1, 1, 0, 0, 0, 123000, tzinfo=dt.timezone.utc)
+    at = dt.datetime(2026, 1, 1, 0, 0, 0, 123000, tzinfo=dt.UTC)
     db = [
         {"charger": "CP1", "connector": 1, "id_tag": "T", "meter_start": 1, "timestamp": at, "transaction_id": 1},
         {"charger": "CP1", "connector": 1, "id_tag": "T", "meter_start": 2, "timestamp": "2026-01-01 00:00:00.123000+00:00",

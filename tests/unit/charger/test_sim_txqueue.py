@@ -14,7 +14,9 @@ def make(tmp_path: Path) -> tuple[TxQueue, WorkerStats, LedgerWriter, Session, l
     stats, writer = WorkerStats(0, 1), LedgerWriter(str(tmp_path), 0)
     q = TxQueue("CP1", stats, writer)
     s = Session(1, "TAG", 100, "2026-01-01T00:00:00.000Z")
-    start = TxMessage("CP1:1", "start", s, {"connectorId": 1, "idTag": "TAG", "meterStart": 100, "timestamp": s.timestamp})
+    start = TxMessage(
+        "CP1:1", "start", s, {"connectorId": 1, "idTag": "TAG", "meterStart": 100, "timestamp": s.timestamp}
+    )
     s.start_msg = start
     meter = TxMessage("CP1:2", "meter", s, {"connectorId": 1, "meterValue": [{"timestamp": "t2", "sampledValue": []}]})
     stop = TxMessage("CP1:3", "stop", s, {"meterStop": 200, "timestamp": "t3", "idTag": "TAG", "reason": "Local"})
