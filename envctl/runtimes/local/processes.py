@@ -62,18 +62,42 @@ def stop(record: ProcessRecord, grace_s: float = 10.0, kill: bool = False) -> No
 def stop_all(records: list[ProcessRecord], grace_s: float = 10.0, kill: bool = False) -> None:
     """SIGTERM (or SIGKILL) them all at once, SIGKILL whatever outlives grace_s."""
     procs = [p for p in (r.process() for r in records) if p is not None]
+    _signal(procs, signal.SIGKILL if kill else signal.SIGTERM)
+    alive = _wait_gone(procs, grace_s)
+    _signal(alive, signal.SIGKILL)
+    _wait_gone(alive, 5.0)
+
+
+def _signal(procs: list[psutil.Process], sig: signal.Signals) -> None:
     for proc in procs:
         try:
-            proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            proc.send_signal(sig)
         except psutil.NoSuchProcess:
             pass
-    _, alive = psutil.wait_procs(procs, timeout=grace_s)
-    for proc in alive:
-        try:
-            proc.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(alive, timeout=5)
+
+
+def _gone(proc: psutil.Process) -> bool:
+    # A zombie has exited; only its parent (maybe not us) can reap it, so do not wait for that.
+    try:
+        return proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _wait_gone(procs: list[psutil.Process], timeout_s: float) -> list[psutil.Process]:
+    deadline = time.monotonic() + timeout_s
+    alive = list(procs)
+    while alive:
+        for proc in alive:
+            try:
+                proc.wait(timeout=0)  # reaps it when it is our child
+            except (psutil.TimeoutExpired, psutil.NoSuchProcess, ChildProcessError):
+                pass
+        alive = [p for p in alive if not _gone(p)]
+        if not alive or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    return alive
 
 
 def tail(path: Path, lines: int = 15) -> str:
