@@ -8,8 +8,6 @@ from typing import Optional
 
 import typer
 
-from envctl.bench import plot as plot_mod
-from envctl.bench import rehearsal
 from envctl.cli.output import OutputFormat, OutputOption, emit, stderr, stdout, user_errors
 
 
@@ -30,6 +28,10 @@ def command(
 ) -> None:
     """Rehearse a release on a fresh local fleet; write the JSON report (and a PNG timeline)."""
     with user_errors(output):
+        # imported here: matplotlib and the fleet machinery would slow every other command
+        from envctl.bench import plot as plot_mod
+        from envctl.bench import rehearsal
+
         opts = rehearsal.BenchOptions(
             chargers=chargers, strategy=strategy, budget_per_s=budget, replicas=replicas, runtime=runtime,
             grace_s=grace, hold_s=hold, session_rate=session_rate, new_replica_args=tuple(shlex.split(server_args)),
