@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 
@@ -111,3 +112,24 @@ def test_auto_preview_on_open_and_redeploy_on_push(
     assert fake_github.status_states(first["id"])[-1] == "inactive"
     assert get_runtime("local").status("pr-14").phase == "Ready"
     assert "`222222222222`" in str(sticky(fake_github, 14)["body"])
+
+
+def test_extend_moves_the_expiry_and_edits_the_sticky_comment(webhook: RunningServer, fake_github: FakeGitHub) -> None:
+    fake_github.add_pull(REPO, 15, SHA1)
+    fake_github.set_permission(REPO, "alice", "write")
+    webhook.send("issue_comment", payloads.comment("/preview extend 4h", number=15, comment_id=1, repo=REPO))
+    webhook.wait_idle()
+    [reply] = fake_github.issue_comments(REPO, 15)  # nothing to extend yet: said so, nothing created
+    assert "that did not work" in reply["body"] and "no local environment named 'pr-15'" in reply["body"]
+
+    webhook.send("issue_comment", up_comment(15, comment_id=2, args="--chargers 1"))
+    webhook.wait_idle(180)
+    before = get_runtime("local").status("pr-15").expires_at
+    edits = sticky(fake_github, 15)["_edits"]
+    webhook.send("issue_comment", payloads.comment("/preview extend 4h", number=15, comment_id=3, repo=REPO))
+    webhook.wait_idle()
+    after = get_runtime("local").status("pr-15").expires_at
+    assert before is not None and after is not None and after - before == timedelta(hours=4)
+    comment = sticky(fake_github, 15)  # edited in place, showing the new expiry
+    assert comment["_edits"] > edits and f"| Expires | {after:%Y-%m-%d %H:%M} UTC" in str(comment["body"])
+    assert "🟢 Preview `pr-15` is ready" in str(comment["body"])
