@@ -88,8 +88,10 @@ def kind(name: str) -> Kind:
 
 def load_configuration(kubeconfig: str | None = None, context: str | None = None) -> client.Configuration:
     cfg = client.Configuration()
+    # Read KUBECONFIG now: the client library snapshots it once at import time.
+    kubeconfig = kubeconfig or os.environ.get("KUBECONFIG") or None
     try:
-        if kubeconfig or os.environ.get("KUBECONFIG") or os.path.exists(os.path.expanduser("~/.kube/config")):
+        if kubeconfig or os.path.exists(os.path.expanduser("~/.kube/config")):
             config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=cfg)
         else:
             config.load_incluster_config(client_configuration=cfg)

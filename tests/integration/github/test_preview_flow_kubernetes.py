@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
-from kubernetes.config import kube_config
 
 from envctl.config import parse_config
 from envctl.envs.ttl import parse_time
@@ -42,9 +41,6 @@ def kube_env(control_plane: ControlPlane, state_dir: Path, tmp_path: Path, monke
     cfg = tmp_path / "envctl.yaml"
     cfg.write_text(json.dumps(CONFIG))  # JSON is YAML
     monkeypatch.setenv("KUBECONFIG", control_plane.kubeconfig)
-    # The official client reads $KUBECONFIG once, when it is imported; `envctl webhook serve` has its
-    # environment before that, this in-process server does not.
-    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", control_plane.kubeconfig)
     monkeypatch.setenv("ENVCTL_CONFIG", str(cfg))
     return control_plane.kubeconfig
 
