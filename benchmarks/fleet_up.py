@@ -49,7 +49,8 @@ def main() -> None:
     started = time.monotonic()
     up = subprocess.run(
         [*envctl, "up", "fleet", "--runtime", "local", "--chargers", str(args.chargers),
-         "--replicas", str(args.replicas), "--timeout", "1200", "--output", "json"],
+         "--replicas", str(args.replicas), "--heartbeat-interval", str(args.heartbeat_interval),
+         "--timeout", "1200", "--output", "json"],
         env=env, capture_output=True, text=True,
     )  # fmt: skip
     up_s = time.monotonic() - started
@@ -75,6 +76,7 @@ def main() -> None:
     report = {
         "chargers": args.chargers,
         "replicas": args.replicas,
+        "heartbeat_interval_s": args.heartbeat_interval,
         "up_to_all_connected_s": round(up_s, 1),
         "connected_at_end": status["chargers"]["connected"],
         "server_connections": connections,

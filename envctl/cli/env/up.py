@@ -28,6 +28,7 @@ def command(
     session_rate: float = typer.Option(0.0, help="charging sessions per charger per hour"),
     session_minutes: str = typer.Option("30", help='charging session length in minutes: "30" or a range "5-10"'),
     meter_interval: float = typer.Option(60.0, help="seconds between MeterValues during a session"),
+    heartbeat_interval: int = typer.Option(60, min=1, help="HeartbeatInterval the server gives chargers (s)"),
     reconnect: str = typer.Option("immediate", help="simulator reconnect policy: immediate or backoff"),
     timeout: float = typer.Option(300.0, help="seconds to wait for every charger to connect"),
     output: OutputFormat = OutputOption,
@@ -38,7 +39,8 @@ def command(
             name=name or (env_name_for_pr(pr) if pr is not None else "dev"), runtime=runtime or "local", chargers=chargers, replicas=replicas, pr=pr, image=image,
             ttl=parse_duration(ttl), owner=current_owner(), server_version=server_version,
             database_url=database_url, session_rate=session_rate,
-            session_minutes=session_minutes, meter_interval=meter_interval, reconnect=reconnect, ready_timeout_s=timeout,
+            session_minutes=session_minutes, meter_interval=meter_interval, heartbeat_interval=heartbeat_interval,
+            reconnect=reconnect, ready_timeout_s=timeout,
         )  # fmt: skip
         chosen = get_runtime(runtime)
         spec.runtime = chosen.name  # type: ignore[assignment]

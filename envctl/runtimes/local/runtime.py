@@ -31,6 +31,9 @@ from envctl.runtimes.local.record import EnvRecord, ReplicaRecord, SimulatorReco
 from envctl.state import read_json, state_root
 
 CHARGERS_PER_SIM_WORKER = 15_000  # below the 20,000-descriptor cap per process, with headroom
+# One source address gives ~28,000 ephemeral ports towards the OCPP port; spreading the chargers
+# over several loopback addresses keeps reconnect storms of big fleets clear of EADDRNOTAVAIL.
+CHARGERS_PER_SOURCE_ADDRESS = 5_000
 
 
 def _free_port() -> int:
@@ -193,12 +196,13 @@ class LocalRuntime:
         status_file, ledger_dir = env_dir / "sim-status.json", env_dir / "ledger"
         report_file, log = env_dir / "sim-report.json", env_dir / "logs" / "simulator.log"
         workers = max(1, -(-spec.chargers // CHARGERS_PER_SIM_WORKER))
+        addresses = max(2, -(-spec.chargers // CHARGERS_PER_SOURCE_ADDRESS))
         args = [
             "sim", "--url", f"ws://127.0.0.1:{record.ocpp_port}/ocpp", "--chargers", str(spec.chargers),
             "--workers", str(workers), "--reconnect", spec.reconnect, "--session-rate", str(spec.session_rate),
             "--session-minutes", spec.session_minutes, "--meter-interval", str(spec.meter_interval),
             "--status-file", str(status_file), "--ledger-dir", str(ledger_dir), "--report", str(report_file),
-            "--no-live", "--duration", "0",
+            "--source-addresses", f"127.0.0.2-127.0.0.{1 + min(addresses, 250)}", "--no-live", "--duration", "0",
         ]  # fmt: skip
         proc = processes.spawn(args, log)
         record.simulator = SimulatorRecord(
