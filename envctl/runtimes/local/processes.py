@@ -60,12 +60,25 @@ def stop(record: ProcessRecord, grace_s: float = 10.0, kill: bool = False) -> No
 
 
 def stop_all(records: list[ProcessRecord], grace_s: float = 10.0, kill: bool = False) -> None:
-    """SIGTERM (or SIGKILL) them all at once, SIGKILL whatever outlives grace_s."""
-    procs = [p for p in (r.process() for r in records) if p is not None]
-    _signal(procs, signal.SIGKILL if kill else signal.SIGTERM)
-    alive = _wait_gone(procs, grace_s)
+    """SIGTERM (or SIGKILL) them all at once, SIGKILL whatever outlives grace_s.
+
+    The leaders get the signal (they stop their own workers in order); their descendants, taken
+    before the signal, are waited for too and killed if they linger, so a wedged worker process
+    cannot outlive `envctl down`.
+    """
+    leaders = [p for p in (r.process() for r in records) if p is not None]
+    everyone = leaders + [c for p in leaders for c in _descendants(p)]
+    _signal(leaders, signal.SIGKILL if kill else signal.SIGTERM)
+    alive = _wait_gone(everyone, grace_s)
     _signal(alive, signal.SIGKILL)
     _wait_gone(alive, 5.0)
+
+
+def _descendants(proc: psutil.Process) -> list[psutil.Process]:
+    try:
+        return proc.children(recursive=True)
+    except psutil.Error:
+        return []
 
 
 def _signal(procs: list[psutil.Process], sig: signal.Signals) -> None:
