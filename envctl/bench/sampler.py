@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from envctl.charger import rates
 from envctl.release.fleet import AdminClient, ReplicaUnreachable
 from envctl.release.fleets.local import LocalFleet
 
@@ -46,6 +47,7 @@ class Sampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bench-sampler", daemon=True)
         self._connects: dict[str, int] = {}
+        self._connect_series: dict[str, list[list[int]]] = {}  # replica id -> its connects per second
 
     def __enter__(self) -> Sampler:
         self.started_at = time.time()
@@ -93,6 +95,7 @@ class Sampler:
                 except ReplicaUnreachable:
                     continue
                 n = int(stats.get("connections", 0))
+                self._connect_series[rec.id] = stats.get("connects_per_second") or []
                 total = int(stats.get("connects_total", 0))
                 connects += max(0, total - self._connects.get(rec.id, 0))
                 self._connects[rec.id] = total
@@ -118,6 +121,15 @@ class Sampler:
         (t0, a), (t1, b) = pts[i - 1], pts[i]
         v0, v1 = float(a.get(name, 0)), float(b.get(name, 0))
         return v0 + (v1 - v0) * (at - t0) / (t1 - t0)
+
+    def server_connects_by_second(self) -> dict[int, int]:
+        """Connects accepted by all replicas (retired ones included), per epoch second, exact."""
+        return rates.merge(*self._connect_series.values())
+
+    def sim_by_second(self, name: str) -> dict[int, int]:
+        """A simulator per-second series (e.g. "reconnects"), as last reported, per epoch second."""
+        series = (self.last_sim().get("per_second") or {}).get(name) or []
+        return rates.merge(series)
 
     def last_sim(self) -> dict[str, Any]:
         return self.sim_points[-1][1] if self.sim_points else {}

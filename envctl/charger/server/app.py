@@ -239,6 +239,7 @@ class CentralSystem:
         conn = ChargerConnection(ws, cid, self.registry.state(cid), self.router, self.metrics, self.message_ids(cid))
         old = self.registry.attach(conn)
         self.metrics.connects_total += 1
+        self.metrics.connects_per_second.add()
         if old is not None:
             self.metrics.replaced_total += 1
             task = asyncio.get_running_loop().create_task(old.close(NORMAL, "replaced"))

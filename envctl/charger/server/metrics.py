@@ -16,6 +16,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
+from envctl.charger.rates import PerSecond
+
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -73,6 +75,7 @@ class Metrics:
     def __init__(self, connected: Callable[[], int]) -> None:
         self.connected = connected
         self.connects_total = 0
+        self.connects_per_second = PerSecond()
         self.disconnects_total = 0
         self.replaced_total = 0
         self.rejected_handshakes: dict[str, int] = {}
@@ -115,6 +118,7 @@ class Metrics:
     def summary(self) -> dict[str, Any]:
         return {
             "connects_total": self.connects_total,
+            "connects_per_second": self.connects_per_second.series(),
             "disconnects_total": self.disconnects_total,
             "callerrors_total": sum(self.callerrors.values()),
             "messages_total": sum(self.messages.values()),
