@@ -268,6 +268,9 @@ class ChargePoint:
             self.wake_timer = asyncio.get_running_loop().call_later(delay, self._wake)
 
     async def _pump(self) -> None:
+        # A closed connection raises from send() without ever yielding to the event loop, so the
+        # pump must stop at the first ConnectionLost: looping on would starve the reader that is
+        # about to notice the close (and, with it, every other charger of this worker).
         try:
             while self.ws is not None:
                 if not self.booted:
@@ -280,7 +283,9 @@ class ChargePoint:
                     try:
                         resp: dict[str, Any] | None = await self._call(action, payload)
                     except ConnectionLost:
-                        resp = None
+                        if on_result is not None:
+                            on_result(None)
+                        return
                     except (CallErrorReceived, CallTimeout, OcppError):
                         resp = None
                     if on_result is not None:
@@ -293,7 +298,10 @@ class ChargePoint:
                     if wait > 0:
                         self._wake_in(wait)
                         return
-                    await self._send_tx(msg)
+                    if not await self._send_tx(msg):
+                        return
+        except ConnectionLost:
+            return
         finally:
             self.pump_task = None
 
@@ -338,19 +346,20 @@ class ChargePoint:
         self.outbox.append((action, payload, on_result))
         self.kick()
 
-    async def _send_tx(self, msg: TxMessage) -> None:
+    async def _send_tx(self, msg: TxMessage) -> bool:
+        """Send one transaction message; False when the connection is gone (the pump must stop)."""
         txq = self.txq
         assert txq is not None
         payload = msg.payload()
         if payload is None:
             txq.drop(msg, "start not acknowledged")
-            return
+            return True
         txq.mark_sent(msg)
         try:
             resp = await self._call(msg.action, payload)
         except ConnectionLost:
             txq.interrupted(msg)
-            return
+            return False
         except CallErrorReceived as err:
             error = f"CALLERROR {err.code}: {err.description}"
         except CallTimeout:
@@ -361,7 +370,7 @@ class ChargePoint:
             txq.acknowledged(msg, resp)
             if msg.kind == "start":
                 self._start_answered(msg.session, resp)
-            return
+            return True
         txq.failed(
             msg,
             error,
@@ -369,6 +378,7 @@ class ChargePoint:
             self.config_seconds("TransactionMessageRetryInterval", self.ctx.cfg.tx_retry_interval),
             time.monotonic(),
         )
+        return True
 
     # ---- boot, status, heartbeat ----------------------------------------------------------
 
