@@ -322,6 +322,10 @@ class ChargePoint:
             try:
                 await ws.send(Call(uid, action, payload).encode())
             except ConnectionClosed:
+                if fut.done() and not fut.cancelled():
+                    # _lost() failed it while send() waited for the close: mark it seen, or asyncio
+                    # logs "exception was never retrieved" for every charger of a restart.
+                    fut.exception()
                 raise ConnectionLost() from None
             resp = await fut
         except CallTimeout:
