@@ -58,6 +58,7 @@ class Fleet:
         self.snapshots: dict[int, dict[str, Any]] = {}
         self.timeline: list[dict[str, Any]] = []
         self.peak_connects_per_s = 0.0
+        self.peak_stalled_workers = 0
         self._rate_base: dict[int, dict[str, Any]] = {}
         self._worker_rates: dict[int, dict[str, float]] = {}
 
@@ -133,6 +134,7 @@ class Fleet:
         status["connects_per_s"] = round(rates["connects"], 1)
         status["reconnects_per_s"] = round(rates["reconnects"], 1)
         self.peak_connects_per_s = max(self.peak_connects_per_s, rates["connects"])
+        self.peak_stalled_workers = max(self.peak_stalled_workers, status["stalled_workers"])
         self.timeline.append(
             {
                 "t": round(time.time() - started, 1),
@@ -143,6 +145,7 @@ class Fleet:
                 "disconnects_per_s": round(rates["disconnects"], 1),
                 "tx_queued": status["tx"]["queued"],
                 "loop_lag_ms": max((w.get("loop_lag_ms", 0.0) for w in status["workers"]), default=0.0),
+                "stalled_workers": status["stalled_workers"],
             }
         )
         if self.status_file:
@@ -152,8 +155,9 @@ class Fleet:
         return status
 
     def status(self) -> dict[str, Any]:
-        body = totals(list(self.snapshots.values()), self.cfg.chargers)
-        body["updated_at"] = time.time()
+        now = time.time()
+        body = totals(list(self.snapshots.values()), self.cfg.chargers, now)
+        body["updated_at"] = now
         return body
 
     def _finish(self, procs: dict[int, tuple[Any, Connection]]) -> dict[str, Any]:
@@ -195,6 +199,8 @@ class Fleet:
             peak_connects_per_s=round(self.peak_connects_per_s, 1),
             worker_count=len(self.shards),
             workers_failed=sum(1 for s in self.snapshots.values() if not s.get("final")),
+            # Most workers wedged at once during the run (a wedged worker often ends up failed, too).
+            stalled_workers_max=self.peak_stalled_workers,
             chargers_disconnected_at_end=self.cfg.chargers - final["booted"],
             config={k: v for k, v in asdict(self.cfg).items() if k != "basic_auth_password"},
             timeline=self.timeline,
@@ -207,4 +213,5 @@ class Fleet:
 def _empty(w: int, target: int) -> dict[str, Any]:
     snap = WorkerStats(w, target).snapshot([])
     snap["alive"] = True
+    snap["placeholder"] = True  # until the worker's first report: not stalled, just starting
     return snap

@@ -26,6 +26,9 @@ def render(status: dict[str, Any]) -> Table:
     ]
     for k, v in rows:
         table.add_row(k, v)
+    if status.get("stalled_workers"):
+        stalled = f"{status['stalled_workers']:,} ({status.get('stalled_chargers') or 0:,} chargers, numbers stale)"
+        table.add_row("[bold red]stalled workers", f"[bold red]{stalled}")
     return table
 
 

@@ -57,6 +57,10 @@ class LogHistogram:
         return {"counts": dict(self.counts), "max": self.max}
 
 
+# A worker whose event loop has not run for this long is wedged: its chargers are neither sending
+# nor reconnecting, and its numbers are the last ones it had, not the fleet as it is.
+WEDGED_AFTER_S = 10.0
+
 # Gauge and counter names a worker reports; totals are plain sums of these across workers.
 COUNTERS = (
     "connected",
@@ -119,12 +123,24 @@ class WorkerStats:
         return snap
 
 
+def wedged(snap: dict[str, Any], now: float) -> bool:
+    """A running worker whose loop lags by WEDGED_AFTER_S (its reporter thread says so) or whose
+    reporter has gone silent that long (the whole process is stuck); never one that has not
+    reported yet, has finished, or has died (that is `alive: false`)."""
+    if snap.get("placeholder") or snap.get("final") or not snap.get("alive", True):
+        return False
+    lag_s = float(snap.get("loop_lag_ms", 0.0)) / 1000
+    return bool(snap.get("wedged")) or lag_s >= WEDGED_AFTER_S or now - float(snap["at"]) >= WEDGED_AFTER_S
+
+
 def _r(x: float | None, digits: int = 3) -> float | None:
     return None if x is None else round(x, digits)
 
 
-def totals(snapshots: list[dict[str, Any]], target: int) -> dict[str, Any]:
+def totals(snapshots: list[dict[str, Any]], target: int, now: float | None = None) -> dict[str, Any]:
     """The status-file body (without updated_at / rates) from the latest snapshot of each worker."""
+    now = time.time() if now is None else now
+    stalled = [wedged(s, now) for s in snapshots]
     summed = {name: sum(int(s.get(name, 0)) for s in snapshots) for name in COUNTERS}
     latency, offline = LogHistogram(0.05), LogHistogram(0.001)
     for s in snapshots:
@@ -168,6 +184,9 @@ def totals(snapshots: list[dict[str, Any]], target: int) -> dict[str, Any]:
             "p99_s": _r(offline.percentile(0.99) or 0.0),
             "episodes": offline.total,
         },
+        # Workers whose loop is stuck: their chargers' numbers above are stale, not live.
+        "stalled_workers": sum(stalled),
+        "stalled_chargers": sum(int(s["target"]) for s, w in zip(snapshots, stalled, strict=True) if w),
         "rss_bytes": rss,
         "rss_per_charger_bytes": (rss // target) if target else None,
         "rss_per_charger_net_bytes": ((rss - baseline) // target) if target and baseline else None,
@@ -183,7 +202,8 @@ def totals(snapshots: list[dict[str, Any]], target: int) -> dict[str, Any]:
                 "loop_lag_ms": s.get("loop_lag_ms", 0.0),
                 "cpu_s": s.get("cpu_s", 0.0),
                 "alive": s.get("alive", True),
+                "wedged": w,
             }
-            for s in snapshots
+            for s, w in zip(snapshots, stalled, strict=True)
         ],
     }

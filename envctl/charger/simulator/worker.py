@@ -20,7 +20,7 @@ from envctl.charger.simulator.chargepoint import ChargePoint
 from envctl.charger.simulator.config import Shard, SimConfig
 from envctl.charger.simulator.context import Context
 from envctl.charger.simulator.ledger import LedgerWriter
-from envctl.charger.simulator.stats import WorkerStats
+from envctl.charger.simulator.stats import WEDGED_AFTER_S, WorkerStats
 
 # Handshakes in flight per worker during an unpaced (--connect-rate 0) initial ramp.
 INITIAL_CONCURRENCY = 512
@@ -166,9 +166,16 @@ class _LoopBeat:
 
 def _report(worker: Worker, conn: Connection, beat: _LoopBeat, done: threading.Event) -> None:
     while not done.wait(1.0):
-        snap = worker.snapshot()
-        snap["loop_lag_ms"] = beat.lag_ms()
-        _send(conn, snap)
+        _send(conn, live_snapshot(worker, beat))
+
+
+def live_snapshot(worker: Worker, beat: _LoopBeat) -> dict[str, Any]:
+    """What the reporter thread sends. It runs beside the loop, so it must not vouch for one that
+    has stopped: a loop WEDGED_AFTER_S late is marked wedged, and its gauges are the last it set."""
+    snap = worker.snapshot()
+    snap["loop_lag_ms"] = beat.lag_ms()
+    snap["wedged"] = snap["loop_lag_ms"] >= WEDGED_AFTER_S * 1000
+    return snap
 
 
 def _send(conn: Connection, snap: dict[str, Any]) -> None:
