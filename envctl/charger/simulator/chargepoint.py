@@ -106,6 +106,7 @@ class ChargePoint:
                 break
             if ws is None:
                 ctx.stats.connect_failures_total += 1
+                ctx.stats.failures_per_second.add()
                 await asyncio.sleep(self._delay(after_failure=True))
                 continue
             await self._serve(ws)
@@ -173,6 +174,7 @@ class ChargePoint:
         st.connects_total += 1
         if self.connected_once:
             st.reconnects_total += 1
+            st.reconnects_per_second.add()
         else:
             self.connected_once = True
             st.never_connected -= 1

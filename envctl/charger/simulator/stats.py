@@ -11,6 +11,8 @@ import math
 import time
 from typing import Any
 
+from envctl.charger.rates import PerSecond, merge
+
 _GROWTH = 1.08
 _LOG_GROWTH = math.log(_GROWTH)
 
@@ -96,6 +98,9 @@ class WorkerStats:
         self.call_latency_ms = LogHistogram(0.05)
         self.offline_s = LogHistogram(0.001)
         self.failure_reasons: dict[str, int] = {}  # connect failure kind -> count
+        # Exact per-second counts: the parent sums them by second across workers (rates.py says why).
+        self.reconnects_per_second = PerSecond()
+        self.failures_per_second = PerSecond()
         self.rss_bytes = 0
         self.rss_baseline_bytes = 0
         self.first_connected_at: float | None = None  # wall time all chargers had connected once
@@ -119,6 +124,10 @@ class WorkerStats:
             started_at=self.started_at,
             at=time.time(),
             failure_reasons=dict(self.failure_reasons),
+            per_second={
+                "reconnects": self.reconnects_per_second.series(),
+                "connect_failures": self.failures_per_second.series(),
+            },
         )
         return snap
 
@@ -183,6 +192,10 @@ def totals(snapshots: list[dict[str, Any]], target: int, now: float | None = Non
             "max_s": _r(offline.max if offline.total else 0.0),
             "p99_s": _r(offline.percentile(0.99) or 0.0),
             "episodes": offline.total,
+        },
+        "per_second": {
+            name: sorted(merge(*(s.get("per_second", {}).get(name, []) for s in snapshots)).items())
+            for name in ("reconnects", "connect_failures")
         },
         # Workers whose loop is stuck: their chargers' numbers above are stale, not live.
         "stalled_workers": sum(stalled),

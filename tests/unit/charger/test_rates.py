@@ -22,3 +22,17 @@ def test_merge_sums_processes_by_second_so_a_steady_rate_stays_steady() -> None:
     assert peak(merged) == 500
     assert peak(merged, since=205, until=206) == 500
     assert peak(merged, since=300) == 0
+
+
+def test_simulator_status_carries_exact_reconnects_per_second_across_workers() -> None:
+    from envctl.charger.simulator.stats import WorkerStats, totals
+
+    workers = [WorkerStats(worker=i, target=10) for i in range(2)]
+    for i, w in enumerate(workers):
+        for _ in range(3 + i):
+            w.reconnects_per_second.add(now=1000.5)
+        w.failures_per_second.add(now=1001.2)
+    status = totals([w.snapshot([]) for w in workers], target=20)
+
+    assert status["per_second"]["reconnects"] == [(1000, 7)]
+    assert status["per_second"]["connect_failures"] == [(1001, 2)]
