@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 import signal
@@ -41,13 +40,6 @@ log = logging.getLogger(__name__)
 
 GOING_AWAY = 1001
 NORMAL = 1000
-
-
-def tune_gc() -> None:
-    """Collect young objects less often; a server holding tens of thousands of connections has
-    millions of live objects, and every full collection walks them all (100+ ms pauses that show
-    up as handler p99). Cycles are still collected, just in bigger, rarer batches."""
-    gc.set_threshold(50_000, 20, 100)
 
 
 class _EmbeddedUvicorn(uvicorn.Server):

@@ -16,6 +16,8 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
+from envctl.charger.gctuning import freeze_startup_objects, tune_gc
+
 from envctl.charger.simulator.chargepoint import ChargePoint
 from envctl.charger.simulator.config import Shard, SimConfig
 from envctl.charger.simulator.context import Context
@@ -190,4 +192,6 @@ def main(cfg: SimConfig, shard: Shard, conn: Connection, rate: float) -> None:
     import uvloop
 
     raise_fd_limit()
+    tune_gc()
+    freeze_startup_objects()
     uvloop.run(_serve(cfg, shard, conn, rate))

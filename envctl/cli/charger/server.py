@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import sys
 from pathlib import Path
@@ -73,7 +72,8 @@ def command(
 def _run(config: object) -> None:
     import uvloop
 
-    from envctl.charger.server.app import CentralSystem, tune_gc
+    from envctl.charger.gctuning import freeze_startup_objects, tune_gc
+    from envctl.charger.server.app import CentralSystem
 
     # The SQLite writer thread needs the GIL back after each statement; with the default 5 ms
     # switch interval a busy event loop makes every commit wait that long several times.
@@ -86,7 +86,7 @@ def _run(config: object) -> None:
             await cs.start()
         except OSError as exc:
             raise ConfigError(f"cannot listen: {exc.strerror or exc}", hint="pick another --port/--admin-port") from None
-        gc.freeze()  # startup objects (modules, schemas, app) are never garbage: keep them out of collections
+        freeze_startup_objects()
         cs.announce_ready(sys.stdout)
         await cs.run_until_signal()
 
