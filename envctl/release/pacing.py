@@ -6,6 +6,10 @@ state is plain data (tokens, when they were counted) persisted *before* each dis
 sent (write-ahead), so an orchestrator killed mid-batch and resumed can only under-spend, never
 burst. The bucket's burst is a fraction of a second's worth, so a resume after a long pause gets
 no saved-up credit either.
+
+The bucket keeps the rate smooth; on top of it a sliding one-second window makes the budget a hard
+ceiling: whatever the loop's stalls, no second ever sees more disconnects than the budget (a
+bucket alone lets a stalled loop spend its burst on top of a full second's worth).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ class BucketState(BaseModel):
     updated_at: float  # wall-clock seconds (persisted, so monotonic clocks do not survive a restart)
     factor: float = 1.0  # < 1 while the new version shows stress (AIMD)
     spent_total: int = 0
+    window: list[tuple[float, int]] = []  # grants of the last WINDOW_S: (when, how many)
 
     @property
     def effective_rate(self) -> float:
@@ -30,21 +35,22 @@ class BucketState(BaseModel):
 
 
 BURST_S = 0.2
+WINDOW_S = 1.0
 
 
 def default_burst(rate_per_s: float) -> float:
-    """A fifth of a second's worth (at least one token).
-
-    The engine sends a batch when *half* a burst is available, so the bucket only reaches its cap
-    (and throws tokens away) when one reconcile takes longer than BURST_S / 2; a smaller burst made
-    every slow loop cost throughput, a larger one would allow a bigger instantaneous spike.
-    """
+    """A fifth of a second's worth (at least one token): room for the reconcile loop's jitter."""
     return max(1.0, rate_per_s * BURST_S)
 
 
+BATCH_S = 0.02
+
+
 def batch_size(state: BucketState) -> int:
-    """How many tokens to wait for before sending a batch."""
-    return max(1, int(state.burst / 2))
+    """How many tokens to wait for before sending a batch: small batches, because the one-second
+    ceiling costs about one batch of throughput per second (a window can hold one batch more than
+    the average), and a batch of 20 ms worth keeps that to ~2 %."""
+    return max(1, int(state.effective_rate * BATCH_S))
 
 
 def new_bucket(rate_per_s: float, now: float, burst: float | None = None) -> BucketState:
@@ -58,20 +64,40 @@ def refill(state: BucketState, now: float) -> BucketState:
     return state.model_copy(update={"tokens": tokens, "updated_at": max(now, state.updated_at)})
 
 
+def _ceiling(state: BucketState) -> int:
+    return max(1, math.floor(state.effective_rate * WINDOW_S + 1e-9))
+
+
+def _recent(state: BucketState, now: float) -> list[tuple[float, int]]:
+    return [(t, n) for t, n in state.window if now - WINDOW_S < t <= now]
+
+
 def take(state: BucketState, want: int, now: float) -> tuple[BucketState, int]:
     """Take up to `want` whole tokens; returns the new state and how many were granted."""
     state = refill(state, now)
-    granted = max(0, min(want, math.floor(state.tokens + 1e-9)))
-    return state.model_copy(update={"tokens": state.tokens - granted, "spent_total": state.spent_total + granted}), granted
+    recent = _recent(state, now)
+    room = _ceiling(state) - sum(n for _, n in recent)
+    granted = max(0, min(want, math.floor(state.tokens + 1e-9), room))
+    if granted:
+        recent.append((now, granted))
+    update = {"tokens": state.tokens - granted, "spent_total": state.spent_total + granted, "window": recent}
+    return state.model_copy(update=update), granted
 
 
 def seconds_until(state: BucketState, tokens: int, now: float) -> float:
-    """How long until `tokens` whole tokens are available (capped by the burst)."""
+    """How long until `tokens` whole tokens are available (capped by the burst) and the
+    one-second window has room for them."""
     state = refill(state, now)
     need = min(float(tokens), state.burst) - state.tokens
-    if need <= 0:
-        return 0.0
-    return need / max(state.effective_rate, 1e-9)
+    wait = need / max(state.effective_rate, 1e-9) if need > 0 else 0.0
+    recent = _recent(state, now)
+    excess = sum(n for _, n in recent) + min(tokens, _ceiling(state)) - _ceiling(state)
+    for t, n in recent:  # oldest first: wait until enough of them have left the window
+        if excess <= 0:
+            break
+        wait = max(wait, t + WINDOW_S - now + 1e-6)  # strictly past the window's edge
+        excess -= n
+    return wait
 
 
 # -- stress control (additive increase, multiplicative decrease) -------------------------------

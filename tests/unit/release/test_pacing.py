@@ -30,7 +30,26 @@ def test_rate_matches_budget_and_no_one_second_window_exceeds_it_beyond_burst() 
         grants = drain(rate, 20.0, 0.013)
         total = sum(n for _, n in grants)
         assert abs(total / 20.0 - rate) / rate < 0.02
-        assert max_in_window(grants, 1.0) <= rate + pacing.default_burst(rate)
+        assert max_in_window(grants, 1.0) <= rate
+
+
+def test_no_one_second_window_ever_exceeds_the_budget_even_when_the_loop_stalls() -> None:
+    """The engine loop stalls now and then (GC, a slow replica): the catch-up must not make any
+    second busier than the budget."""
+    rng = random.Random(7)
+    for rate in (50.0, 500.0):
+        state, t, grants, next_stall = pacing.new_bucket(rate, 0.0), 0.0, [], 1.0
+        while t < 30.0:
+            state, n = pacing.take(state, 10_000, t)
+            if n:
+                grants.append((t, n))
+            t += pacing.seconds_until(state, pacing.batch_size(state), t) + rng.uniform(0.0, 0.02)
+            if t >= next_stall:  # a stall of 0.3-0.45 s every 2-3 s
+                t += rng.uniform(0.3, 0.45)
+                next_stall = t + rng.uniform(2.0, 3.0)
+        total = sum(n for _, n in grants)
+        assert max_in_window(grants, 1.0) <= rate
+        assert total / t > rate * 0.9  # stalls cost a little throughput, never the ceiling
 
 
 def test_a_fresh_bucket_starts_empty() -> None:
@@ -100,11 +119,13 @@ def test_split_spreads_over_replicas_by_connections() -> None:
 
 
 def test_a_slow_reconcile_loop_still_gets_the_whole_budget() -> None:
-    """The engine waits for half a burst, then spends up to 0.09 s on HTTP and disk: no token is lost."""
+    """The engine waits for a batch, then spends 0.09 s on HTTP and disk each time (a very slow
+    loop): the burst keeps the tokens earned meanwhile; only the hard one-second ceiling costs a
+    little (a window can hold one batch more than the average, so that batch waits)."""
     rate, t, total = 100.0, 0.0, 0
     state = pacing.new_bucket(rate, t)
     while t < 20.0:
         t += pacing.seconds_until(state, pacing.batch_size(state), t) + 0.09  # the loop's own overhead
         state, n = pacing.take(state, 10_000, t)
         total += n
-    assert total / t > rate * 0.97
+    assert total / t > rate * 0.9
