@@ -40,6 +40,10 @@ Observer = Callable[[ReleasePlan, ReleaseStatus], None]
 WATCH_EVERY_S = 1.0
 
 
+IN_FLIGHT_S = 0.05  # at most this much of a second's budget may be on its way at once
+HOLD_PATIENCE_S = 2.0
+
+
 def _no_observer(_plan: ReleasePlan, _status: ReleaseStatus) -> None:
     return None
 
@@ -75,6 +79,8 @@ class Engine:
         self._last_watch: HealthSample | None = None
         self._batches: dict[str, int] = {}
         self._views: list[ReplicaView] = []
+        self._offline_floor: int | None = None  # chargers already away before we moved any
+        self._held_since: float | None = None
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -368,12 +374,34 @@ class Engine:
         self._last_watch = sample
         return True
 
+    def _moving(self, status: ReleaseStatus) -> int:
+        """Chargers disconnected by us and not yet back on any replica (as the replicas count them)."""
+        away = max(0, status.fleet_connections_at_start - status.connections_old - status.connections_new)
+        if self._offline_floor is None or away < self._offline_floor:
+            self._offline_floor = away
+        return away - self._offline_floor
+
+    def _hold_for_arrivals(self, status: ReleaseStatus, now: float) -> bool:
+        """Closed loop on top of the bucket: the bucket bounds what we *send* per second, but a
+        stalled process downstream (an old replica closing late, chargers reconnecting late) would
+        deliver two seconds' worth in one. Waiting while more than IN_FLIGHT_S of the budget is
+        still on its way bounds that backlog. Never for long: a charger that does not come back
+        must not stall the release (health and verify judge that)."""
+        limit = max(pacing.batch_size(status.bucket), status.bucket.effective_rate * IN_FLIGHT_S)
+        if self._moving(status) <= limit:
+            self._held_since = None
+            return False
+        self._held_since = self._held_since or now
+        return now - self._held_since < HOLD_PATIENCE_S
+
     def _drain_tick(
         self, status: ReleaseStatus, rec: StepRecord, sources: list[ReplicaView], want: int, *, forward: bool
     ) -> float:
         if forward and not self._watch(status):
             return 0.0
         now = self.clock()
+        if self._hold_for_arrivals(status, now):
+            return 0.01
         status.bucket, granted = pacing.take(status.bucket, want, now)
         if granted == 0:
             wait = pacing.seconds_until(status.bucket, min(want, pacing.batch_size(status.bucket)), now)
