@@ -144,7 +144,7 @@ def summary(plan: ReleasePlan, status: ReleaseStatus | None, now: float) -> dict
             "moved_back": status.moved_back,
         },
         "rate_per_s": round(status.bucket.effective_rate, 2),
-        "budget_per_s": status.bucket.rate_per_s,
+        "budget_per_s": plan.budget_per_s,
         "eta_s": None if (e := eta_s(plan, status, now)) is None else round(e, 1),
         "pause_conditions": [c.model_dump() for c in status.pause_conditions],
         "abort": status.abort.model_dump() if status.abort else None,
