@@ -78,7 +78,9 @@ async def test_multi_worker_run_writes_status_report_and_ledger_from_several_add
 
     summary = ledger.summarise(str(ledger_dir))
     assert sorted(p.name for p in ledger_dir.iterdir()) == ["ledger-w0.jsonl", "ledger-w1.jsonl"]
-    assert summary.started == len(peer.messages(action="StartTransaction")) > 0
+    # A session may start in the run's last instant: queued in the ledger, never sent.
+    received = len(peer.messages(action="StartTransaction"))
+    assert summary.acknowledged <= received <= summary.started and received > 0
     assert summary.acknowledged + summary.pending == summary.started
     assert report["ledger"]["started"] == summary.started
     assert not peer.invalid

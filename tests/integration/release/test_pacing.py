@@ -1,5 +1,6 @@
 """The reconnect budget is fleet-wide and kept: measured from the servers' own counters, the
-disconnect rate is within 10 % of the budget and no 1 s window exceeds it beyond the burst."""
+disconnect rate is within 10 % of the paced rate and no 1 s window of the engine's own record
+exceeds the budget."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 
 import httpx
 
+from envctl.release.engine import PACE_SHARE
 from envctl.release.pacing import default_burst
 from tests.integration.release.conftest import Rig, max_in_window
 
@@ -50,17 +52,18 @@ def test_measured_disconnect_rate_follows_the_fleet_wide_budget(rig: Rig) -> Non
     assert status is not None
     drain = status.step("drain_rest")
     assert drain is not None and drain.finished_at is not None
-    # The rest of the fleet (all but the canary) moved at the budget, spread over all 3 old replicas.
+    # The rest of the fleet (all but the canary) moved at the paced share of the budget (the rest is
+    # headroom for late deliveries), spread over all 3 old replicas.
     window = [(t, n) for t, n in samples if drain.started_at <= t <= drain.finished_at]
     (t0, n0), (t1, n1) = window[0], window[-1]
-    rate = (n1 - n0) / (t1 - t0)
-    assert abs(rate - BUDGET) / BUDGET < 0.10, f"measured {rate:.1f}/s against a budget of {BUDGET}/s"
+    rate, target = (n1 - n0) / (t1 - t0), BUDGET * PACE_SHARE
+    assert abs(rate - target) / target < 0.10, f"measured {rate:.1f}/s, pacing at {target}/s of a {BUDGET}/s budget"
     burst = default_burst(BUDGET)
     for i, (ta, na) in enumerate(samples):
         later = [n for t, n in samples[i:] if t <= ta + 1.0]
         assert later[-1] - na <= BUDGET + burst + BUDGET * POLL_S  # one poll of sampling slack
     events = rig.store.events(plan["id"])
-    assert max_in_window(events) <= BUDGET + burst  # the engine's own record, to the millisecond
+    assert max_in_window(events) <= BUDGET  # the engine's own record, to the millisecond: a hard ceiling
     by_replica: dict[str, int] = {}
     for e in events:
         for rid, n in e.get("by_replica", {}).items():
