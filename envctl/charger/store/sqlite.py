@@ -36,6 +36,7 @@ from envctl.charger.store.base import (
     group,
     utcnow,
 )
+from envctl.charger.store.reads import ReadQueries
 from envctl.charger.store.group_commit import GroupCommitStore, Outcome
 from envctl.charger.store.migrations import migrations_for
 
@@ -138,7 +139,7 @@ def _many(conn: sqlite3.Connection, head: str, row: str, tail: str, rows: list[t
     return out
 
 
-class SqliteStore(GroupCommitStore):
+class SqliteStore(ReadQueries, GroupCommitStore):
     def __init__(self, url: str, path: str, **kwargs: Any) -> None:
         super().__init__(url, **kwargs)
         self.path = path
@@ -265,52 +266,11 @@ class SqliteStore(GroupCommitStore):
         rows = await self._read("SELECT coalesce(max(version), 0) AS v FROM schema_version")
         return int(rows[0]["v"])
 
-    async def get_charger(self, charger_id: str) -> dict[str, Any] | None:
-        rows = await self._read("SELECT * FROM chargers WHERE id = ?", (charger_id,))
-        if not rows:
-            return None
-        row = dict(rows[0])
-        row["boot_payload"] = json.loads(row["boot_payload"])
-        return row
+    async def _rows(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+        return [dict(r) for r in await self._read(sql, args)]
 
-    async def count_chargers(self) -> int:
-        return int((await self._read("SELECT count(*) AS n FROM chargers"))[0]["n"])
-
-    async def count_transactions(self) -> int:
-        return int((await self._read("SELECT count(*) AS n FROM transactions"))[0]["n"])
-
-    async def list_transactions(self, charger_id: str | None = None) -> list[dict[str, Any]]:
-        sql = (
-            "SELECT t.id, t.charger_id, t.connector_id, t.id_tag, t.meter_start, t.started_at, t.reservation_id, "
-            "s.meter_stop, s.stopped_at, s.reason FROM transactions t "
-            "LEFT JOIN transaction_stops s ON s.transaction_id = t.id"
-        )
-        if charger_id is None:
-            return [dict(r) for r in await self._read(sql + " ORDER BY t.id")]
-        return [dict(r) for r in await self._read(sql + " WHERE t.charger_id = ? ORDER BY t.id", (charger_id,))]
-
-    async def find_duplicate_transactions(self) -> list[dict[str, Any]]:
-        # Same session recorded twice: same charger, connector, tag and start time (meter aside).
-        return [
-            dict(r)
-            for r in await self._read(
-                "SELECT charger_id, connector_id, id_tag, started_at, count(*) AS copies FROM transactions "
-                "GROUP BY charger_id, connector_id, id_tag, started_at HAVING count(*) > 1"
-            )
-        ]
-
-    async def count_meter_values(self, charger_id: str | None = None) -> int:
-        if charger_id is None:
-            rows = await self._read("SELECT count(*) AS n FROM meter_values")
-        else:
-            rows = await self._read("SELECT count(*) AS n FROM meter_values WHERE charger_id = ?", (charger_id,))
-        return int(rows[0]["n"])
-
-    async def connector_statuses(self, charger_id: str) -> dict[int, str]:
-        rows = await self._read(
-            "SELECT connector_id, status FROM connector_status WHERE charger_id = ?", (charger_id,)
-        )
-        return {int(r["connector_id"]): str(r["status"]) for r in rows}
+    def _param(self, n: int) -> str:
+        return "?"
 
     def stats(self) -> dict[str, Any]:
         return super().stats() | {"queued": self._queue.qsize()}
