@@ -67,7 +67,8 @@ FAKE_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 
 # Start order matters; stop goes in reverse.
 COMPONENTS = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"]
-K8S_BINARIES = ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"]
+K8S_BINARIES = ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl",
+                "kubelet", "kube-proxy"]
 ALL_BINARIES = ["etcd", *K8S_BINARIES, "kwok"]
 
 

@@ -1,4 +1,4 @@
-"""The real webhook payloads from the shared fixtures, adjusted per test (PR number, user, body)."""
+"""The real webhook payloads (octokit/webhooks examples, copied into tests/fakes/github_webhooks), adjusted per test."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "github" / "webhooks"
+FIXTURES = Path(__file__).resolve().parent / "github_webhooks"  # copied from octokit/webhooks (MIT, LICENSE beside them)
 
 
 @cache
