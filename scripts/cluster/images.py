@@ -234,9 +234,10 @@ def _envctl_base(logf) -> tuple[Path, str]:
     wheels.mkdir(parents=True, exist_ok=True)
     # Wheels are built here, where pip's configuration and cache are; the chroot installs offline.
     _run([sys.executable, "-m", "pip", "wheel", "--quiet", "-w", str(wheels), *reqs], logf)
+    (root / "tmp" / "requirements.txt").write_text("\n".join(reqs) + "\n")
     _chroot(root, "python3 -m venv /opt/envctl"
-                  " && /opt/envctl/bin/pip install --quiet --no-index --find-links /tmp/wheels "
-                  + " ".join(f'"{r}"' for r in reqs) +
+                  " && /opt/envctl/bin/pip install --quiet --no-index --find-links /tmp/wheels -r /tmp/requirements.txt"
+                  " && rm /tmp/requirements.txt"
                   " && useradd --uid 10001 --create-home envctl"
                   " && mkdir -p /data /status && chown envctl /data /status", logf)
     shutil.rmtree(wheels)
