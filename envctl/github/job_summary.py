@@ -31,9 +31,12 @@ def _cell(text: str) -> str:
 
 
 def _when(value: Any) -> str:
-    if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
-    return str(value).replace("+00:00", "Z")
+    try:
+        when = (datetime.fromtimestamp(value, timezone.utc) if isinstance(value, (int, float))
+                else datetime.fromisoformat(str(value).replace("Z", "+00:00")))  # fmt: skip
+    except ValueError:
+        return inline(str(value))
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _approval_line(approval: dict[str, Any] | None) -> str:
@@ -101,13 +104,13 @@ def render_release_summary(doc: dict[str, Any], timeline_url: str | None = None)
     out = [f"## {_ICON.get(phase, '🔄')} Release {inline(plan['id'])}: {phase}", "", "| | |", "|---|---|"]
     out += [f"| {k} | {_cell(v)} |" for k, v in rows]
     out += ["", "### Result", "", *_result(status, tl, plan), "", "### Timeline", ""]
-    if timeline_url and _link("x", timeline_url) != "x":
+    if not tl["seconds"]:
+        out.append("No timeline: the release did not start.")
+    elif timeline_url and _link("x", timeline_url) != "x":
         out.append(f"{_link('timeline.png', timeline_url)}: chargers moved and disconnects per second against the "
                    "budget (a workflow artifact: a job summary cannot show files from the runner).")
-    elif tl["seconds"]:
-        out.append("The timeline PNG was not uploaded (no artifact URL given).")
     else:
-        out.append("No timeline: the release did not start.")
+        out.append("The timeline PNG was not uploaded (no artifact URL given).")
     plan_json = json.dumps(plan, indent=2, sort_keys=True)
     out += ["", "<details><summary>The approved plan (JSON)</summary>", "", fenced(plan_json), "", "</details>", ""]
     body = "\n".join(out)

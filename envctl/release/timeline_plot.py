@@ -19,16 +19,19 @@ def plot_timeline(doc: dict[str, Any], path: Path) -> None:
     tl, plan, status = doc["timeline"], doc["plan"], doc["status"]
     t = [r["t"] for r in tl["seconds"]] or [0]
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True)
+    span = max(1.0, t[-1] + 1)
     for i, step in enumerate(tl["steps"]):
-        end = step["end"] if step["end"] is not None else t[-1] + 1
+        end = step["end"] if step["end"] is not None else span
         for ax in (top, bottom):
             ax.axvspan(step["start"], end, color=_STEP_COLOURS[i % 2], alpha=0.6, linewidth=0)
-        top.text(step["start"], 1.0, step["step"], transform=top.get_xaxis_transform(), rotation=30,
-                 fontsize=7, va="bottom")
+        if end - step["start"] >= 0.04 * span:  # a label per step wide enough to carry one
+            top.text(step["start"], 1.0, step["step"], transform=top.get_xaxis_transform(), rotation=20,
+                     fontsize=7, va="bottom")
     rows = tl["seconds"] or [{"moved_forward": 0, "moved_back": 0, "forward": 0, "back": 0}]
-    top.step(t, [r["moved_forward"] for r in rows], where="post", label="moved to the new version", color="tab:green")
+    ends = [0, *(r + 1 for r in t)]  # a second's total is reached at its end
+    top.step(ends, [0, *(r["moved_forward"] for r in rows)], where="post", label="moved to the new version", color="tab:green")
     if any(r["moved_back"] for r in rows):
-        top.step(t, [r["moved_back"] for r in rows], where="post", label="moved back (rollback)", color="tab:red")
+        top.step(ends, [0, *(r["moved_back"] for r in rows)], where="post", label="moved back (rollback)", color="tab:red")
     top.axhline(plan["connections"], color="grey", linestyle=":", linewidth=1, label="connections planned")
     top.set_ylabel("chargers")
     top.legend(loc="center right", fontsize=8)

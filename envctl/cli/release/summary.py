@@ -31,7 +31,8 @@ def command(
     with user_errors(OutputFormat.json if output == SummaryFormat.json else OutputFormat.text):
         ctx = service.open_context(env, runtime)
         doc = service.report(ctx, plan_id)
-        if plot is not None:
+        doc["plot"] = None
+        if plot is not None and doc["timeline"]["seconds"]:  # nothing to draw before the release starts
             from envctl.release.timeline_plot import plot_timeline
 
             plot_timeline(doc, plot)
