@@ -24,7 +24,10 @@ def command(
     runtime: Optional[str] = RuntimeOption,
     output: OutputFormat = OutputOption,
 ) -> None:
-    """Approve a release plan; the approval is void if the plan changes afterwards."""
+    """Approve a release plan as yourself (in GitHub Actions: as the reviewer GitHub says approved the run).
+
+    The approval is void if the plan changes afterwards.
+    """
     with user_errors(output):
         ctx = service.open_context(env, runtime)
         record = service.approve(ctx, plan_id, acting(), approver)

@@ -22,6 +22,7 @@ import pytest
 
 from envctl.release.store import FileReleaseStore
 from envctl.runtimes.local import LocalRuntime
+from tests.fakes.github_api import FakeGitHub
 
 
 class Rig:
@@ -139,6 +140,14 @@ def rig(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
             os.environ.pop("ENVCTL_STATE_DIR", None)
         else:
             os.environ["ENVCTL_STATE_DIR"] = old
+
+
+@pytest.fixture(scope="module")
+def github() -> Iterator[FakeGitHub]:
+    """The fake GitHub API a module's CI jobs ask about their runs."""
+    fake = FakeGitHub().start()
+    yield fake
+    fake.stop()
 
 
 def kill9(proc: subprocess.Popen[str]) -> None:

@@ -7,23 +7,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 
 from tests.fakes.github_api import FakeGitHub
 from tests.integration.release.conftest import Rig
 
 REPO = "acme/chargers"
 APPROVERS = "carol,erin"  # the SRE list, as release.yml would set it
-
-
-@pytest.fixture(scope="module")
-def github() -> Iterator[FakeGitHub]:
-    fake = FakeGitHub().start()
-    yield fake
-    fake.stop()
 
 
 class Job:

@@ -15,7 +15,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +27,6 @@ from tests.integration.release.conftest import Rig
 WORKFLOW = Path(__file__).resolve().parents[3] / ".github" / "workflows" / "release.yml"
 REPO = "acme/chargers"
 SECRET = "apiVersion: v1\nkind: Config\nclusters: []\n"
-
-
-@pytest.fixture(scope="module")
-def github() -> Iterator[FakeGitHub]:
-    fake = FakeGitHub().start()
-    yield fake
-    fake.stop()
 
 
 class Runner:
