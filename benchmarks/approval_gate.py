@@ -2,8 +2,9 @@
 
     python benchmarks/approval_gate.py --out benchmarks/results/approval_gate.json
 
-1. The gate in process: `CiRun.approve` through PyGithub against the fake GitHub API on loopback
-   (a fresh CiRun each time, so both requests are made: the run and its review history), N times:
+1. The gate in process: `CiRun.approve` through PyGithub (the client envctl builds) against the
+   fake GitHub API on loopback (a fresh CiRun each time, so both requests are made: the run and
+   its review history), N times:
    latency p50/p99 and HTTP requests per approval. GitHub itself adds its network round trips.
 2. `envctl release approve` as release.yml runs it (a new process: interpreter, imports, the two
    requests, the store write), against a real 100-charger local fleet: wall time p50/max.
@@ -27,9 +28,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from github import Auth, Github  # noqa: E402
-
+from envctl.github.client import GitHubClients  # noqa: E402
 from envctl.github.job_summary import render_release_summary  # noqa: E402
+from envctl.github.settings import GitHubSettings  # noqa: E402
 from envctl.release.approval import ApprovalPolicy  # noqa: E402
 from envctl.release.approval_github import ActionsContext, CiRun  # noqa: E402
 from envctl.release.fleet import ReplicaView  # noqa: E402
@@ -52,7 +53,8 @@ def in_process(fake: FakeGitHub, n: int) -> dict[str, Any]:
     run_id = fake.add_workflow_run(REPO, actor="dave", display_title="release v2 at 500/s")
     fake.review_run(REPO, run_id, "carol", comment="Ship it!")
     ctx = ActionsContext(REPO, run_id, 1)
-    gh = Github(auth=Auth.Token(fake.token), base_url=fake.url, lazy=True)
+    # the client envctl itself builds in a job (no PyGithub request throttling, its retries)
+    gh = GitHubClients(GitHubSettings(api_url=fake.url, token=fake.token)).for_installation(None)
     replicas = [ReplicaView("r1", "v1", True, True, True, False, 15000), ReplicaView("r2", "v1", True, True, True, False, 15000)]
     probe = CiRun(ctx, gh)
     plan = compute_plan(env="prod", runtime="kubernetes", replicas=replicas, options=PlanOptions(to_version="v2", budget_per_s=500),

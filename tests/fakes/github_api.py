@@ -98,6 +98,9 @@ class FakeGitHub(WorkflowRunRoutes):
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out as two writes; with Nagle on, the body waits for the client's
+            # delayed ACK of the headers (~40 ms per request on loopback)
+            disable_nagle_algorithm = True
 
             def log_message(self, *_: Any) -> None:
                 return None
