@@ -204,7 +204,7 @@ class Engine:
             status.message = f"starting replica {len(new) + 1}/{self.plan.new_replicas} of {self.plan.to_version}"
             self.store.save_status(status)
             try:
-                started = self.fleet.start(self.plan.to_version, 1, self.plan.new_replica_args)
+                started = self.fleet.start(self.plan.to_version, 1, self.plan.new_replica_args, image=self.plan.image)
             except EnvctlError as err:
                 self._views = self.fleet.replicas()
                 found = [v.id for v in self._views if v.id not in self._old_ids and v.version == self.plan.to_version]

@@ -79,9 +79,17 @@ class KubernetesFleet:
 
     @staticmethod
     def _alive(pod: dict[str, Any]) -> bool:
-        statuses = pod.get("status", {}).get("containerStatuses") or []
-        return pod.get("status", {}).get("phase") == "Running" and any("running" in (s.get("state") or {})
-                                                                      for s in statuses)
+        """Starting counts as alive (not ready); a server that exited, or keeps exiting, does not."""
+        status = pod.get("status", {})
+        if status.get("phase") in ("Failed", "Succeeded"):
+            return False
+        for c in status.get("containerStatuses") or []:
+            state = c.get("state") or {}
+            if "terminated" in state or (state.get("waiting") or {}).get("reason") == "CrashLoopBackOff":
+                return False
+            if int(c.get("restartCount", 0)) > 0 and "running" not in state:
+                return False
+        return True
 
     def _deployments(self) -> list[dict[str, Any]]:
         return self.kube.list(DEPLOYMENT.path(self.namespace), labelSelector=f"app.kubernetes.io/name={SERVER}")
@@ -199,8 +207,18 @@ class KubernetesFleet:
         left = max(0, int(dep["spec"].get("replicas", 1)) - 1)
         if left == 0:
             self.kube.delete(DEPLOYMENT.path(self.namespace, name), propagationPolicy="Background")
+            self._record_running_version(gone=name)
         else:
             self.kube.merge_patch(DEPLOYMENT.path(self.namespace, name), {"spec": {"replicas": left}})
+
+    def _record_running_version(self, gone: str) -> None:
+        """With one version left, the environment runs it: `envctl up` converges to it from now on."""
+        left = {(d["metadata"].get("annotations") or {}).get(VERSION_ANNOTATION) for d in self._deployments()
+                if d["metadata"]["name"] != gone and not d["metadata"].get("deletionTimestamp")}
+        left.discard(None)
+        if len(left) == 1:
+            self.kube.merge_patch(kind("Namespace").path(name=self.namespace),
+                                  {"metadata": {"annotations": {naming.ANN_SERVER_VERSION: left.pop()}}})
 
     def expected_chargers(self) -> int | None:
         try:

@@ -31,16 +31,17 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
+from envctl.envs import naming
 from envctl.errors import ConfigError, NotFound, Refused
 from envctl.release.approval import Approval
 from envctl.release.plan import ReleasePlan
 from envctl.release.status import Abort, ReleaseStatus
-from envctl.runtimes.kubernetes.client import ApiError, Kube, Kind, kind
+from envctl.runtimes.kubernetes.client import ApiError, Kube, kind
 
 CONFIGMAP = kind("ConfigMap")
-LEASE = Kind("coordination.k8s.io/v1", "Lease", "leases")
+LEASE = kind("Lease")
 LABEL_RELEASE = "envctl.io/release"
-LABEL_PART = "envctl.io/release-part"
+LABEL_PART = naming.LABEL_RELEASE_PART
 # Not envctl.io/environment: `envctl up` prunes what carries that label and it did not render.
 LABEL_RELEASE_ENV = "envctl.io/release-of"
 CHUNK_BYTES = 256 * 1024

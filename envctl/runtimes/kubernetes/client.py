@@ -66,6 +66,7 @@ _KINDS = [
     Kind("apps/v1", "ReplicaSet", "replicasets"),
     Kind("batch/v1", "CronJob", "cronjobs"),
     Kind("batch/v1", "Job", "jobs"),
+    Kind("coordination.k8s.io/v1", "Lease", "leases"),
     Kind("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies"),
     Kind("networking.k8s.io/v1", "Ingress", "ingresses"),
     Kind("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings"),
