@@ -150,14 +150,15 @@ def _up(args: list[str], max_chargers: int, max_ttl: timedelta) -> Parsed:
 
 
 def _terraform(verb: TfCommandName, args: list[str]) -> Parsed:
+    options = [a for a in args if a.startswith("-")]
+    if options:
+        return Reply(f"`/{verb}` takes no options, got {code(options[0])}. Usage: `/{verb} [project]`.")
     if len(args) > 1:
         return Reply(f"`/{verb}` takes at most one project name, got {code(' '.join(args))}. "
                      f"Usage: `/{verb} [project]`.")
     if not args:
         return TfCommand(verb)
     name = args[0]
-    if name.startswith("-"):
-        return Reply(f"`/{verb}` takes no options, got {code(name)}. Usage: `/{verb} [project]`.")
     if not _PROJECT.match(name) or ".." in name.split("/"):
         return Reply(f"{code(name)} is not a project name (letters, digits, `.`, `_`, `-` and `/`).")
     return TfCommand(verb, name)
