@@ -61,18 +61,20 @@ class PlanStore:
 
     def checked(self, project: Project, head_sha: str) -> tuple[SavedPlan, Path]:
         """The saved plan for `project`, refused when it is missing or stale."""
-        hint = f"comment `/plan {project.name}` (or run `envctl tf plan --project {project.name}`) first"
+        name = project.name
+        again = f"plan again (`/plan {name}` on the pull request, `envctl tf plan --project {name}` locally)"
+        hint = again.replace("plan again", "make a plan first", 1)
         saved = self.load(project)
         plan_file = self.work_dir(project) / PLAN_FILE
         if saved is None or not plan_file.exists():
             raise NotFound(f"there is no saved plan for {project.name}", hint)
         if saved.head_sha != head_sha:
             raise Refused(
-                f"the plan for {project.name} is stale: it was made at {saved.head_sha[:12]}, "
-                f"but the head is now {head_sha[:12]}",
-                f"comment `/plan {project.name}` to plan the current head, then `/apply {project.name}`",
+                f"the plan for {name} is stale: it was made at {saved.head_sha[:12]}, "
+                f"but the code is now at {head_sha[:12]}",
+                f"{again}, then apply that plan",
             )
         if file_sha256(plan_file) != saved.plan_sha256:
-            raise Refused(f"the saved plan file for {project.name} changed since it was made "
-                          "(its hash does not match)", f"comment `/plan {project.name}` to make a new one")
+            raise Refused(f"the saved plan file for {name} changed since it was made (its hash does not match)",
+                          f"{again} to make a new one")
         return saved, plan_file
