@@ -9,6 +9,7 @@ backend would.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -123,7 +124,9 @@ def everything_posted(fake: FakeGitHub) -> str:
 
 def test_autoplan_apply_and_locks_through_the_webhook(
     server_factory: object, tf_settings: GitHubSettings, fake_github: FakeGitHub, repo: tuple[GitRemote, Path],
+    capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)  # the worker processes log at this level too, to the captured stderr
     git, states = repo
     webhook: RunningServer = server_factory(tf_settings)  # type: ignore[operator]
     fake_github.set_permission(REPO, "alice", "write")
@@ -205,10 +208,17 @@ def test_autoplan_apply_and_locks_through_the_webhook(
     webhook.wait_idle(120)
     assert locks(tf_settings) == {}
 
-    # nothing secret was ever sent to GitHub
+    # nothing secret was ever sent to GitHub, logged, or written by envctl
     posted = everything_posted(fake_github)
-    assert SECRET_VAR not in posted and PATTERN_VALUE not in posted
-    assert "(sensitive value)" in posted or "***" in posted
+    assert "(sensitive value)" in posted and "***" in posted
+    out, err = capfd.readouterr()
+    assert "envctl.github" in caplog.text and "[worker]" in err  # both interpreters' logs were captured
+    written = {"posted to GitHub": posted, "logs": caplog.text, "stdout": out, "stderr": err}
+    for path in tf_settings.state_dir.rglob("*"):
+        if path.is_file() and not {"tfdata", "checkout"} & set(path.parts) and path.name != "plan.tfplan":
+            written[str(path)] = path.read_bytes().decode(errors="replace")
+    for secret in (SECRET_VAR, PATTERN_VALUE):
+        assert [where for where, text in written.items() if secret in text] == []
 
 
 def test_apply_requirements_and_bad_commands(
@@ -225,7 +235,7 @@ def test_apply_requirements_and_bad_commands(
     webhook.wait_idle(300)
     bodies = [c["body"] for c in fake_github.issue_comments(REPO, 12)]
     assert any("there is no project 'nope'" in b and "projects: app, db" in b for b in bodies)
-    assert any("takes at most one project name" in b for b in bodies)
+    assert any("takes no options, got `-rf`" in b for b in bodies)
     [plan] = comments(fake_github, 12, "plan", "db")
     assert "1 to create" in plan
 
