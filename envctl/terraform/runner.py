@@ -45,6 +45,7 @@ class PlanResult:
     plan_sha256: str | None = None
     terraform_s: float = 0.0
     total_s: float = 0.0
+    started_at: float = 0.0  # time.monotonic(), to see runs overlap
     redactor: Redactor = field(default_factory=Redactor)
 
     @property
@@ -76,7 +77,7 @@ def plan_project(root: Path, project: Project, work_dir: Path, config: Terraform
                  refresh_only: bool = False, extra_env: dict[str, str] | None = None) -> PlanResult:
     started = time.perf_counter()
     redactor = Redactor(config.redact_patterns)
-    result = PlanResult(project, redactor=redactor)
+    result = PlanResult(project, redactor=redactor, started_at=time.monotonic())
     plan_file = work_dir / PLAN_FILE
     driver = Driver(root / project.dir, work_dir / "tfdata", redactor, config.timeout_s, extra_env=extra_env)
     try:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from envctl.terraform.render import MARKER_RE, PlanView, render_plan, to_diff, units
 from envctl.terraform.summary import summarize
 from tests.markdown_check import problems
@@ -58,12 +56,9 @@ def test_diff_moves_terraform_signs_to_column_zero() -> None:
     assert to_diff(text) == ["+   a", "-   b", "!   c", "!   d", "+       nested", "    }"]
 
 
-def test_2000_resources_split_into_valid_comments_under_the_limit_quickly() -> None:
-    v = view(2000)
-    started = time.perf_counter()
-    bodies = render_plan(v)
-    elapsed = time.perf_counter() - started
-    assert len(bodies) >= 5 and elapsed < 1.0
+def test_2000_resources_split_into_valid_comments_under_the_limit() -> None:
+    bodies = render_plan(view(2000))  # how fast: benchmarks/tf_render.py
+    assert len(bodies) >= 5
     for number, body in enumerate(bodies, start=1):
         assert units(body) <= LIMIT
         match = MARKER_RE.match(body)
