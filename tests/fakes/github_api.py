@@ -584,10 +584,14 @@ def main() -> None:
     ap.add_argument("--repo", default="Codertocat/Hello-World")
     ap.add_argument("--pulls", type=int, default=20, help="pull requests 1..N, each with its own head sha")
     ap.add_argument("--permission", action="append", default=[], help="LOGIN=PERMISSION")
+    ap.add_argument("--pull", action="append", default=[], help="N=SHA: pull request N with this head (terraform)")
     args = ap.parse_args()
     fake = FakeGitHub().start()
     for number in range(1, args.pulls + 1):
         fake.add_pull(args.repo, number, f"{number:040x}")
+    for item in args.pull:
+        number, _, sha = item.partition("=")
+        fake.add_pull(args.repo, int(number), sha, mergeable=True)
     for item in args.permission:
         login, _, level = item.partition("=")
         fake.set_permission(args.repo, login, level)

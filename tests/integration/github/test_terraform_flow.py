@@ -254,3 +254,26 @@ def test_apply_requirements_and_bad_commands(
     webhook.send("issue_comment", payloads.comment("/apply db", number=12, comment_id=6, repo=REPO))
     webhook.wait_idle(120)
     assert "no saved plan for db" in fake_github.issue_comments(REPO, 12)[-1]["body"]
+
+
+def test_webhook_handle_plans_inside_an_actions_job(tmp_path: Path, fake_github: FakeGitHub,
+                                                    repo: tuple[GitRemote, Path], tf_env: Path) -> None:
+    """The terraform.yml path: `envctl webhook handle` with ENVCTL_TERRAFORM, synchronous, JSON out."""
+    import os
+    import subprocess
+    import sys
+
+    git, states = repo
+    fake_github.set_permission(REPO, "alice", "write")
+    open_pull(fake_github, git, 21, {"infra/db/main.tf": db_tf(states, "18")})
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(payloads.comment("/plan", number=21, comment_id=5, repo=REPO)))
+    env = {**os.environ, "GITHUB_TOKEN": fake_github.token, "GITHUB_API_URL": fake_github.url, "GITHUB_RUN_ID": "7",
+           "ENVCTL_TERRAFORM": "true", "ENVCTL_TERRAFORM_REMOTE": str(git.bare), "ENVCTL_GITHUB_WRITE_INTERVAL": "0"}
+    done = subprocess.run([sys.executable, "-m", "envctl", "webhook", "handle", "--event-name", "issue_comment",
+                           "--event-path", str(event), "--output", "json"], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["result"].startswith("success: planned 1/1")
+    [plan] = comments(fake_github, 21, "plan", "db")
+    assert "1 to create" in plan
