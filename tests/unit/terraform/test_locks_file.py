@@ -43,3 +43,25 @@ def test_only_one_of_many_processes_gets_the_lock(tmp_path: Path) -> None:
     winners = [pull for pull, ok in outcomes.items() if ok]
     assert len(winners) == 1
     assert [lk.pull for lk in FileLockStore(tmp_path / "locks.json").list()] == winners
+
+
+def _die_inside(path: str) -> None:
+    import os
+    import signal
+
+    store = FileLockStore(Path(path))
+    with store._locked() as data:  # holds the flock, mid read-modify-write
+        data["half-written"] = {"repo": "o/r"}
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_process_killed_mid_write_leaves_the_locks_intact_and_free(tmp_path: Path) -> None:
+    store = FileLockStore(tmp_path / "locks.json")
+    store.acquire(lock(1))
+    ctx = multiprocessing.get_context("spawn")
+    child = ctx.Process(target=_die_inside, args=(str(tmp_path / "locks.json"),))
+    child.start()
+    child.join(60)
+    assert child.exitcode == -9
+    assert [lk.pull for lk in store.list()] == [1]  # nothing half-written, the holder still named
+    assert store.acquire(lock(2, directory="infra/db")).ok  # the flock died with the process
