@@ -277,3 +277,22 @@ def test_webhook_handle_plans_inside_an_actions_job(tmp_path: Path, fake_github:
     assert json.loads(done.stdout)["result"].startswith("success: planned 1/1")
     [plan] = comments(fake_github, 21, "plan", "db")
     assert "1 to create" in plan
+
+
+def test_a_failed_apply_keeps_the_lock_and_says_so(
+    server_factory: object, tf_settings: GitHubSettings, fake_github: FakeGitHub, repo: tuple[GitRemote, Path],
+) -> None:
+    git, states = repo
+    webhook: RunningServer = server_factory(tf_settings)  # type: ignore[operator]
+    fake_github.set_permission(REPO, "alice", "write")
+    failing = db_tf(states, "17") + ('resource "terraform_data" "migrate" {\n  provisioner "local-exec" {\n'
+                                     '    command = "echo migration failed >&2; exit 3"\n  }\n}\n')
+    sha = open_pull(fake_github, git, 31, {"infra/db/main.tf": failing})
+    fake_github.add_review(REPO, 31, "bob", "APPROVED")
+    webhook.send("issue_comment", payloads.comment("/plan db", number=31, comment_id=1, repo=REPO))
+    webhook.send("issue_comment", payloads.comment("/apply db", number=31, comment_id=2, repo=REPO))
+    webhook.wait_idle(300)
+    [failed] = comments(fake_github, 31, "apply", "db")
+    assert "🔴 Apply failed" in failed and "migration failed" in failed and "lock on `db` is kept" in failed
+    assert locks(tf_settings) == {"db": 31}
+    assert fake_github.latest_statuses(REPO, sha)["envctl/apply: db"] == "failure"
