@@ -30,6 +30,9 @@ BUILTIN_PATTERNS = (
     r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
     r"(?i)(?<=password=)[^\s&\"']+",
 )
+# A literal (lower case) each built-in pattern needs: a pattern whose literal is absent is skipped,
+# which keeps a 600,000-character plan's redaction in milliseconds.
+_HINTS = {BUILTIN_PATTERNS[1]: "github_pat_", BUILTIN_PATTERNS[4]: "private key", BUILTIN_PATTERNS[5]: "password="}
 
 
 def _leaves(value: Any) -> Iterator[str]:
@@ -123,7 +126,11 @@ class Redactor:
             return text
         if self._values_re is not None:
             text = self._values_re.sub(MASK, text)
+        lowered = text.lower() if len(text) > 4096 else None
         for pattern in self.patterns:
+            hint = _HINTS.get(pattern.pattern)
+            if hint is not None and lowered is not None and hint not in lowered:
+                continue
             text = pattern.sub(MASK, text)
         return text
 

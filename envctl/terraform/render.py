@@ -36,20 +36,24 @@ def units(text: str) -> int:
 def to_diff(plan_text: str) -> list[str]:
     """Terraform's plan text -> lines GitHub's `diff` highlighting colours (sign moved to column 0)."""
     out = []
+    append, match_diff = out.append, _DIFF.match
     for line in plan_text.strip("\n").split("\n"):
-        match = _DIFF.match(line)
-        if match:
-            indent, sign, rest = match.groups()
-            line = _DIFF_SIGN[sign] + indent + " " * (len(sign) - 1) + rest
-        while units(line) > MAX_LINE:
-            out.append(line[:MAX_LINE])
-            line = "  " + line[MAX_LINE:]
-        out.append(line)
+        if line.lstrip(" ")[:1] in ("+", "-", "~"):
+            match = match_diff(line)
+            if match:
+                indent, sign, rest = match.groups()
+                line = _DIFF_SIGN[sign] + indent + " " * (len(sign) - 1) + rest
+        if len(line) > MAX_LINE // 2:  # a code point is at most 2 UTF-16 units: shorter lines always fit
+            while units(line) > MAX_LINE:
+                append(line[:MAX_LINE // 2])
+                line = "  " + line[MAX_LINE // 2:]
+        append(line)
     return out
 
 
 def fence_for(lines: Iterable[str]) -> str:
-    longest = max((len(m) for line in lines for m in re.findall(r"`{3,}", line)), default=0)
+    text = "\n".join(lines)
+    longest = max((len(m) for m in re.findall(r"`{3,}", text)), default=0) if "```" in text else 0
     return "`" * max(3, longest + 1)
 
 
@@ -104,13 +108,16 @@ def split(doc: Document) -> list[str]:
             new_part()
             opener = section.opener
         add(opener)
+        closer_units = units(closer)
+        last = len(section.lines) - 1
         for i, line in enumerate(section.lines):
-            need = units(line) + 1 + units(closer) + (tail if i == len(section.lines) - 1 else 0)
-            if used + need > budget:
+            size = (len(line) if line.isascii() else units(line)) + 1
+            if used + size + closer_units + (tail if i == last else 0) > budget:
                 add(closer)
                 new_part()
                 add(section.reopener or section.opener)
-            add(line + "\n")
+            parts[-1].append(line + "\n")
+            used += size
         add(closer)
     if foot:
         if used + units(foot) > budget:
