@@ -5,7 +5,8 @@ everything else (git, terraform, rendering, PyGithub). So neither terraform's ou
 PyGithub's JSON handling competes with the event loop answering GitHub for the GIL, and the
 delivery -> 202 latency stays what it is with no jobs running.
 
-Workers are started with `spawn` (the webhook has threads; forking it would copy their locks)
+Workers run at a lower CPU priority (nice 10, inherited by git and terraform), so on a busy
+machine the webhook's event loop is scheduled ahead of plans. Workers are started with `spawn` (the webhook has threads; forking it would copy their locks)
 and reused; each builds its own GitHub client from the settings it is handed. A worker that dies
 breaks only the job it ran: the pool is rebuilt and the job is retried by the queue.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -29,8 +31,12 @@ log = logging.getLogger("envctl.github.workers")
 _runs: TerraformRuns | None = None
 
 
+WORKER_NICENESS = 10  # below the webhook's own process: the request path gets the CPU first
+
+
 def _child_init(settings_json: str, log_level: int) -> None:
     global _runs
+    os.nice(WORKER_NICENESS)  # inherited by git and terraform, which the worker starts
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s[worker]: %(message)s")
     _runs = TerraformRuns(GitHubSettings.model_validate_json(settings_json))
 
