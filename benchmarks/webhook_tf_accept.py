@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 
 from tf_common import environment, load, project, quiet_terraform
-from webhook_accept import send_all
+from webhook_accept import jobs_for, send_all
 from webhook_common import REPO, FakeProcess, Serve, signed, summary_ms, write_report
 
 from tests.fakes import payloads
@@ -96,6 +96,18 @@ def main() -> None:
     finally:
         serve.stop()
         fake.stop()
+    # control, same minutes, same machine: issue 5's intake path (/help jobs on the webhook's threads,
+    # no terraform), so the load of the moment can be told apart from the effect of running plans
+    control_fake = FakeProcess(args.prs, ("alice=write",))
+    control = Serve(control_fake, base / "control-state", 4)
+    try:
+        asyncio.run(send_all(control.url, jobs_for(20, args.prs, 1), 4))
+        latency, statuses, inside = asyncio.run(send_all(control.url, jobs_for(args.deliveries, args.prs, 10_000), 8))
+        runs["control_help_jobs_on_threads_concurrency_8"] = {
+            "to_202_ms": summary_ms(latency), "inside_server_ms": summary_ms(inside), "statuses": sorted(set(statuses))}
+    finally:
+        control.stop()
+        control_fake.stop()
     write_report(args.report, {
         "benchmark": "webhook_tf_accept", "goal": {"p99_ms_to_202_with_8_in_flight": 50},
         "deliveries_per_run": args.deliveries, "prs": args.prs, "resources_per_project": args.resources,

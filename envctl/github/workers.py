@@ -37,6 +37,9 @@ WORKER_NICENESS = 10  # below the webhook's own process: the request path gets t
 def _child_init(settings_json: str, log_level: int) -> None:
     global _runs
     os.nice(WORKER_NICENESS)  # inherited by git and terraform, which the worker starts
+    # one OS thread of Go code per terraform: with N workers at most N cores go to plans, and on a
+    # small machine the webhook keeps one to answer GitHub with (an operator's own setting wins)
+    os.environ.setdefault("GOMAXPROCS", "1")
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s[worker]: %(message)s")
     _runs = TerraformRuns(GitHubSettings.model_validate_json(settings_json))
 
