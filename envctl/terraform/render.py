@@ -23,8 +23,6 @@ MARKER = "<!-- envctl:terraform:{kind} project={project} part={part}/{parts} -->
 MARKER_RE = re.compile(r"^<!-- envctl:terraform:(?P<kind>plan|apply) project=(?P<project>\S+) "
                        r"part=(?P<part>\d+)/(?P<parts>\d+) -->")
 MAX_LINE = 4_000  # longer lines (a huge JSON value) are wrapped so one line can never overflow a part
-_DIFF = re.compile(r"^(\s*)(-/\+|\+/-|[-+~])(\s.*|)$")
-_DIFF_SIGN = {"+": "+", "-": "-", "~": "!", "-/+": "!", "+/-": "!"}
 ACTION_TITLES = {"create": "Create", "update": "Update in place", "replace": "Replace", "delete": "Delete",
                  "read": "Read", "forget": "Forget (remove from state)"}
 
@@ -33,22 +31,32 @@ def units(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2
 
 
+_DIFF = re.compile(r"^(\s*)(-/\+|\+/-|[-+~])(\s.*|)$")
+_DIFF_SIGN = {"+": "+", "-": "-", "~": "!", "-/+": "!", "+/-": "!"}
+_LONG = re.compile(r"[^\n]{%d,}" % (MAX_LINE // 2 + 1))
+
+
 def to_diff(plan_text: str) -> list[str]:
     """Terraform's plan text -> lines GitHub's `diff` highlighting colours (sign moved to column 0)."""
-    out = []
+    text = plan_text.strip("\n")
+    out: list[str] = []
     append, match_diff = out.append, _DIFF.match
-    for line in plan_text.strip("\n").split("\n"):
-        if line.lstrip(" ")[:1] in ("+", "-", "~"):
+    for line in text.split("\n"):
+        if line.lstrip(" ")[:1] in ("+", "-", "~"):  # a cheap test first: most lines are not changes
             match = match_diff(line)
             if match:
                 indent, sign, rest = match.groups()
                 line = _DIFF_SIGN[sign] + indent + " " * (len(sign) - 1) + rest
-        if len(line) > MAX_LINE // 2:  # a code point is at most 2 UTF-16 units: shorter lines always fit
-            while units(line) > MAX_LINE:
-                append(line[:MAX_LINE // 2])
-                line = "  " + line[MAX_LINE // 2:]
         append(line)
-    return out
+    if not _LONG.search(text):  # a code point is at most 2 UTF-16 units: shorter lines always fit
+        return out
+    wrapped = []
+    for line in out:
+        while units(line) > MAX_LINE:
+            wrapped.append(line[:MAX_LINE // 2])
+            line = "  " + line[MAX_LINE // 2:]
+        wrapped.append(line)
+    return wrapped
 
 
 def fence_for(lines: Iterable[str]) -> str:

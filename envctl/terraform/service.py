@@ -85,7 +85,8 @@ class Repo:
 
     @classmethod
     def open(cls, root: Path, work: Path, config: TerraformConfig) -> Repo:
-        return cls(root, config, load_projects(root, config), PlanStore(work))
+        root = root.resolve()  # terraform runs in the project dir: every path handed to it is absolute
+        return cls(root, config, load_projects(root, config), PlanStore(work.resolve()))
 
 
 def plan(repo: Repo, selected: list[Project], head_sha: Callable[[Project], str], user: str,

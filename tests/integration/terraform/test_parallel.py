@@ -47,3 +47,11 @@ def test_eight_projects_plan_in_parallel_within_the_bound(tmp_path: Path, tf_env
         data_dirs = {repo.plans.work_dir(r.project) / "tfdata" for r in results}
         assert len(data_dirs) == 8 and all((d / "modules" / "modules.json").exists() for d in data_dirs)
         assert not any((tmp_path / "code" / f"p{i}" / ".terraform").exists() for i in range(8))
+
+
+def test_relative_paths_work_from_any_directory(tmp_path: Path, tf_env: Path, monkeypatch: object) -> None:
+    make_repo(tmp_path / "code", tmp_path / "states", 1)
+    monkeypatch.chdir(tmp_path)  # type: ignore[attr-defined]
+    repo = Repo.open(Path("code"), Path("work"), TerraformConfig())
+    [result] = plan(repo, repo.projects, lambda _: "a" * 40, "tester")
+    assert result.ok, result.error
