@@ -13,7 +13,9 @@ Lengths are counted in UTF-16 code units, the strictest reading of GitHub's limi
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable
+from itertools import accumulate
 from dataclasses import dataclass, field
 
 from envctl.github.markdown import GITHUB_LIMIT, inline
@@ -116,16 +118,30 @@ def split(doc: Document) -> list[str]:
             new_part()
             opener = section.opener
         add(opener)
+        # whole runs of lines at a time: prefix sums and bisect find where a part is full
+        lines = section.lines
+        count = len(lines)
+        prefix = list(accumulate((len(x) if x.isascii() else units(x)) + 1 for x in lines))
         closer_units = units(closer)
-        last = len(section.lines) - 1
-        for i, line in enumerate(section.lines):
-            size = (len(line) if line.isascii() else units(line)) + 1
-            if used + size + closer_units + (tail if i == last else 0) > budget:
+        start, fresh = 0, False
+        while start < count:
+            base = prefix[start - 1] if start else 0
+            room = budget - used - closer_units
+            end = bisect_right(prefix, base + room, lo=start)
+            if end == count and prefix[-1] - base > room - tail:
+                end = bisect_right(prefix, base + room - tail, lo=start)
+            if end == start and fresh:  # cannot happen with lines cut to MAX_LINE; never loop forever
+                end = start + 1
+            fresh = False
+            if end > start:
+                parts[-1].append("\n".join(lines[start:end]) + "\n")
+                used += prefix[end - 1] - base
+                start = end
+            if start < count:
                 add(closer)
                 new_part()
                 add(section.reopener or section.opener)
-            parts[-1].append(line + "\n")
-            used += size
+                fresh = True
         add(closer)
     if foot:
         if used + units(foot) > budget:
