@@ -60,8 +60,9 @@ class PlanResult:
             data.update(has_changes=s["has_changes"], changes=s["changes"], no_op=s["no_op"],
                         resources=[{"address": r["address"], "actions": r["actions"]} for r in s["resources"]],
                         outputs=s["outputs"], drift=s["drift"])
-        else:
-            data.update(has_changes=False, changes=None, resources=[])
+        else:  # same shape as a successful plan (outside checks read it), with ok=false and the error
+            data.update(has_changes=False, changes=dict.fromkeys(("create", "update", "replace", "delete"), 0),
+                        no_op=0, resources=[], outputs=[], drift=[])
         if self.error is not None:
             data["error"] = self.error
         if self.plan_sha256:
