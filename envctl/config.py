@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from envctl.envs.model import parse_duration
 from envctl.errors import ConfigError
+from envctl.terraform.settings import TerraformConfig
 
 DEFAULT_FILE = "envctl.yaml"
 
@@ -248,6 +249,7 @@ class Config(BaseModel):
 
     envs: Envs = Envs()
     kubernetes: Kubernetes = Kubernetes()
+    terraform: TerraformConfig | None = None  # envctl/terraform/settings.py
 
 
 def _format(err: ValidationError, source: str) -> str:

@@ -19,7 +19,7 @@ from github import GithubException, RateLimitExceededException
 
 from envctl.github import markdown, policy
 from envctl.github.client import GitHubClients
-from envctl.github.comment_parser import Command, Ignore, Reply, parse_comment
+from envctl.github.comment_parser import Command, Ignore, Reply, TfCommand, parse_comment
 from envctl.github.deliveries import Delivery
 from envctl.github.events import CommentEvent, OtherEvent, PingEvent, PullRequestEvent, parse_event, serial_key
 from envctl.github.jobs import RetryLater
@@ -28,8 +28,13 @@ from envctl.github.previews import Previews, PullTarget
 from envctl.github.pull_updater import PullUpdater
 from envctl.github.result import Result, failure, ignored, success
 from envctl.github.settings import GitHubSettings
+from envctl.github.terraform import TfJob
+from envctl.github.workers import TerraformWorkers
 
 log = logging.getLogger("envctl.github.router")
+
+TF_VERBS = ("/plan", "/apply", "/unlock")
+TF_AUTOPLAN = ("opened", "reopened", "synchronize", "ready_for_review")
 
 
 class DeliveryFailed(Exception):
@@ -57,6 +62,8 @@ class Router:
         self.clients = clients or GitHubClients(settings)
         self.previews = previews or Previews(settings.policy)
         self.permissions = permissions or PermissionCache(settings.permission_cache_s)
+        # Terraform jobs run in worker processes (workers.py), never on this interpreter
+        self.terraform = TerraformWorkers(settings) if settings.terraform.enabled else None
         # atlantis command_runner habit: one small runner per command name
         self.runners: dict[str, Callable[[CommentJob], Result]] = {
             "help": self._help, "up": self._up, "down": self._down, "status": self._status, "extend": self._extend,
@@ -81,15 +88,29 @@ class Router:
                 return Triage(None, parsed.reason)
             return Triage(key, "command")
         if isinstance(event, PullRequestEvent):
+            if self._terraform_op(event) is not None:
+                return Triage(key, f"pull_request {event.action} (terraform)")
             rules = self.settings.policy
             if all(policy.decide(event, rules, exists).action == "none" for exists in (False, True)):
                 return Triage(None, policy.decide(event, rules).reason)
             return Triage(key, f"pull_request {event.action}")
         return Triage(None, f"{event_name} events are not handled")
 
-    def _parse(self, body: str) -> Command | Reply | Ignore:
+    def _parse(self, body: str) -> Command | TfCommand | Reply | Ignore:
         rules = self.settings.policy
+        words = (body or "").strip().split(maxsplit=1)
+        if self.terraform is None and words and words[0].lower() in TF_VERBS:
+            return Ignore("terraform is not enabled on this webhook")
         return parse_comment(body, max_chargers=rules.max_chargers, max_ttl=rules.ttl_cap())
+
+    def _terraform_op(self, event: PullRequestEvent) -> str | None:
+        if self.terraform is None:
+            return None
+        if event.action == "closed":
+            return "closed"
+        if event.action in TF_AUTOPLAN and self.settings.terraform.autoplan:
+            return "autoplan"
+        return None
 
     # --- dispatch: the work -------------------------------------------------------------------
 
@@ -125,6 +146,10 @@ class Router:
             body = markdown.render_parse_error(event.comment_id, event.author, parsed.message)
             target.updater.reply(event.comment_id, body, check_existing=retrying)
             return failure(f"bad command: {parsed.message}")
+        if isinstance(parsed, TfCommand):
+            assert self.terraform is not None
+            return self.terraform.run(TfJob(parsed.name, event.repo, event.number, event.installation_id, event.author,
+                                            parsed.project, event.comment_id, attempt=attempt))
         assert isinstance(parsed, Command)
         return self.runners[parsed.name](CommentJob(event, parsed, target, attempt))
 
@@ -157,6 +182,24 @@ class Router:
         return result
 
     def _pull_request(self, event: PullRequestEvent) -> Result:
+        preview = self._preview_pull_request(event)
+        op = self._terraform_op(event)
+        if op is None:
+            return preview
+        assert self.terraform is not None
+        tf = self.terraform.run(TfJob(op, event.repo, event.number, event.installation_id, event.author,
+                                      head_sha=event.head_sha))
+        if preview.kind == "ignored":
+            return tf
+        worst = next(k for k in ("error", "failure", "success", "ignored") if k in (preview.kind, tf.kind))
+        return Result(worst, f"preview: {preview.summary}; terraform: {tf.summary}")  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        if self.terraform is not None:
+            self.terraform.close()
+        self.clients.close()
+
+    def _preview_pull_request(self, event: PullRequestEvent) -> Result:
         rules = self.settings.policy
         exists = self.previews.exists(event.number) if policy.needs_env_lookup(event) else False
         decision = policy.decide(event, rules, exists)

@@ -122,7 +122,7 @@ class WebhookService:
 
     def stop(self, timeout: float = 60.0) -> None:
         self.queue.drain(timeout)
-        self.router.clients.close()
+        self.router.close()
         self.store.close()
 
     def app(self) -> Starlette:

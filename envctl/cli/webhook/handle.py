@@ -47,6 +47,7 @@ def command(
             done = store.get(delivery_id)
             assert done is not None
             outcome = {"event": event_name, "delivery": delivery_id, "state": done.state, "result": done.result}
+        router.close()  # stops terraform worker processes, if any ran
     emit(output, outcome, lambda d: stdout.print(f"{d['event']}: {d['state']} — {d['result']}", highlight=False))
     if outcome["state"] == "failed":
         raise typer.Exit(1)
