@@ -53,6 +53,7 @@ class CommentJob:
     command: Command
     target: PullTarget
     attempt: int
+    delivery_id: str | None = None
 
 
 class Router:
@@ -62,6 +63,9 @@ class Router:
         self.clients = clients or GitHubClients(settings)
         self.previews = previews or Previews(settings.policy)
         self.permissions = permissions or PermissionCache(settings.permission_cache_s)
+        # Set by the front door that persists deliveries (server, `webhook handle`): the pushes a
+        # pull request received after a given delivery (DeliveryStore.pushes_after).
+        self.pushes_after: Callable[[str, str], list[tuple[str, str]]] | None = None
         # Terraform jobs run in worker processes (workers.py), never on this interpreter
         self.terraform = TerraformWorkers(settings) if settings.terraform.enabled else None
         # atlantis command_runner habit: one small runner per command name
@@ -114,7 +118,7 @@ class Router:
 
     # --- dispatch: the work -------------------------------------------------------------------
 
-    def dispatch(self, event_name: str, payload: dict[str, Any], attempt: int = 1) -> Result:
+    def dispatch(self, event_name: str, payload: dict[str, Any], attempt: int = 1, delivery_id: str | None = None) -> Result:
         event = parse_event(event_name, payload)
         if isinstance(event, PingEvent):
             return success("pong")
@@ -124,14 +128,14 @@ class Router:
         if triage.key is None:
             return ignored(triage.reason)
         if isinstance(event, CommentEvent):
-            return self._comment(event, attempt)
+            return self._comment(event, attempt, delivery_id)
         return self._pull_request(event)
 
     def _target(self, repo: str, number: int, installation_id: int | None) -> PullTarget:
         gh = self.clients.for_installation(installation_id)
         return PullTarget(repo, number, PullUpdater(gh, repo, number))
 
-    def _comment(self, event: CommentEvent, attempt: int) -> Result:
+    def _comment(self, event: CommentEvent, attempt: int, delivery_id: str | None = None) -> Result:
         parsed = self._parse(event.body)
         target = self._target(event.repo, event.number, event.installation_id)
         retrying = attempt > 1
@@ -151,7 +155,7 @@ class Router:
             return self.terraform.run(TfJob(parsed.name, event.repo, event.number, event.installation_id, event.author,
                                             parsed.project, event.comment_id, attempt=attempt))
         assert isinstance(parsed, Command)
-        return self.runners[parsed.name](CommentJob(event, parsed, target, attempt))
+        return self.runners[parsed.name](CommentJob(event, parsed, target, attempt, delivery_id))
 
     def _help(self, job: CommentJob) -> Result:
         body = markdown.render_help(job.event.comment_id, job.event.author)
@@ -159,8 +163,14 @@ class Router:
         return success("help")
 
     def _up(self, job: CommentJob) -> Result:
-        # bound to the head at this moment: a fork's later pushes need another /preview up
+        # Bound to the head when the writer asked: later pushes (a fork's above all) need another
+        # /preview up. GitHub's head is "now"; a push that arrived after the comment says what
+        # the head was before it.
         sha, head_repo = job.target.updater.head()
+        if self.pushes_after is not None and job.delivery_id is not None:
+            later = self.pushes_after(serial_key(job.event) or "", job.delivery_id)
+            if later:
+                sha = later[0][0]
         note = None
         if head_repo != job.event.repo:
             note = (f"This pull request comes from a fork; commit {markdown.inline(sha[:12])} was approved for a "
@@ -217,7 +227,7 @@ class Router:
     def run(self, delivery: Delivery) -> str:
         payload = json.loads(delivery.body)
         try:
-            result = self.dispatch(delivery.event, payload, attempt=delivery.attempts)
+            result = self.dispatch(delivery.event, payload, attempt=delivery.attempts, delivery_id=delivery.id)
         except RateLimitExceededException as err:
             raise RetryLater(_rate_limit_delay(err), f"GitHub rate limit: {err.status}") from err
         except GithubException as err:

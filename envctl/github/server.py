@@ -70,6 +70,7 @@ class WebhookService:
         settings.require_credentials()
         store = DeliveryStore.in_state_dir(settings.state_dir)
         router = router or Router(settings)
+        router.pushes_after = store.pushes_after
         queue = JobQueue(store, router.run, workers=settings.workers, max_attempts=settings.max_attempts,
                          synchronous=synchronous)
         return cls(settings, store, router, queue)

@@ -81,6 +81,7 @@ class FakeGitHub(WorkflowRunRoutes, TerraformRoutes):
         self.commit_statuses: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (repo, sha) -> oldest first
         self.issues: dict[tuple[str, int], dict[str, Any]] = {}  # real issues (not pull requests)
         self.rate_limits: list[RateLimitRule] = []
+        self.holds: list[tuple[float, Callable[[str, str], bool]]] = []  # answer the next match late
         self.app: tuple[str, str] | None = None  # (app id, PEM public key)
         self.installation_tokens: dict[str, datetime] = {}
         self.token_lifetime = timedelta(hours=1)
@@ -156,6 +157,12 @@ class FakeGitHub(WorkflowRunRoutes, TerraformRoutes):
         with self.lock:
             self.rate_limits.append(RateLimitRule(times, retry_after, matches, primary))
 
+    def hold_next(self, seconds: float, matches: Callable[[str, str], bool]) -> None:
+        """The next matching request is answered `seconds` late, from the state at that later moment
+        (a slow GitHub, or a job caught between two events)."""
+        with self.lock:
+            self.holds.append((seconds, matches))
+
     def enable_app(self, app_id: str, public_key_pem: str, token_lifetime: timedelta = timedelta(hours=1)) -> None:
         with self.lock:
             self.app = (str(app_id), public_key_pem)
@@ -195,6 +202,12 @@ class FakeGitHub(WorkflowRunRoutes, TerraformRoutes):
         rec = Recorded(h.command, parts.path, parse_qs(parts.query), body, {k.lower(): v for k, v in h.headers.items()})
         with self.lock:
             self.requests.append(rec)
+        with self.lock:
+            hold = next((x for x in self.holds if x[1](h.command, parts.path)), None)
+            if hold is not None:
+                self.holds.remove(hold)
+        if hold is not None:
+            time.sleep(hold[0])
         try:
             self._rate_limit(h.command, parts.path)
             self._authenticate(rec)
