@@ -96,6 +96,7 @@ def create_app(settings: DashboardSettings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        state.hub.ensure_running()  # sample running releases from the start, watched or not
         yield
         await state.hub.stop()
 

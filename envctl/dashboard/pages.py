@@ -4,6 +4,7 @@ page shows and what the API answers can never disagree."""
 from __future__ import annotations
 
 import importlib.util
+from urllib.parse import parse_qs
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
@@ -53,8 +54,9 @@ async def login_page(request: Request) -> Response:
 
 async def login(request: Request) -> Response:
     state = DashboardState.of(request)
-    form = await request.form()
-    cookie = auth.session_cookie(state.settings, str(form.get("token", "")))
+    # a one-field urlencoded form: the standard library reads it (Starlette's form parser needs python-multipart)
+    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    cookie = auth.session_cookie(state.settings, (form.get("token") or [""])[0])
     if cookie is None:
         return _render(request, "login.html", status=403, error="that token is not valid for this dashboard")
     root = request.scope.get("root_path", "").rstrip("/")
