@@ -116,14 +116,16 @@
     if (doc.abort) notes.push(`aborted by ${doc.abort.by} at ${time(doc.abort.requested_at)}: ${doc.abort.reason}`);
     if (doc.failure) notes.push(`failed: ${doc.failure}`);
     envctl.notes(document.getElementById("release-notes"), notes.concat(extraNotes));
+    const stopped = TERMINAL.includes(doc.phase) || !!doc.abort;
     const rows = (doc.steps || []).map((s) => {
+      const interrupted = !s.finished_at && stopped && !(doc.abort && s.name.startsWith("rollback") || s.name === "retire_new");
       const detail = Object.entries(s.detail || {}).filter(([k]) => k !== "verdict")
         .map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(", ") : typeof v === "object" ? JSON.stringify(v) : v}`).join("; ");
       return el("tr", { class: s.finished_at ? "" : "current" },
         el("td", { "data-label": "Step" }, s.name),
         el("td", { "data-label": "Started" }, clock(s.started_at)),
-        el("td", { "data-label": "Finished" }, s.finished_at ? clock(s.finished_at) : "running"),
-        el("td", { "data-label": "Took", class: "num" }, secs((s.finished_at || Date.now() / 1000) - s.started_at)),
+        el("td", { "data-label": "Finished" }, s.finished_at ? clock(s.finished_at) : interrupted ? "interrupted" : "running"),
+        el("td", { "data-label": "Took", class: "num" }, interrupted ? "—" : secs((s.finished_at || Date.now() / 1000) - s.started_at)),
         el("td", { "data-label": "Detail" }, detail || "—"));
     });
     document.querySelector("#steps tbody").replaceChildren(...rows);
