@@ -103,3 +103,21 @@ def create_app(settings: DashboardSettings) -> Starlette:
     app = Starlette(routes=routes(), lifespan=lifespan, exception_handlers={404: _not_found, 405: _not_found})
     app.state.dashboard = state
     return app
+
+
+def mount_into(parent: Starlette, settings: DashboardSettings, path: str = "/dashboard") -> Starlette:
+    """Serve the dashboard under `path` of another app (`envctl webhook serve --dashboard`).
+
+    Starlette runs only the outer app's lifespan, so the dashboard's is chained into it: the feed
+    samples running releases from start-up, as it does when served on its own."""
+    child = create_app(settings)
+    parent.router.routes.append(Mount(path, app=child))
+    outer = parent.router.lifespan_context
+
+    @asynccontextmanager
+    async def chained(app: Starlette) -> AsyncIterator[object]:
+        async with outer(app) as state, child.router.lifespan_context(child):
+            yield state
+
+    parent.router.lifespan_context = chained
+    return child

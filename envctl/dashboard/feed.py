@@ -94,9 +94,10 @@ class ReleaseFeed:
         finished_at = self.doc.get("finished_at")
         if self.doc["phase"] in TERMINAL and (finished_at is None or last >= float(finished_at) + TAIL_S):
             self.finished = True
-        self.ctx.store.append_event(
-            self.plan_id, {"event": SAMPLE_EVENT, "t": point[0], "conn": point, "rates": new_rates, "tx": self.tx}
-        )
+        if self.doc["phase"] != "Pending":  # a plan that never starts must not grow a journal
+            self.ctx.store.append_event(
+                self.plan_id, {"event": SAMPLE_EVENT, "t": point[0], "conn": point, "rates": new_rates, "tx": self.tx}
+            )
         return {"release": self.doc, "conn": [point], "rates": new_rates, "tx": self.tx, "finished": self.finished}
 
     def snapshot(self) -> dict[str, Any]:
@@ -221,8 +222,9 @@ class FeedHub:
                 feed.finished = True
             if msg is not None:
                 self._publish(self.watchers.get(plan_id, set()), msg)
-            if feed.finished and not self.watchers.get(plan_id):
-                self.feeds.pop(plan_id, None)  # a finished release is reloaded from its journal
+            idle = feed.finished or feed.doc["phase"] == "Pending"
+            if idle and not self.watchers.get(plan_id):
+                self.feeds.pop(plan_id, None)  # reloaded from the journal when someone looks again
 
 
 def _environments_doc() -> dict[str, Any]:
