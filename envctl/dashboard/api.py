@@ -67,6 +67,10 @@ async def list_releases(request: Request) -> Response:
     return _json({"releases": listing.items, "notes": listing.notes})
 
 
+async def release_list_events(request: Request) -> Response:
+    return _events(DashboardState.of(request).hub.release_list_events())
+
+
 async def release_status(request: Request) -> Response:
     catalog = DashboardState.of(request).catalog
 

@@ -77,6 +77,7 @@ def routes() -> list[BaseRoute]:
         act("/api/environments/{name}/down", api.down_environment),
         act("/api/environments/{name}/extend", api.extend_environment),
         read("/api/releases", api.list_releases),
+        read("/api/releases/events", api.release_list_events),
         read("/api/releases/{plan_id}", api.release_status),
         read("/api/releases/{plan_id}/timeline", api.release_timeline),
         read("/api/releases/{plan_id}/events", api.release_events),

@@ -16,7 +16,6 @@ from envctl.envs import service as envs
 from envctl.errors import EnvctlError, NotFound
 from envctl.release import service as releases
 from envctl.release.plan import ReleasePlan
-from envctl.release.status import TERMINAL
 
 
 @dataclass
@@ -109,10 +108,6 @@ class Catalog:
             raise NotFound(f"no release {plan_id!r} in any environment", "see the releases page for the ones that exist")
         ctx = self.context(*where)
         return ctx, ctx.store.load_plan(plan_id)
-
-    def running(self) -> list[str]:
-        """Ids of releases not yet in a terminal phase (each gets sampled while it runs)."""
-        return [r["plan_id"] for r in self.releases().items if r["phase"] not in TERMINAL and r["phase"] != "Pending"]
 
 
 def _close(ctx: releases.ReleaseContext) -> None:

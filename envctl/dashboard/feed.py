@@ -127,7 +127,9 @@ class FeedHub:
         self.feeds: dict[str, ReleaseFeed] = {}
         self.watchers: dict[str, set[asyncio.Queue[dict[str, Any] | None]]] = {}
         self.env_watchers: set[asyncio.Queue[dict[str, Any] | None]] = set()
+        self.list_watchers: set[asyncio.Queue[dict[str, Any] | None]] = set()
         self.environments: dict[str, Any] | None = None
+        self.releases: dict[str, Any] | None = None
         self.ticks = 0
         self._task: asyncio.Task[None] | None = None
         self._feed_lock = anyio.Lock()
@@ -138,7 +140,7 @@ class FeedHub:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="dashboard-feed")
 
     async def stop(self) -> None:
-        for queues in [*self.watchers.values(), self.env_watchers]:
+        for queues in [*self.watchers.values(), self.env_watchers, self.list_watchers]:
             for q in queues:
                 q.put_nowait(None)
         if self._task is not None:
@@ -180,6 +182,21 @@ class FeedHub:
         finally:
             self.env_watchers.discard(queue)
 
+    async def release_list_events(self) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        self.ensure_running()
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(QUEUE_DEPTH)
+        self.list_watchers.add(queue)
+        try:
+            yield "releases", self.releases or await anyio.to_thread.run_sync(self._releases_doc)
+            while (msg := await queue.get()) is not None:
+                yield "releases", msg
+        finally:
+            self.list_watchers.discard(queue)
+
+    def _releases_doc(self) -> dict[str, Any]:
+        listing = self.catalog.releases()
+        return {"releases": listing.items, "notes": listing.notes, "at": time.time()}
+
     @staticmethod
     def _publish(queues: set[asyncio.Queue[dict[str, Any] | None]], msg: dict[str, Any]) -> None:
         for q in list(queues):
@@ -200,8 +217,11 @@ class FeedHub:
             try:
                 if started >= next_discover:
                     next_discover = started + DISCOVER_EVERY_S
-                    for plan_id in await anyio.to_thread.run_sync(self.catalog.running):
-                        await self.feed(plan_id)
+                    self.releases = await anyio.to_thread.run_sync(self._releases_doc)
+                    self._publish(self.list_watchers, self.releases)
+                    for r in self.releases["releases"]:
+                        if r["phase"] not in TERMINAL and r["phase"] != "Pending":
+                            await self.feed(r["plan_id"])
                 await self._tick_releases()
                 if self.env_watchers and started >= next_envs:
                     next_envs = started + ENVIRONMENTS_EVERY_S

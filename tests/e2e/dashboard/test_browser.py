@@ -76,6 +76,13 @@ def test_release_chart_grows_and_new_version_rises(fleet: Rig, dashboard: Dashbo
         assert _conn_summary(page)[0] >= points[-1]
         assert int(page.get_attribute("#chart-rate", "data-points") or 0) >= rate_points
         page.screenshot(path=screenshot_path("release-completed"), full_page=True)
+
+        page.goto(dashboard.url + "/releases")  # listed, and linked back to its page
+        listed = page.locator(f'tr[data-plan="{plan_id}"]')
+        expect(listed.locator(".badge")).to_have_text("Completed", timeout=15_000)
+        listed.locator("a").click()
+        expect(page).to_have_url(re.compile(f"/releases/{plan_id}$"))
+        expect(page.locator("#phase")).to_have_text("Completed")
     finally:
         if proc.poll() is None:  # type: ignore[attr-defined]
             kill9(proc)  # type: ignore[arg-type]
