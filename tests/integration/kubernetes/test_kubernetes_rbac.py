@@ -54,7 +54,7 @@ def token_kubeconfig(admin_kubeconfig: str, token: str, path: Path) -> str:
 @pytest.fixture
 def as_envctl(control_plane: Any, admin: Kube, tmp_path: Path) -> Iterator[tuple[Kube, str]]:
     """A kubeconfig for envctl's ServiceAccount, with the RBAC bundle installed and in force."""
-    for obj in r.render_rbac(r.REPO_TEMPLATES, SA):
+    for obj in r.render_rbac(r.PACKAGED_TEMPLATES, SA):
         admin.apply(obj)
     req = admin.request(
         "POST", kind("ServiceAccount").path(SA.namespace, SA.name) + "/token",
