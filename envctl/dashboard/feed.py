@@ -17,13 +17,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import anyio
 
 from envctl.dashboard import catalog as catalog_mod
-from envctl.dashboard import series
+from envctl.dashboard import ledger, series
 from envctl.errors import EnvctlError
 from envctl.release import service as releases
 from envctl.release.status import TERMINAL
@@ -48,7 +48,9 @@ class ReleaseFeed:
         self.conn: list[list[Any]] = []  # [t, connected_old, connected_new]
         self.rates: list[list[Any]] = []  # [epoch second, reconnects, connect_failures]
         self.server_series: dict[str, list[list[int]]] = {}  # replica id -> its connects per second, as last seen
+        self.last_answers: dict[str, tuple[float, Any]] = {}  # replica id -> (when, its last /admin/stats)
         self.tx: dict[str, Any] | None = None
+        self.checked: dict[str, Any] | None = None  # the ledger reconciled, once the release finished
         self.doc: dict[str, Any] = releases.status(self.ctx, plan_id)
         self.finished = False
         self.source = "live"
@@ -62,10 +64,18 @@ class ReleaseFeed:
         self.conn = series.dedupe(e["conn"] for e in samples if e.get("conn"))
         self.rates = series.dedupe(p for e in samples for p in e.get("rates", []))
         self.tx = next((e["tx"] for e in reversed(samples) if e.get("tx")), None)
+        self.checked = next((e["checked"] for e in reversed(events) if e.get("event") == ledger.LEDGER_EVENT), None)
         if self.doc["phase"] in TERMINAL:
             if not samples:
                 self.rates, self.source = series.journal_rates(events), "journal"
             self.finished = True
+            if self.checked is None:
+                self._check_ledger()
+
+    def _check_ledger(self) -> None:
+        self.checked = ledger.reconcile(self.ctx)
+        if self.checked is not None and "error" not in self.checked:
+            self.ctx.store.append_event(self.plan_id, {"event": ledger.LEDGER_EVENT, "t": time.time(), "checked": self.checked})
 
     # -- sampling (blocking: runs in a worker thread) -----------------------------------------------
 
@@ -78,7 +88,8 @@ class ReleaseFeed:
         for rid, stats in sample.per_replica.items():
             if stats:  # a retired replica's last series still counts for the seconds it covered
                 self.server_series[rid] = stats.get("connects_per_second") or []
-        old, new = series.split_by_version(sample.per_replica, self.old_ids, self.plan.to_version)
+        answered = series.fill_unanswered(sample.per_replica, self.last_answers, now)
+        old, new = series.split_by_version(answered, self.old_ids, self.plan.to_version)
         point = [round(now, 3), old, new]
         sim = _simulator_status(self.ctx)
         failures = None if sim is None else (sim.get("per_second") or {}).get("connect_failures", [])
@@ -94,11 +105,13 @@ class ReleaseFeed:
         finished_at = self.doc.get("finished_at")
         if self.doc["phase"] in TERMINAL and (finished_at is None or last >= float(finished_at) + TAIL_S):
             self.finished = True
+            self._check_ledger()
         if self.doc["phase"] != "Pending":  # a plan that never starts must not grow a journal
             self.ctx.store.append_event(
                 self.plan_id, {"event": SAMPLE_EVENT, "t": point[0], "conn": point, "rates": new_rates, "tx": self.tx}
             )
-        return {"release": self.doc, "conn": [point], "rates": new_rates, "tx": self.tx, "finished": self.finished}
+        return {"release": self.doc, "conn": [point], "rates": new_rates, "tx": self.tx, "finished": self.finished,
+                "checked": self.checked}  # fmt: skip
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -107,6 +120,7 @@ class ReleaseFeed:
             "conn": self.conn,
             "rates": self.rates,
             "tx": self.tx,
+            "checked": self.checked,
             "source": self.source,
             "finished": self.finished,
             "peak_reconnects_per_s": series.peak(self.rates),
@@ -211,35 +225,44 @@ class FeedHub:
     # -- the loop ------------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        next_discover = next_envs = 0.0
+        # Separate loops: listing environments asks every replica of every environment and may be
+        # slow under load; it must never make a running release's samples late.
+        await asyncio.gather(self._every(TICK_S, self._tick_releases), self._every(DISCOVER_EVERY_S, self._discover),
+                             self._every(ENVIRONMENTS_EVERY_S, self._publish_environments))  # fmt: skip
+
+    async def _every(self, period_s: float, step: Callable[[], Awaitable[None]]) -> None:
         while True:
             started = time.monotonic()
             try:
-                if started >= next_discover:
-                    next_discover = started + DISCOVER_EVERY_S
-                    self.releases = await anyio.to_thread.run_sync(self._releases_doc)
-                    self._publish(self.list_watchers, self.releases)
-                    for r in self.releases["releases"]:
-                        if r["phase"] not in TERMINAL and r["phase"] != "Pending":
-                            await self.feed(r["plan_id"])
-                await self._tick_releases()
-                if self.env_watchers and started >= next_envs:
-                    next_envs = started + ENVIRONMENTS_EVERY_S
-                    self.environments = await anyio.to_thread.run_sync(_environments_doc)
-                    self._publish(self.env_watchers, self.environments)
+                await step()
             except Exception:  # a bad second must not end the feed for every page
-                log.exception("dashboard feed tick failed")
-            self.ticks += 1
-            await asyncio.sleep(max(0.05, TICK_S - (time.monotonic() - started)))
+                log.exception("dashboard feed: %s failed", getattr(step, "__name__", step))
+            await asyncio.sleep(max(0.05, period_s - (time.monotonic() - started)))
+
+    async def _discover(self) -> None:
+        """Publish the releases list, and start sampling every release that runs, watched or not."""
+        self.releases = await anyio.to_thread.run_sync(self._releases_doc)
+        self._publish(self.list_watchers, self.releases)
+        for r in self.releases["releases"]:
+            if r["phase"] not in TERMINAL and r["phase"] != "Pending":
+                await self.feed(r["plan_id"])
+
+    async def _publish_environments(self) -> None:
+        if self.env_watchers:
+            self.environments = await anyio.to_thread.run_sync(_environments_doc)
+            self._publish(self.env_watchers, self.environments)
 
     async def _tick_releases(self) -> None:
+        self.ticks += 1
         for plan_id, feed in list(self.feeds.items()):
             try:
                 msg = await anyio.to_thread.run_sync(feed.tick, time.time())
             except EnvctlError as err:  # e.g. the environment was torn down under it
                 log.info("release %s: %s", plan_id, err.message)
-                msg = None
-                feed.finished = True
+                msg, feed.finished = None, True
+            except Exception:
+                log.exception("release %s: sampling failed; it is reloaded from its journal when next watched", plan_id)
+                msg, feed.finished = None, True
             if msg is not None:
                 self._publish(self.watchers.get(plan_id, set()), msg)
             idle = feed.finished or feed.doc["phase"] == "Pending"

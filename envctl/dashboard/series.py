@@ -42,6 +42,28 @@ def rate_points(
     ]
 
 
+# A replica that misses one sample (a stalled process under load, a slow admin answer) still holds
+# its chargers: its last answer stands in for this long, so the chart does not dip to zero. Past
+# that it is taken as gone (retired replicas hold no connections by then, crashed ones lost theirs).
+STALE_AFTER_S = 5.0
+
+
+def fill_unanswered(
+    per_replica: Mapping[str, Mapping[str, Any]], last: dict[str, tuple[float, Mapping[str, Any]]], now: float
+) -> dict[str, Mapping[str, Any]]:
+    """Each replica's stats now, or its last answer if that is recent; updates `last`."""
+    out: dict[str, Mapping[str, Any]] = {}
+    for rid, stats in per_replica.items():
+        if stats:
+            last[rid] = (now, stats)
+            out[rid] = stats
+        elif rid in last and now - last[rid][0] <= STALE_AFTER_S:
+            out[rid] = last[rid][1]
+        else:
+            out[rid] = {}
+    return out
+
+
 def split_by_version(
     per_replica: Mapping[str, Mapping[str, Any]], old_ids: set[str], to_version: str
 ) -> tuple[int, int]:

@@ -131,6 +131,15 @@
     document.querySelector("#steps tbody").replaceChildren(...rows);
   }
 
+  // Once finished: the ledger checked against the server's database (the figures a rehearsal reports).
+  function renderChecked(checked) {
+    const dl = document.getElementById("tx-checked");
+    if (!checked) { dl.replaceChildren(); return; }
+    if (checked.error) { facts(dl, [["checked against the database", `could not check: ${checked.error}`]]); return; }
+    const order = ["started", "acknowledged", "lost", "stops_lost", "meter_values_lost", "energy_mismatch_wh", "phantom", "duplicated", "pending"];
+    facts(dl, order.filter((k) => k in checked).map((k) => [k.replaceAll("_", " "), num(checked[k])]));
+  }
+
   function renderTx(tx) {
     facts(document.getElementById("tx"), tx ? [
       ["sessions started", num(tx.started)],
@@ -156,6 +165,7 @@
     renderPlan();
     renderRelease(doc.release);
     renderTx(doc.tx);
+    renderChecked(doc.checked);
     drawCharts();
   }
 
@@ -163,6 +173,7 @@
     addPoints(msg.conn, msg.rates);
     renderRelease(msg.release);
     if (msg.tx) renderTx(msg.tx);
+    renderChecked(msg.checked);
     drawCharts();
   }
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.dashboard import Dashboard, running_dashboard
-from tests.integration.release.conftest import Rig, _up
+from tests.integration.release.conftest import Rig
 
 
 @pytest.fixture(scope="module")
@@ -26,9 +26,13 @@ def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def fleet(state_dir: Path, request: pytest.FixtureRequest) -> Iterator[Rig]:
-    """A module may set CHARGERS / REPLICAS; default 40 chargers on 2 replicas of v1."""
+    """A module may set CHARGERS / REPLICAS / ENV_NAME / UP_ARGS; default 40 chargers on 2 replicas of v1."""
     chargers, replicas = getattr(request.module, "CHARGERS", 40), getattr(request.module, "REPLICAS", 2)
-    rig = _up(state_dir, getattr(request.module, "ENV_NAME", "dash"), chargers=chargers, replicas=replicas)
+    rig = Rig(state_dir, getattr(request.module, "ENV_NAME", "dash"), chargers)
+    # through the CLI, as a user would (and so the replicas are not children of the test process)
+    res = rig.cli("up", rig.name, "--runtime", "local", "--chargers", str(chargers), "--replicas", str(replicas),
+                  "--server-version", "v1", "--output", "json", *getattr(request.module, "UP_ARGS", ()))  # fmt: skip
+    assert res.returncode == 0, res.stderr
     try:
         yield rig
     finally:

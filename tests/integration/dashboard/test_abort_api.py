@@ -9,6 +9,7 @@ from tests.integration.release.conftest import Rig, kill9
 
 CHARGERS = 30
 ENV_NAME = "dashab"
+UP_ARGS = ("--session-rate", "360", "--session-minutes", "1-2", "--meter-interval", "10")  # transactions in flight
 
 
 def _wait_phase(dash: Dashboard, plan_id: str, phase: str, timeout: float = 90) -> dict:
@@ -72,3 +73,7 @@ def test_the_feed_keeps_sampling_a_release_nobody_watches(fleet: Rig, dashboard:
     assert 1 <= timeline["peak_reconnects_per_s"] <= 15
     assert sum(r[1] for r in timeline["rates"]) >= CHARGERS  # every charger's reconnect was counted
     assert current != to
+    tx = timeline["tx"]  # the simulator ledger's live counters moved during the release
+    assert tx["started"] > 0 and tx["tx_acknowledged"] > 0
+    checked = timeline["checked"]  # and, once finished, the ledger checked against the database
+    assert checked["started"] > 0 and checked["acknowledged"] > 0 and checked["lost"] == 0

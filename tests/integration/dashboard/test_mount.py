@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import httpx
 import pytest
 
 from tests.fakes.github_api import FakeGitHub
-from tests.fixtures.dashboard import TOKEN, dashboard_env
+from tests.fixtures.dashboard import TOKEN, dashboard_env, wait_healthy
 from tests.fixtures.ports import free_port
 
 
@@ -40,19 +39,11 @@ def test_mounted_under_the_webhook_server(tmp_path: Path, fake_github: FakeGitHu
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 20
-        while True:
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.time() < deadline, log.read_text()
-            time.sleep(0.1)
+        wait_healthy(url, proc, log)
         page = httpx.get(url + "/dashboard/")
         assert page.status_code == 200 and '<base href="/dashboard/">' in page.text
         assert httpx.get(url + "/dashboard/static/dashboard.css").status_code == 200
-        assert httpx.get(url + "/dashboard/api/environments").json() == []
+        assert [e for e in httpx.get(url + "/dashboard/api/environments").json() if e["runtime"] == "local"] == []
         assert httpx.post(url + "/dashboard/api/environments/x/down").status_code == 401
         with httpx.stream("GET", url + "/dashboard/api/environments/events", timeout=10) as stream:
             first = next(stream.iter_lines())

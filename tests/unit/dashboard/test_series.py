@@ -49,3 +49,13 @@ def test_dedupe_keeps_the_last_point_per_time_and_peak_ignores_unknowns() -> Non
     assert series.dedupe([[2, 1], [1, 5], [2, 3]]) == [[1, 5], [2, 3]]
     assert series.peak([[1, 4, None], [2, 9, 0], [3, 2, 1]]) == 9
     assert series.peak([[1, 0, None]], column=2) == 0
+
+
+def test_a_replica_missing_one_sample_keeps_its_chargers_for_a_while() -> None:
+    last: dict = {}
+    first = series.fill_unanswered({"r1": {"connections": 10}, "r2": {"connections": 5}}, last, 100.0)
+    assert series.split_by_version(first, {"r1", "r2"}, "v2") == (15, 0)
+    stalled = series.fill_unanswered({"r1": {"connections": 9}, "r2": {}}, last, 103.0)
+    assert series.split_by_version(stalled, {"r1", "r2"}, "v2") == (14, 0)  # r2's last answer stands in
+    gone = series.fill_unanswered({"r1": {"connections": 9}, "r2": {}}, last, 100.0 + series.STALE_AFTER_S + 0.1)
+    assert series.split_by_version(gone, {"r1", "r2"}, "v2") == (9, 0)  # too long: taken as gone
