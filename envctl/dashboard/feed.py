@@ -156,7 +156,7 @@ class FeedHub:
     async def stop(self) -> None:
         for queues in [*self.watchers.values(), self.env_watchers, self.list_watchers]:
             for q in queues:
-                q.put_nowait(None)
+                _end(q)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -218,9 +218,7 @@ class FeedHub:
                 q.put_nowait(msg)
             except asyncio.QueueFull:  # a stalled browser: end its stream, it reconnects afresh
                 queues.discard(q)
-                with contextlib.suppress(asyncio.QueueEmpty):
-                    q.get_nowait()
-                q.put_nowait(None)
+                _end(q)
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -261,13 +259,24 @@ class FeedHub:
                 log.info("release %s: %s", plan_id, err.message)
                 msg, feed.finished = None, True
             except Exception:
-                log.exception("release %s: sampling failed; it is reloaded from its journal when next watched", plan_id)
-                msg, feed.finished = None, True
+                log.exception("release %s: sampling failed; reloading it from its journal", plan_id)
+                self.feeds.pop(plan_id, None)
+                for q in self.watchers.pop(plan_id, set()):
+                    _end(q)  # their pages reconnect and get a fresh feed
+                continue
             if msg is not None:
                 self._publish(self.watchers.get(plan_id, set()), msg)
             idle = feed.finished or feed.doc["phase"] == "Pending"
             if idle and not self.watchers.get(plan_id):
                 self.feeds.pop(plan_id, None)  # reloaded from the journal when someone looks again
+
+
+def _end(q: asyncio.Queue[dict[str, Any] | None]) -> None:
+    """End a subscriber's stream, making room for the end marker if its queue is full."""
+    if q.full():
+        with contextlib.suppress(asyncio.QueueEmpty):
+            q.get_nowait()
+    q.put_nowait(None)
 
 
 def _environments_doc() -> dict[str, Any]:
