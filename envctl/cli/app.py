@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from envctl import __version__
-from envctl.cli import bench, charger, dashboard, env, release, webhook
+from envctl.cli import bench, charger, cluster, dashboard, env, release, webhook
 
 app = typer.Typer(
     name="envctl",
@@ -21,6 +21,7 @@ dashboard.register(app)
 app.add_typer(release.app, name="release")
 app.add_typer(bench.app, name="bench")
 app.add_typer(webhook.app, name="webhook")
+app.add_typer(cluster.app, name="cluster")
 
 
 @app.command("version")

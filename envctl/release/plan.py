@@ -11,7 +11,7 @@ import json
 import math
 import secrets
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -60,6 +60,16 @@ class PlannedReplica(BaseModel):
     connections: int
 
 
+class PlanOrigin(BaseModel):
+    """The CI run a plan was made in: only that run's reviewers may approve it."""
+
+    kind: Literal["github-actions"] = "github-actions"
+    repository: str
+    run_id: int
+    run_attempt: int
+    url: str
+
+
 class ReleasePlan(BaseModel):
     id: str
     env: str
@@ -81,9 +91,13 @@ class ReleasePlan(BaseModel):
     new_replica_args: list[str]
     thresholds: HealthThresholds
     estimated_duration_s: float
+    origin: PlanOrigin | None = None  # None: made outside CI
 
     def content(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        data = self.model_dump(mode="json")
+        if data.get("origin") is None:
+            data.pop("origin", None)  # plans made before origins existed keep their hash
+        return data
 
     @property
     def hash(self) -> str:
@@ -119,6 +133,7 @@ def compute_plan(
     planner: str,
     now: datetime,
     plan_id: str | None = None,
+    origin: PlanOrigin | None = None,
 ) -> ReleasePlan:
     """A pure function of the fleet as seen now and the options asked for."""
     options.validate_values()
@@ -156,4 +171,5 @@ def compute_plan(
         new_replica_args=list(options.new_replica_args),
         thresholds=options.thresholds,
         estimated_duration_s=round(estimate, 1),
+        origin=origin,
     )

@@ -15,9 +15,11 @@ from envctl.errors import ConfigError, NotFound, Refused
 from envctl.release import approval as gate
 from envctl.release.engine import Engine, Observer, new_status
 from envctl.release.fleet import Fleet
-from envctl.release.plan import PlanOptions, ReleasePlan, compute_plan
+from envctl.release.identity import Acting
+from envctl.release.plan import PlanOptions, PlanOrigin, ReleasePlan, compute_plan
 from envctl.release.status import TERMINAL, Abort, ReleaseStatus, release_phase, summary
 from envctl.release.store import FileReleaseStore, ReleaseStore
+from envctl.release.timeline import timeline
 
 
 @dataclass
@@ -70,20 +72,27 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def make_plan(ctx: ReleaseContext, options: PlanOptions, planner: str, plan_id: str | None = None) -> ReleasePlan:
+def make_plan(
+    ctx: ReleaseContext, options: PlanOptions, planner: str, plan_id: str | None = None, origin: PlanOrigin | None = None
+) -> ReleasePlan:
     if plan_id is not None and ctx.store.load_status(plan_id) is not None:
         raise Refused(f"release {plan_id} has already started; its plan can no longer change", "plan under a new id")
     plan = compute_plan(
         env=ctx.env, runtime=ctx.runtime, replicas=ctx.fleet.replicas(), options=options,
-        planner=planner, now=_now(), plan_id=plan_id,
+        planner=planner, now=_now(), plan_id=plan_id, origin=origin,
     )  # fmt: skip
     ctx.store.save_plan(plan)
     return plan
 
 
-def approve(ctx: ReleaseContext, plan_id: str, approver: str) -> gate.Approval:
+def approve(ctx: ReleaseContext, plan_id: str, acting: Acting, claimed_approver: str | None = None) -> gate.Approval:
+    """Record who approved, as the authority says: the run's reviewers in Actions, else the OS user."""
     plan = ctx.store.load_plan(plan_id)
-    record = gate.approve(plan, approver, ctx.policy, _now())
+    if acting.ci is not None:
+        earlier = [a for p in ctx.store.list_plans() if (a := ctx.store.load_approval(p.id)) is not None]
+        record = acting.ci.approve(plan, claimed_approver, ctx.policy, _now(), earlier)
+    else:
+        record = gate.approve_local(plan, acting.login, claimed_approver, ctx.policy, _now())
     ctx.store.save_approval(record)
     return record
 
@@ -98,7 +107,10 @@ def _check_fleet_matches(ctx: ReleaseContext, plan: ReleasePlan) -> None:
         )
 
 
-def start(ctx: ReleaseContext, plan_id: str, actor: str, observer: Observer | None = None) -> ReleaseStatus:
+def start(
+    ctx: ReleaseContext, plan_id: str, actor: str, observer: Observer | None = None, ci_run: gate.RunCoordinates | None = None
+) -> ReleaseStatus:
+    """`ci_run`: the GitHub Actions run we are in; there only that run's own approval starts anything."""
     plan = ctx.store.load_plan(plan_id)
     existing = ctx.store.load_status(plan_id)
     if existing is not None:
@@ -108,7 +120,7 @@ def start(ctx: ReleaseContext, plan_id: str, actor: str, observer: Observer | No
         )
     if ctx.store.load_abort(plan_id) is not None:
         raise Refused(f"plan {plan_id} was aborted before it started", "make a new plan")
-    record = gate.check_approved(plan, ctx.store.load_approval(plan_id), ctx.policy)
+    record = gate.check_approved(plan, ctx.store.load_approval(plan_id), ctx.policy, ci_run)
     _check_fleet_matches(ctx, plan)
     status = new_status(plan, actor, record.approver, time.time())
     return _engine(ctx, plan, observer).run(status)
@@ -151,6 +163,16 @@ def status(ctx: ReleaseContext, plan_id: str | None) -> dict[str, Any]:
     }
     out["plan_hash"] = plan.hash
     return out
+
+
+def report(ctx: ReleaseContext, plan_id: str | None) -> dict[str, Any]:
+    """Plan, status (with the approval) and the per-second timeline from the journal: what a job summary shows."""
+    plan = ctx.store.load_plan(plan_id) if plan_id else _latest(ctx)
+    return {
+        "plan": plan.to_dict(),
+        "status": status(ctx, plan.id),
+        "timeline": timeline(plan, ctx.store.load_status(plan.id), ctx.store.events(plan.id)),
+    }
 
 
 def _latest(ctx: ReleaseContext) -> ReleasePlan:

@@ -36,9 +36,10 @@ CACHE = Path(os.environ.get("ENVCTL_IMAGE_CACHE") or Path.home() / ".cache" / "e
 REPO = Path(__file__).resolve().parents[2]
 SUITE = "bookworm"
 
-PAUSE_IMAGE = "local/pause:1"
-POSTGRES_IMAGE_REPO = "local/postgres"
-ENVCTL_IMAGE_REPO = "local/envctl"
+# A registry-style name with a dot: containerd would otherwise read "local/x" as docker.io/local/x.
+PAUSE_IMAGE = "envctl.local/pause:1"
+POSTGRES_IMAGE_REPO = "envctl.local/postgres"
+ENVCTL_IMAGE_REPO = "envctl.local/envctl"
 
 # The Dockerfile's image, as an OCI config (kept equal to the Dockerfile by a test).
 ENVCTL_CONFIG = {
@@ -234,9 +235,10 @@ def _envctl_base(logf) -> tuple[Path, str]:
     wheels.mkdir(parents=True, exist_ok=True)
     # Wheels are built here, where pip's configuration and cache are; the chroot installs offline.
     _run([sys.executable, "-m", "pip", "wheel", "--quiet", "-w", str(wheels), *reqs], logf)
+    (root / "tmp" / "requirements.txt").write_text("\n".join(reqs) + "\n")
     _chroot(root, "python3 -m venv /opt/envctl"
-                  " && /opt/envctl/bin/pip install --quiet --no-index --find-links /tmp/wheels "
-                  + " ".join(f'"{r}"' for r in reqs) +
+                  " && /opt/envctl/bin/pip install --quiet --no-index --find-links /tmp/wheels -r /tmp/requirements.txt"
+                  " && rm /tmp/requirements.txt"
                   " && useradd --uid 10001 --create-home envctl"
                   " && mkdir -p /data /status && chown envctl /data /status", logf)
     shutil.rmtree(wheels)
@@ -315,6 +317,10 @@ def ensure_imported(ctr: list[str], log_dir: Path) -> dict[str, str]:
     """Build what is missing and import into containerd what it does not have; name -> reference."""
     built = build_all(log_dir)
     have = set(subprocess.run([*ctr, "images", "ls", "-q"], capture_output=True, text=True).stdout.split())
+    wanted = {ref for ref, _archive in built.values()}
+    stale = sorted(have - wanted)
+    if stale:  # earlier builds, and names tests added: the store holds exactly this run's images
+        subprocess.run([*ctr, "images", "rm", *stale], capture_output=True)
     for _name, (ref, archive) in built.items():
         if ref in have:
             continue

@@ -11,7 +11,7 @@ from envctl.cli.output import OutputFormat, OutputOption, emit, user_errors
 from envctl.cli.release.options import EnvOption, RuntimeOption, seconds
 from envctl.cli.release.render import show_plan
 from envctl.release import service
-from envctl.release.approval import current_identity
+from envctl.release.identity import acting
 from envctl.release.plan import HealthThresholds, PlanOptions
 
 
@@ -45,5 +45,6 @@ def command(
             verify_tolerance=verify_tolerance, new_replica_args=shlex.split(server_args), thresholds=thresholds,
         )  # fmt: skip
         ctx = service.open_context(env, runtime)
-        plan = service.make_plan(ctx, options, current_identity(), plan_id)
+        who = acting()  # in GitHub Actions: the run's dispatcher, and the run becomes the plan's origin
+        plan = service.make_plan(ctx, options, who.login, plan_id, who.ci.origin() if who.ci else None)
         emit(output, plan.to_dict(), show_plan)

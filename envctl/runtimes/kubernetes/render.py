@@ -288,10 +288,17 @@ def render_rolebinding(values: Values, path: Path) -> Manifest:
 class RbacValues:
     namespace: str = "envctl-system"
     name: str = "envctl"
+    image: str = "ghcr.io/example/envctl:latest"  # what the gc CronJob runs
+    gc_schedule: str = "*/5 * * * *"
+    gc_name: str = "envctl-gc"
 
     @property
     def username(self) -> str:
         return f"system:serviceaccount:{self.namespace}:{self.name}"
+
+    @property
+    def gc_username(self) -> str:
+        return f"system:serviceaccount:{self.namespace}:{self.gc_name}"
 
 
 def render_rbac(path: Path, rbac: RbacValues = RbacValues()) -> list[Manifest]:

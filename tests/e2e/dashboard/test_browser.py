@@ -76,6 +76,12 @@ def test_release_chart_grows_and_new_version_rises(fleet: Rig, dashboard: Dashbo
         assert _conn_summary(page)[0] >= points[-1]
         assert int(page.get_attribute("#chart-rate", "data-points") or 0) >= rate_points
         page.screenshot(path=screenshot_path("release-completed"), full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})  # the same release on a phone
+        page.wait_for_timeout(300)  # the charts follow their container's new width
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "sideways scroll on a phone"
+        assert page.evaluate("document.querySelector('#chart-conn canvas').getBoundingClientRect().right <= window.innerWidth")
+        page.screenshot(path=screenshot_path("release-phone"), full_page=True)
+        page.set_viewport_size({"width": 1280, "height": 900})
 
         page.goto(dashboard.url + "/releases")  # listed, and linked back to its page
         listed = page.locator(f'tr[data-plan="{plan_id}"]')

@@ -22,6 +22,7 @@ import pytest
 
 from envctl.release.store import FileReleaseStore
 from envctl.runtimes.local import LocalRuntime
+from tests.fakes.github_api import FakeGitHub
 
 
 class Rig:
@@ -36,7 +37,9 @@ class Rig:
         return f"v{next(self._versions)}"
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ENVCTL_RELEASE_")}
+        # Outside a test that says otherwise, envctl must not think it runs in GitHub Actions (the
+        # suite itself may): there the approver and the planner come from GitHub's API.
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ENVCTL_RELEASE_", "GITHUB_", "ENVCTL_GITHUB_"))}
         return env | {"ENVCTL_STATE_DIR": str(self.state_dir), "COLUMNS": "200"} | extra
 
     def cli(self, *args: str, timeout: float = 120, **extra: str) -> subprocess.CompletedProcess[str]:
@@ -55,8 +58,9 @@ class Rig:
         assert res.returncode == 0, res.stderr
         return json.loads(res.stdout)
 
-    def approve(self, plan_id: str, approver: str = "release-manager") -> None:
-        res = self.cli("release", "approve", plan_id, "--env", self.name, "--approver", approver)
+    def approve(self, plan_id: str) -> None:
+        """As the OS user running the tests, who also planned it: allowed on the local runtime."""
+        res = self.cli("release", "approve", plan_id, "--env", self.name)
         assert res.returncode == 0, res.stderr
 
     def status(self, plan_id: str) -> dict[str, Any]:
@@ -136,6 +140,14 @@ def rig(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
             os.environ.pop("ENVCTL_STATE_DIR", None)
         else:
             os.environ["ENVCTL_STATE_DIR"] = old
+
+
+@pytest.fixture(scope="module")
+def github() -> Iterator[FakeGitHub]:
+    """The fake GitHub API a module's CI jobs ask about their runs."""
+    fake = FakeGitHub().start()
+    yield fake
+    fake.stop()
 
 
 def kill9(proc: subprocess.Popen[str]) -> None:

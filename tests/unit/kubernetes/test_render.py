@@ -201,7 +201,8 @@ def test_rbac_bundle() -> None:
     bind = next(rule for rule in cluster["rules"] if "bind" in rule["verbs"])
     assert bind["resourceNames"] == ["envctl-environment"]
     vap = next(o for o in objs if o["kind"] == "ValidatingAdmissionPolicy")
-    assert vap["spec"]["matchConditions"][0]["expression"] == "request.userInfo.username == 'system:serviceaccount:ops:bot'"
+    assert vap["spec"]["matchConditions"][0]["expression"] == (
+        "request.userInfo.username in ['system:serviceaccount:ops:bot', 'system:serviceaccount:ops:envctl-gc']")
     crb = next(o for o in objs if o["kind"] == "ClusterRoleBinding")
     assert crb["subjects"] == [{"kind": "ServiceAccount", "name": "bot", "namespace": "ops"}]
 
