@@ -26,6 +26,7 @@ from envctl.dashboard import catalog as catalog_mod
 from envctl.dashboard import ledger, series
 from envctl.errors import EnvctlError
 from envctl.release import service as releases
+from envctl.release import timeline
 from envctl.release.status import TERMINAL
 
 log = logging.getLogger(__name__)
@@ -66,8 +67,10 @@ class ReleaseFeed:
         self.tx = next((e["tx"] for e in reversed(samples) if e.get("tx")), None)
         self.checked = next((e["checked"] for e in reversed(events) if e.get("event") == ledger.LEDGER_EVENT), None)
         if self.doc["phase"] in TERMINAL:
-            if not samples:
-                self.rates, self.source = series.journal_rates(events), "journal"
+            status = self.ctx.store.load_status(self.plan_id)
+            if not samples and status is not None:
+                journal = timeline.timeline(self.plan, status, events)
+                self.rates, self.source = series.journal_rates(journal, status.started_at), "journal"
             self.finished = True
             if self.checked is None:
                 self._check_ledger()

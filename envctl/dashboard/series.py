@@ -80,18 +80,12 @@ def split_by_version(
     return old, new
 
 
-def journal_rates(events: Iterable[Mapping[str, Any]]) -> list[list[int | None]]:
-    """For a release no dashboard watched: chargers the engine disconnected, per second, from its
-    journal. They reconnect within a second or so, so this is the reconnect curve up to that lag."""
-    per_sec: dict[int, int] = {}
-    for e in events:
-        if e.get("event") == "disconnect":
-            sec = int(float(e["t"]))
-            per_sec[sec] = per_sec.get(sec, 0) + int(e.get("closed", 0))
-    if not per_sec:
-        return []
-    lo, hi = min(per_sec), max(per_sec)
-    return [[sec, per_sec.get(sec, 0), None] for sec in range(lo, hi + 1)]
+def journal_rates(journal_timeline: Mapping[str, Any], started_at: float) -> list[list[int | None]]:
+    """For a release no dashboard watched: chargers the engine disconnected per second (forward and
+    back), from release/timeline.py's reading of its journal. They reconnect within a second or
+    so, so this is the reconnect curve up to that lag; failures are unknown."""
+    t0 = int(started_at)
+    return [[t0 + int(s["t"]), int(s["forward"]) + int(s["back"]), None] for s in journal_timeline.get("seconds", [])]
 
 
 def dedupe(points: Iterable[Sequence[Any]]) -> list[list[Any]]:

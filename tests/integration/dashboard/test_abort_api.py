@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 
-from tests.fixtures.dashboard import TOKEN, Dashboard
+from pathlib import Path
+
+from tests.fixtures.dashboard import TOKEN, Dashboard, running_dashboard
 from tests.integration.release.conftest import Rig, kill9
 
 CHARGERS = 30
@@ -21,6 +23,19 @@ def _wait_phase(dash: Dashboard, plan_id: str, phase: str, timeout: float = 90) 
             return doc
         time.sleep(0.3)
     raise AssertionError(f"release {plan_id} never reached {phase}: {doc}")
+
+
+def test_a_release_no_dashboard_watched_gets_its_chart_from_the_journal(fleet: Rig, state_dir: Path, tmp_path: Path) -> None:
+    # first in the module: no dashboard runs yet while this release does
+    plan = fleet.plan(fleet.next_version(), "--budget", "15", "--hold", "1")
+    fleet.approve(plan["id"])
+    res = fleet.cli("release", "start", plan["id"], "--env", fleet.name, "--output", "json")
+    assert res.returncode == 0, res.stderr
+    with running_dashboard(state_dir, tmp_path) as dash:
+        timeline = dash.get(f"/api/releases/{plan['id']}/timeline").json()
+    assert timeline["source"] == "journal" and timeline["finished"] and timeline["conn"] == []
+    assert sum(r[1] for r in timeline["rates"]) == CHARGERS  # every charger the engine moved, per second
+    assert 1 <= timeline["peak_reconnects_per_s"] <= 15
 
 
 def test_release_status_api_is_the_status_json(fleet: Rig, dashboard: Dashboard) -> None:

@@ -33,16 +33,10 @@ def test_connections_are_split_by_the_plans_old_replicas() -> None:
     assert series.split_by_version(stats, {"r1", "r2"}, "v2") == (50, 25)
 
 
-def test_the_journal_gives_the_engines_disconnects_per_second() -> None:
-    events = [
-        {"event": "step_started", "t": 99.0},
-        {"event": "disconnect", "t": 100.2, "closed": 4},
-        {"event": "disconnect", "t": 100.7, "closed": 5},
-        {"event": "disconnect", "t": 102.1, "closed": 3},
-        {"event": "dashboard_sample", "t": 101.0},
-    ]
-    assert series.journal_rates(events) == [[100, 9, None], [101, 0, None], [102, 3, None]]
-    assert series.journal_rates([]) == []
+def test_the_journal_timeline_becomes_rates_on_epoch_seconds() -> None:
+    journal = {"seconds": [{"t": 0, "forward": 4, "back": 0}, {"t": 1, "forward": 0, "back": 0}, {"t": 2, "forward": 1, "back": 2}]}
+    assert series.journal_rates(journal, 100.7) == [[100, 4, None], [101, 0, None], [102, 3, None]]
+    assert series.journal_rates({"seconds": []}, 5.0) == []
 
 
 def test_dedupe_keeps_the_last_point_per_time_and_peak_ignores_unknowns() -> None:
