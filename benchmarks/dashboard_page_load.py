@@ -57,7 +57,7 @@ def main() -> None:
         with dashboard(state, out_dir / "page_load_dashboard.log") as (url, _server), sync_playwright() as pw:
             plan = json.loads(envctl(state, "release", "plan", "--env", "big", "--to", "v2", "--budget", "100",
                                      "--hold", "5", "--output", "json"))  # fmt: skip
-            envctl(state, "release", "approve", plan["id"], "--env", "big", "--approver", "bench")
+            envctl(state, "release", "approve", plan["id"], "--env", "big")
             envctl(state, "release", "start", plan["id"], "--env", "big", "--output", "json")
             time.sleep(6)  # the feed's tail after the release
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
