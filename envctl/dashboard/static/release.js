@@ -134,7 +134,10 @@
   // Once finished: the ledger checked against the server's database (the figures a rehearsal reports).
   function renderChecked(checked) {
     const dl = document.getElementById("tx-checked");
-    if (!checked) { dl.replaceChildren(); return; }
+    if (!checked) {
+      facts(dl, [["status", release && TERMINAL.includes(release.phase) ? "checking…" : "checked once the release has finished"]]);
+      return;
+    }
     if (checked.error) { facts(dl, [["checked against the database", `could not check: ${checked.error}`]]); return; }
     const order = ["started", "acknowledged", "lost", "stops_lost", "meter_values_lost", "energy_mismatch_wh", "phantom", "duplicated", "pending"];
     facts(dl, order.filter((k) => k in checked).map((k) => [k.replaceAll("_", " "), num(checked[k])]));
