@@ -42,6 +42,7 @@ class PlanOptions(BaseModel):
     verify_tolerance: float = 0.0  # share of the fleet allowed to be missing at verify
     new_replica_args: list[str] = Field(default_factory=list)  # e.g. ["--fault", "callerror"] in rehearsals
     thresholds: HealthThresholds = Field(default_factory=HealthThresholds)
+    image: str | None = None  # Kubernetes: the new version's image (None: the running version's)
 
     def validate_values(self) -> None:
         if self.budget_per_s <= 0:
@@ -92,11 +93,13 @@ class ReleasePlan(BaseModel):
     thresholds: HealthThresholds
     estimated_duration_s: float
     origin: PlanOrigin | None = None  # None: made outside CI
+    image: str | None = None  # Kubernetes: the new version's image; None keeps the running one's
 
     def content(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")
-        if data.get("origin") is None:
-            data.pop("origin", None)  # plans made before origins existed keep their hash
+        for optional in ("origin", "image"):
+            if data.get(optional) is None:
+                data.pop(optional, None)  # plans made before these fields existed keep their hash
         return data
 
     @property
@@ -172,4 +175,5 @@ def compute_plan(
         thresholds=options.thresholds,
         estimated_duration_s=round(estimate, 1),
         origin=origin,
+        image=options.image,
     )

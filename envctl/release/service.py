@@ -32,17 +32,16 @@ class ReleaseContext:
     store: ReleaseStore
     policy: gate.ApprovalPolicy = field(default_factory=gate.ApprovalPolicy)
     engine_options: dict[str, Any] = field(default_factory=dict)
+    # How long a resume waits for a dead orchestrator's lease to lapse (0: the lease dies with it).
+    takeover_wait_s: float = 0.0
 
 
 def open_context(env: str | None, runtime: str | None = None) -> ReleaseContext:
     from envctl.envs.service import get_runtime
 
-    rt = get_runtime(runtime or "local")  # the only runtime with a fleet adapter so far
-    if rt.name != "local":
-        raise ConfigError(
-            f"releases on the {rt.name} runtime are not supported yet",
-            "use --runtime local; the Kubernetes fleet adapter is planned (state in a ConfigMap)",
-        )
+    rt = get_runtime(runtime)
+    if rt.name == "kubernetes":
+        return _kubernetes_context(rt, env)
     from envctl.release.fleets.local import LocalFleet
     from envctl.runtimes.local import LocalRuntime
 
@@ -55,6 +54,25 @@ def open_context(env: str | None, runtime: str | None = None) -> ReleaseContext:
         fleet=LocalFleet(rt, name),
         store=FileReleaseStore(rt.env_dir(name) / "releases"),
         policy=gate.ApprovalPolicy.load(),
+    )
+
+
+def _kubernetes_context(rt: Any, env: str | None) -> ReleaseContext:
+    """The release's state lives in the environment's namespace; any machine with a kubeconfig
+    for it can plan, watch, abort or resume."""
+    from envctl.release.fleets.kubernetes import KubernetesFleet
+    from envctl.release.stores.kubernetes import LEASE_S, KubernetesReleaseStore
+
+    name = env or _only_env(rt.list())
+    rt.status(name)  # NotFound with a hint when there is no such environment
+    namespace = rt.namespace(name)
+    return ReleaseContext(
+        env=name,
+        runtime="kubernetes",
+        fleet=KubernetesFleet(rt.kube, namespace),
+        store=KubernetesReleaseStore(rt.kube, namespace, name),
+        policy=gate.ApprovalPolicy.load(),
+        takeover_wait_s=LEASE_S + 3,
     )
 
 
@@ -134,7 +152,7 @@ def resume(ctx: ReleaseContext, plan_id: str, observer: Observer | None = None) 
     if release_phase(plan, status) in TERMINAL:
         return status
     status.resumes += 1
-    return _engine(ctx, plan, observer).run(status)
+    return _engine(ctx, plan, observer, lease_wait_s=ctx.takeover_wait_s).run(status)
 
 
 def abort(ctx: ReleaseContext, plan_id: str, reason: str, by: str) -> Abort:
@@ -182,8 +200,8 @@ def _latest(ctx: ReleaseContext) -> ReleasePlan:
     return plans[-1]
 
 
-def _engine(ctx: ReleaseContext, plan: ReleasePlan, observer: Observer | None) -> Engine:
-    opts = dict(ctx.engine_options)
+def _engine(ctx: ReleaseContext, plan: ReleasePlan, observer: Observer | None, lease_wait_s: float = 0.0) -> Engine:
+    opts = {"lease_wait_s": lease_wait_s, **ctx.engine_options}
     if observer is not None:
         opts["observer"] = observer
     return Engine(plan, ctx.fleet, ctx.store, **opts)

@@ -39,7 +39,7 @@ def test_entrypoint_is_envctl_and_templates_pass_subcommands(make_values: Callab
     objs = r.render(make_values(), r.PACKAGED_TEMPLATES)
     args = {o["metadata"]["name"]: o["spec"]["template"]["spec"]["containers"][0]["args"][0]
             for o in objs if o["kind"] == "Deployment"}
-    assert args == {"charger-server": "server", "charger-simulator": "sim"}
+    assert args == {"charger-server-v1": "server", "charger-simulator": "sim"}
     assert not any("command" in c for o in objs if o["kind"] == "Deployment"
                    for c in o["spec"]["template"]["spec"]["containers"])
 
