@@ -123,5 +123,11 @@ async def down_environment(request: Request) -> Response:
     return _json(result)
 
 
+async def terraform_overview(request: Request) -> Response:
+    from envctl.dashboard.terraform import overview
+
+    return _json(await anyio.to_thread.run_sync(overview, DashboardState.of(request).settings.terraform_root))
+
+
 async def healthz(_request: Request) -> Response:
     return JSONResponse({"ok": True})

@@ -82,6 +82,7 @@ def routes() -> list[BaseRoute]:
         read("/api/releases/{plan_id}/timeline", api.release_timeline),
         read("/api/releases/{plan_id}/events", api.release_events),
         act("/api/releases/{plan_id}/abort", api.abort_release),
+        read("/api/terraform", api.terraform_overview),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
 

@@ -12,6 +12,7 @@ import ipaddress
 import os
 import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from envctl.errors import ConfigError
 
@@ -74,9 +75,10 @@ class DashboardSettings:
     port: int = 8090
     tokens: dict[str, str] = field(default_factory=dict)  # token -> holder
     exposed: bool = False  # bound beyond loopback: reading needs a token as well
+    terraform_root: Path = field(default_factory=Path.cwd)  # whose saved Terraform plans to show
 
     @classmethod
-    def for_bind(cls, host: str, port: int) -> DashboardSettings:
+    def for_bind(cls, host: str, port: int, terraform_root: Path | None = None) -> DashboardSettings:
         tokens = load_tokens(os.environ.get(TOKEN_ENV) or None, os.environ.get(TOKENS_FILE_ENV) or None)
         exposed = not is_loopback(host)
         if exposed and not tokens:
@@ -85,7 +87,7 @@ class DashboardSettings:
                 f"set {TOKEN_ENV} (everyone reaching {host}:{port} would otherwise see and act), "
                 "or bind to 127.0.0.1",
             )
-        return cls(host=host, port=port, tokens=tokens, exposed=exposed)
+        return cls(host=host, port=port, tokens=tokens, exposed=exposed, terraform_root=terraform_root or Path.cwd())
 
     @property
     def actions_enabled(self) -> bool:

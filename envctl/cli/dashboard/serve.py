@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -12,6 +14,7 @@ from envctl.cli.output import OutputFormat, OutputOption, emit, stderr, user_err
 def command(
     host: str = typer.Option("127.0.0.1", help="address to listen on; beyond loopback a token is required"),
     port: int = typer.Option(8090, help="port to listen on"),
+    terraform_dir: Optional[Path] = typer.Option(None, help="working tree whose saved Terraform plans to show (default: here)"),
     log_level: str = typer.Option("warning", help="uvicorn log level"),
     output: OutputFormat = OutputOption,
 ) -> None:
@@ -23,7 +26,7 @@ def command(
         from envctl.dashboard.app import create_app
         from envctl.dashboard.settings import DashboardSettings
 
-        settings = DashboardSettings.for_bind(host, port)
+        settings = DashboardSettings.for_bind(host, port, terraform_dir)
         app = create_app(settings)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     shown = f"[{host}]" if ":" in host else host
