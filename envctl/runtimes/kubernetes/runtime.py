@@ -371,19 +371,24 @@ class KubernetesRuntime:
             )
 
     def _stop_pods(self, namespace: str) -> None:
-        """Scale workloads to zero and wait for their pods to go (each drains as it stops).
+        """Stop the chargers first, then everything else, and wait for the pods to go.
 
-        The namespace controller, finding pods still terminating, re-checks only after their
-        whole grace period; with the pods already gone the namespace disappears at once."""
+        With the simulator gone the servers hold no connections, so their preStop drain has
+        nothing to shed; and the namespace controller, finding pods still terminating, would
+        re-check only after their whole grace period, while with the pods already gone the
+        namespace disappears at once."""
         workloads = self.kube.list(kind("Deployment").path(namespace)) + self.kube.list(
             kind("StatefulSet").path(namespace))
-        for w in workloads:
-            path = kind(w["kind"]).path(namespace, w["metadata"]["name"])
-            self.kube.merge_patch(path, {"spec": {"replicas": 0}})
         deadline = time.monotonic() + self.config.kubernetes.down_timeout.total_seconds()
         pods_path = kind("Pod").path(namespace)
-        while workloads and self.kube.list(pods_path) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        simulators = [w for w in workloads if (w["metadata"].get("labels") or {}).get(
+            "app.kubernetes.io/name") == "charger-simulator"]
+        for group, selector in ((simulators, "app.kubernetes.io/name=charger-simulator"), (workloads, None)):
+            for w in group:
+                self.kube.merge_patch(kind(w["kind"]).path(namespace, w["metadata"]["name"]), {"spec": {"replicas": 0}})
+            query = {"labelSelector": selector} if selector else {}
+            while group and self.kube.list(pods_path, **query) and time.monotonic() < deadline:
+                time.sleep(0.1)
 
     def _wait_gone(self, namespace: str) -> None:
         path = kind("Namespace").path(name=namespace)
