@@ -31,13 +31,6 @@ NS = kind("Namespace")
 SA = r.RbacValues(namespace="envctl-system", name="envctl")
 
 
-@pytest.fixture
-def admin(control_plane: Any) -> Iterator[Kube]:
-    kube = Kube(control_plane.kubeconfig)
-    yield kube
-    kube.close()
-
-
 def token_kubeconfig(admin_kubeconfig: str, token: str, path: Path) -> str:
     cfg = yaml.safe_load(Path(admin_kubeconfig).read_text())
     ctx = next(c for c in cfg["contexts"] if c["name"] == cfg["current-context"])["context"]
