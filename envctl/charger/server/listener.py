@@ -25,6 +25,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from envctl.charger.server.admission import Admission
 from envctl.charger.server.auth import BasicAuth
 from envctl.charger.server.config import ServerConfig
 from envctl.charger.server.metrics import Metrics
@@ -108,6 +109,7 @@ class Listener:
         auth: BasicAuth | None,
         ssl_context: ssl.SSLContext | None,
         serving: Callable[[], bool],
+        admission: Admission | None = None,
     ) -> None:
         self.config = config
         self.handler = handler
@@ -115,6 +117,7 @@ class Listener:
         self.auth = auth
         self.ssl_context = ssl_context
         self.serving = serving
+        self.admission = admission
         self.port = config.port
         self._server: Server | None = None
         self.servers: list[Server] = []  # every server ever started; shutdown closes them all
@@ -163,6 +166,12 @@ class Listener:
         return conn.respond(status, text + "\n")
 
     async def _check_handshake(self, conn: ServerConnection, request: Request) -> Response | None:
+        admission = self.admission
+        if admission is not None and not admission.admit():  # first: a refusal must cost nothing more
+            self.metrics.admission_refused_per_second.add()
+            response = self._reject(conn, 503, "admission", "this replica is taking too many new chargers; retry later")
+            response.headers["Retry-After"] = str(admission.retry_after())
+            return response
         cid = charger_id_from_path(request.path)
         if cid is None:
             return self._reject(conn, 404, "path", f"no OCPP endpoint at {request.path}; chargers connect to /ocpp/{{chargePointId}}")

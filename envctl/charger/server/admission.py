@@ -1,0 +1,56 @@
+"""Admission control: a per-replica limit on new WebSocket handshakes, so a storm cannot reach the database.
+
+A replica crash or a network blip sends every charger it held back at once, and firmware
+reconnects immediately. Each accepted connection costs an ownership claim and a BootNotification
+write; thousands per second per replica, times the replicas, is what took the operator's database
+down. Handshakes above `rate_per_s` are answered `503 Service Unavailable` with `Retry-After`
+before anything else is looked at (path, auth, database): the refusal has to stay cheap because
+the refused charger comes straight back.
+
+The bucket holds at most one second's worth of tokens, so the limit is a rate, not a quota: an
+idle replica does not save up a burst larger than what it can take in a second.
+
+DEFAULT_MAX_ACCEPT_RATE is sized from the measured connect capacity of one replica (connects +
+BootNotification persisted, with the ownership bookkeeping, one server process on this class of
+machine; see docs/benchmarks.md, "Admission control"): 80 % of it, rounded down to a hundred, so a
+replica keeps headroom for the traffic of the chargers it already holds.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+MEASURED_CONNECT_CAPACITY_PER_S = 3_100  # benchmarks/results/server_connect_ownership.json, with ownership
+DEFAULT_MAX_ACCEPT_RATE = int(MEASURED_CONNECT_CAPACITY_PER_S * 0.8) // 100 * 100
+MAX_RETRY_AFTER_S = 30
+
+
+class Admission:
+    __slots__ = ("rate", "_tokens", "_at", "_clock", "_refused_second", "_refused_in_second")
+
+    def __init__(self, rate_per_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = float(rate_per_s)
+        self._clock = clock
+        self._tokens = self.rate
+        self._at = clock()
+        self._refused_second = -1
+        self._refused_in_second = 0
+
+    def admit(self) -> bool:
+        now = self._clock()
+        self._tokens = min(self.rate, self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        second = int(now)
+        if second != self._refused_second:
+            self._refused_second, self._refused_in_second = second, 0
+        self._refused_in_second += 1
+        return False
+
+    def retry_after(self) -> int:
+        """Whole seconds (HTTP's unit): the refused of one second are spread over the next ones."""
+        return max(1, min(MAX_RETRY_AFTER_S, math.ceil(self._refused_in_second / self.rate)))
