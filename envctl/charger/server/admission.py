@@ -5,7 +5,10 @@ reconnects immediately. Each accepted connection costs an ownership claim and a 
 write; thousands per second per replica, times the replicas, is what took the operator's database
 down. Handshakes above `rate_per_s` are answered `503 Service Unavailable` with `Retry-After`
 before anything else is looked at (path, auth, database): the refusal has to stay cheap because
-the refused charger comes straight back.
+the refused charger comes straight back. So it is decided when the TCP connection is accepted,
+and the refused connection gets a tiny asyncio protocol (`Refusal`) instead of a WebSocket
+connection: it waits for the end of the request headers, writes a canned response and closes;
+no HTTP parser, no handshake task, no connection object.
 
 The bucket holds at most one second's worth of tokens, so the limit is a rate, not a quota: an
 idle replica does not save up a burst larger than what it can take in a second.
@@ -18,6 +21,7 @@ replica keeps headroom for the traffic of the chargers it already holds.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Callable
@@ -54,3 +58,37 @@ class Admission:
     def retry_after(self) -> int:
         """Whole seconds (HTTP's unit): the refused of one second are spread over the next ones."""
         return max(1, min(MAX_RETRY_AFTER_S, math.ceil(self._refused_in_second / self.rate)))
+
+
+class Refusal(asyncio.Protocol):
+    """One refused handshake: read up to the end of the request headers, answer 503, close."""
+
+    __slots__ = ("_transport", "_response", "_seen", "_timer")
+    HEAD_LIMIT = 16_384  # a request head larger than this is not a charger's: close without answering
+    IDLE_S = 10.0
+
+    def __init__(self, retry_after: int) -> None:
+        body = b"this replica is taking too many new chargers; retry later\n"
+        self._response = (
+            b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: %d\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (retry_after, len(body), body)
+        )
+        self._seen = b""
+        self._transport: asyncio.Transport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+        self._timer = asyncio.get_running_loop().call_later(self.IDLE_S, transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        self._seen = (self._seen + data)[-self.HEAD_LIMIT:]
+        if b"\r\n\r\n" in self._seen and self._transport is not None:
+            self._transport.write(self._response)
+            self._transport.close()
+            self._transport = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._transport = None

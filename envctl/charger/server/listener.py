@@ -25,7 +25,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from envctl.charger.server.admission import Admission
+from envctl.charger.server.admission import Admission, Refusal
 from envctl.charger.server.auth import BasicAuth
 from envctl.charger.server.config import ServerConfig
 from envctl.charger.server.metrics import Metrics
@@ -132,7 +132,14 @@ class Listener:
         sock = listening_socket(self.config.host, self.port, self.config.reuse_port)
         self.port = sock.getsockname()[1]  # a port of 0 becomes concrete; restarts reuse it
 
+        admission = self.admission
+
         def create_connection(*args: Any, **kwargs: Any) -> ServerConnection:
+            # Called once per accepted TCP connection, before a byte of HTTP is read.
+            if admission is not None and not admission.admit():
+                self.metrics.rejected("admission")
+                self.metrics.admission_refused_per_second.add()
+                return Refusal(admission.retry_after())  # type: ignore[return-value]
             conn = ServerConnection(*args, **kwargs)
             conn.server = _ServerView(conn.server, self.serving)  # type: ignore[assignment]
             return conn
@@ -166,12 +173,6 @@ class Listener:
         return conn.respond(status, text + "\n")
 
     async def _check_handshake(self, conn: ServerConnection, request: Request) -> Response | None:
-        admission = self.admission
-        if admission is not None and not admission.admit():  # first: a refusal must cost nothing more
-            self.metrics.admission_refused_per_second.add()
-            response = self._reject(conn, 503, "admission", "this replica is taking too many new chargers; retry later")
-            response.headers["Retry-After"] = str(admission.retry_after())
-            return response
         cid = charger_id_from_path(request.path)
         if cid is None:
             return self._reject(conn, 404, "path", f"no OCPP endpoint at {request.path}; chargers connect to /ocpp/{{chargePointId}}")

@@ -84,6 +84,7 @@ class Metrics:
         self.stops_refused: dict[str, int] = {}  # reason -> StopTransactions answered but not applied
         self.admission_refused_per_second = PerSecond()
         self.commits_per_second = PerSecond()
+        self.db_items_per_second = PerSecond()  # rows written, by commit second
         self.rejected_handshakes: dict[str, int] = {}
         self.messages: dict[str, int] = {}
         self.callerrors: dict[str, int] = {}
@@ -115,6 +116,7 @@ class Metrics:
 
     def commit(self, items: int, commit_s: float, waits: list[float]) -> None:
         self.commits_per_second.add()
+        self.db_items_per_second.add(items)
         self.db_commit.observe(commit_s)
         self.db_batch_items += items
         for w in waits:
@@ -138,6 +140,7 @@ class Metrics:
             "rejected_handshakes": dict(self.rejected_handshakes),
             "admission_refused_per_second": self.admission_refused_per_second.series(),
             "commits_per_second": self.commits_per_second.series(),
+            "db_items_per_second": self.db_items_per_second.series(),
             "taken_over_total": self.taken_over,
             "superseded_writes_total": self.superseded_writes,
             "claims_failed_total": self.claims_failed,

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from envctl.charger.server.admission import Admission
 from tests.integration.charger.conftest import boot, charger, ocpp_call, running_server
@@ -123,3 +124,26 @@ async def test_a_write_from_a_superseded_connection_gets_no_answer_and_the_link_
                 assert time.monotonic() - started < 3 and old.close_code == 1000
         assert a.stats()["superseded_writes_total"] + a.stats()["taken_over_total"] >= 1
         assert a.store is not None and await a.store.list_transactions("CP1") == []
+
+
+async def test_a_charger_that_cannot_claim_itself_is_disconnected_and_counted(tmp_path: Path) -> None:
+    async with running_server(tmp_path) as cs:
+        async with charger(cs.ocpp_url("CP1")) as ws:
+            await boot(ws)
+        db = tmp_path / "server.db"
+        with sqlite3.connect(db) as raw:  # the ownership table vanishes behind the server's back
+            raw.execute("ALTER TABLE charger_owners RENAME TO charger_owners_gone")
+        async with charger(cs.ocpp_url("CP2")) as ws:
+            with pytest.raises(ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 10)
+            assert ws.close_code == 1000
+        assert cs.stats()["claims_failed_total"] == 1
+        with sqlite3.connect(db) as raw:
+            raw.execute("ALTER TABLE charger_owners_gone RENAME TO charger_owners")
+        async with charger(cs.ocpp_url("CP3")) as ws:
+            await boot(ws)
+        stats = cs.stats()
+        assert stats["claims_failed_total"] == 1
+        commits = sum(n for _, n in stats["commits_per_second"])
+        assert commits == stats["store"]["commits"] and commits >= 3
+        assert sum(n for _, n in stats["db_items_per_second"]) == stats["store"]["committed_items"]
