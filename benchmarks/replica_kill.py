@@ -76,8 +76,9 @@ def one(rate: str, chargers: int, database_url: str | None, settle_s: float) -> 
     name = f"kill-{rate}-{os.getpid()}"
     runtime.down(name)
     server_args = [] if rate == "default" else ["--max-accept-rate", rate]
-    spec = EnvSpec(name=name, chargers=chargers, replicas=3, session_rate=6.0, meter_interval=30.0,
-                   reconnect="immediate", database_url=database_url, ready_timeout_s=600,
+    # Sessions of 12-30 s, a MeterValues every 5 s: starts, samples and stops are in flight at the kill.
+    spec = EnvSpec(name=name, chargers=chargers, replicas=3, session_rate=12.0, session_minutes="0.2-0.5",
+                   meter_interval=5.0, reconnect="immediate", database_url=database_url, ready_timeout_s=600,
                    extra={"server_args": server_args})
     print(f"== max-accept-rate {rate}: up {chargers} chargers on 3 replicas", file=sys.stderr, flush=True)
     t_up = time.time()
