@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import threading
 import time
 from typing import Any
 
@@ -25,7 +24,6 @@ from server_common import RawCharger, Server, conditions, run_clients, source_ad
 async def knock(host: str, port: int, first: int, count: int, concurrency: int, start_at: float) -> dict[str, Any]:
     sem = asyncio.Semaphore(concurrency)
     refused = accepted = other = 0
-    retry_after: set[str] = set()
 
     async def one(i: int) -> None:
         nonlocal refused, accepted, other
@@ -45,8 +43,7 @@ async def knock(host: str, port: int, first: int, count: int, concurrency: int, 
     await asyncio.sleep(max(0.0, start_at - time.time()))
     t0 = time.monotonic()
     await asyncio.gather(*(one(i) for i in range(first, first + count)))
-    return {"refused": refused, "accepted": accepted, "other": other, "elapsed_s": time.monotonic() - t0,
-            "retry_after": sorted(retry_after)}
+    return {"refused": refused, "accepted": accepted, "other": other, "elapsed_s": time.monotonic() - t0}
 
 
 def run(server: Server, handshakes: int, clients: int, concurrency: int) -> tuple[list[dict[str, Any]], float]:
@@ -54,13 +51,10 @@ def run(server: Server, handshakes: int, clients: int, concurrency: int) -> tupl
     cpu0 = server.cpu_seconds()
     per = handshakes // clients
     start_at = time.time() + 1.5
-    box: dict[str, Any] = {}
-    t = threading.Thread(target=lambda: box.setdefault("r", run_clients("admission_refusal:knock", [
+    results = run_clients("admission_refusal:knock", [
         {"host": "127.0.0.1", "port": server.port, "first": c * per, "count": per, "concurrency": concurrency,
-         "start_at": start_at} for c in range(clients)])))
-    t.start()
-    t.join()
-    return box["r"], server.cpu_seconds() - cpu0
+         "start_at": start_at} for c in range(clients)])
+    return results, server.cpu_seconds() - cpu0
 
 
 def main() -> None:

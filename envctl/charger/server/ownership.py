@@ -25,6 +25,7 @@ from envctl.charger.server.metrics import Metrics
 from envctl.charger.server.registry import Registry
 from envctl.charger.store import Store
 from envctl.charger.store.base import Takeover, utcnow
+from envctl.charger.store.group_commit import StoreClosed
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,11 @@ class Ownership:
         store.connected_ids = registry.ids
 
     def connected(self, conn: ChargerConnection) -> None:
-        claim = self.store.claim(conn.charger_id, utcnow())
+        try:
+            claim = self.store.claim(conn.charger_id, utcnow())
+        except StoreClosed:  # slipped in while the server stops: it cannot own anything here
+            self._supersede(conn)
+            return
         conn.claim = claim
         assert claim.future is not None
         claim.future.add_done_callback(lambda fut: self._claimed(conn, fut))

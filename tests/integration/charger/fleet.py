@@ -4,7 +4,7 @@ Separate ports (not SO_REUSEPORT) so a test decides which replica a charger land
 load balancer or a reconnect would. Every replica gets the same admin token, as the local
 runtime and the Kubernetes templates give them.
 
-`answering(ws)` makes a test charger answer the central system's CALLs (Accepted), so a call
+`accepting(ws)` makes a test charger answer the central system's CALLs (Accepted), so a call
 through the admin API is answered by the charger itself.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -21,9 +21,8 @@ from typing import Any
 import httpx
 import orjson
 from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import ConnectionClosed
 
-from tests.integration.charger.conftest import ServerProcess
+from tests.integration.charger.conftest import ServerProcess, answering, result
 
 TOKEN = "test-admin-token-0123456789abcdef"
 _ids = itertools.count(1)
@@ -63,25 +62,9 @@ def fleet(tmp_path: Path, n: int, database_url: str, *args: str) -> Iterator[Fle
             sp.kill()
 
 
-@contextlib.asynccontextmanager
-async def answering(ws: ClientConnection, payload: dict[str, Any] | None = None) -> AsyncIterator[list[list[Any]]]:
-    """Answer every CALL from the server with `payload` (default Accepted); yields the CALLs seen."""
-    seen: list[list[Any]] = []
-
-    async def loop() -> None:
-        async for raw in ws:
-            frame = orjson.loads(raw)
-            if frame[0] == 2:
-                seen.append(frame)
-                await ws.send(orjson.dumps([3, frame[1], payload or {"status": "Accepted"}]).decode())
-
-    task = asyncio.create_task(loop())
-    try:
-        yield seen
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
-            await task
+def accepting(ws: ClientConnection) -> contextlib.AbstractAsyncContextManager[list[list[Any]]]:
+    """The charger answers every CALL from the server with {"status": "Accepted"}."""
+    return answering(ws, result({"status": "Accepted"}))
 
 
 def start_payload(n: int, connector: int = 1) -> dict[str, Any]:

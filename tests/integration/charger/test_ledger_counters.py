@@ -22,12 +22,6 @@ from tests.integration.charger.conftest import running_server
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ledger.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
 
 def sql_runner(url: str) -> Callable[[str], Awaitable[list[Any]]]:
     """Run one statement directly on the database, as an operator's psql/sqlite3 session would."""
