@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from envctl import __version__
-from envctl.cli import bench, charger, env, release, webhook
+from envctl.cli import bench, charger, cluster, env, release, tf, webhook
 
 app = typer.Typer(
     name="envctl",
@@ -20,6 +20,8 @@ charger.register(app)
 app.add_typer(release.app, name="release")
 app.add_typer(bench.app, name="bench")
 app.add_typer(webhook.app, name="webhook")
+app.add_typer(cluster.app, name="cluster")
+app.add_typer(tf.app, name="tf")
 
 
 @app.command("version")

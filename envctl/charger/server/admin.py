@@ -40,7 +40,8 @@ def guarded(cs: CentralSystem, endpoint: Endpoint) -> Endpoint:
     """The endpoint, behind the admin token when one is configured."""
 
     async def checked(request: Request) -> Response:
-        refused = admin_token.problem(cs.config.admin_token, request.headers.get("Authorization"))
+        refused = admin_token.problem(cs.config.admin_token, request.headers.get("Authorization"),
+                                      request.headers.get(admin_token.TOKEN_HEADER))
         if refused is not None:
             return JSONResponse({"error": refused[1]}, status_code=refused[0])
         return await endpoint(request)

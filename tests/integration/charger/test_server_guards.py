@@ -32,6 +32,10 @@ async def test_mutating_endpoints_need_the_admin_token_reads_do_not(tmp_path: Pa
         assert cs.listener.accepting and not cs.drainer.draining  # nothing was done
         ok = await http.post("/admin/disconnect", json={"count": 0}, headers={"Authorization": f"Bearer {TOKEN}"})
         assert ok.status_code == 200
+        # through the Kubernetes API server's pod proxy, which drops Authorization
+        proxied = await http.post("/admin/disconnect", json={"count": 0}, headers={"X-Envctl-Admin-Token": TOKEN})
+        wrong = await http.post("/admin/disconnect", json={"count": 0}, headers={"X-Envctl-Admin-Token": "nope-nope"})
+        assert (proxied.status_code, wrong.status_code) == (200, 403)
         for path in ("/healthz", "/readyz", "/metrics", "/admin/stats", "/admin/chargers"):
             assert (await http.get(path)).status_code == 200, path
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 import yaml
 
+from envctl.errors import ConfigError
 from envctl.runtimes.kubernetes import render as r
 
-T = r.REPO_TEMPLATES
+T = r.PACKAGED_TEMPLATES
 
 
 def by_kind(objs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -35,7 +37,9 @@ def test_default_environment_has_every_object(make_values: Callable[..., r.Value
         ("Namespace", "envctl-pr-42"), ("ResourceQuota", "envctl-quota"), ("LimitRange", "envctl-limits"),
         ("NetworkPolicy", "envctl-isolation"), ("ServiceAccount", "charger"),
         ("Secret", "envctl-credentials"), ("Secret", "envctl-basic-auth"), ("ConfigMap", "envctl-config"),
-        ("Service", "charger-server"), ("Deployment", "charger-server"), ("Deployment", "charger-simulator"),
+        ("Service", "charger-server"), ("Deployment", "charger-server-v1"), ("Deployment", "charger-simulator"),
+        # Postgres by default: the replicas share one store that outlives any of their pods.
+        ("Service", "postgres"), ("StatefulSet", "postgres"),
     ])
     # Every namespaced object lives in the environment's namespace.
     assert {o["metadata"].get("namespace") for o in objs if o["kind"] != "Namespace"} == {"envctl-pr-42"}
@@ -67,7 +71,7 @@ def test_values_cannot_inject_yaml(make_values: Callable[..., r.Values]) -> None
     assert objs[0]["metadata"]["annotations"]["envctl.io/owner"] == evil
     cm = next(o for o in objs if o["kind"] == "ConfigMap")
     assert cm["data"]["SERVER_VERSION"] == "v1\nextra: yes"
-    assert len(objs) == 11
+    assert len(objs) == 13
 
 
 def test_quota_and_limits_come_from_config(make_values: Callable[..., r.Values]) -> None:
@@ -80,9 +84,9 @@ def test_quota_and_limits_come_from_config(make_values: Callable[..., r.Values])
 
 
 def test_server_probes_drain_and_grace_period(make_values: Callable[..., r.Values]) -> None:
-    cfg = {"kubernetes": {"drain": {"rate_per_s": 25, "margin_s": 15}}}
+    cfg = {"kubernetes": {"drain": {"budget_per_s": 100, "margin_s": 15}}}  # 25/s per replica
     objs = r.render(make_values(config=cfg, chargers=1000, replicas=4), T)
-    dep = next(o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == "charger-server")
+    dep = next(o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == "charger-server-v1")
     assert dep["spec"]["replicas"] == 4
     pod = dep["spec"]["template"]["spec"]
     # 1000 chargers over 4 replicas = 250 each; at 25/s that is 10 s of draining, + 15 s margin.
@@ -92,21 +96,28 @@ def test_server_probes_drain_and_grace_period(make_values: Callable[..., r.Value
     assert {"name": "admin", "containerPort": 9100} in c["ports"]
     hook = c["lifecycle"]["preStop"]["exec"]["command"]
     script = hook[-1]
-    assert "/admin/drain" in script and '"rate_per_s": 25.0' in script and "time.sleep(10)" in script
+    assert "/admin/drain" in script and '"rate_per_s": 25.0' in script
+    assert "deadline = time.monotonic() + 25" in script and "/admin/stats" in script  # waits for them to go
     compile(script, "preStop", "exec")  # the hook is valid Python
     assert c["args"][0] == "server" and "--admin-port" in c["args"] and "--replica-id" in c["args"]
 
 
-def test_sqlite_is_the_default_database(make_values: Callable[..., r.Values]) -> None:
-    objs = r.render(make_values(), T)
+def test_sqlite_when_asked_for_one_replica(make_values: Callable[..., r.Values]) -> None:
+    objs = r.render(make_values(config={"kubernetes": {"database": {"kind": "sqlite"}}}), T)
     assert "StatefulSet" not in by_kind(objs)
     secret = next(o for o in objs if o["metadata"]["name"] == "envctl-credentials")
     assert secret["stringData"]["database-url"] == "sqlite:////data/envctl.db"
-    assert container(objs, "charger-server")["volumeMounts"] == [{"name": "data", "mountPath": "/data"}]
+    assert container(objs, "charger-server-v1")["volumeMounts"] == [{"name": "data", "mountPath": "/data"}]
 
 
-def test_postgres_statefulset_when_asked(make_values: Callable[..., r.Values]) -> None:
-    objs = by_kind(r.render(make_values(config={"kubernetes": {"database": {"kind": "postgres"}}}), T))
+def test_sqlite_with_several_replicas_is_refused_saying_why(make_values: Callable[..., r.Values]) -> None:
+    with pytest.raises(ConfigError) as err:
+        make_values(config={"kubernetes": {"database": {"kind": "sqlite"}}}, replicas=2)
+    assert "cannot share SQLite" in err.value.message and "postgres" in (err.value.hint or "")
+
+
+def test_postgres_statefulset_by_default(make_values: Callable[..., r.Values]) -> None:
+    objs = by_kind(r.render(make_values(), T))
     sts = objs["StatefulSet"][0]
     assert sts["metadata"]["name"] == "postgres"
     assert "volumeClaimTemplates" not in sts["spec"]  # emptyDir: no storage class needed
@@ -150,12 +161,22 @@ def test_basic_auth_is_htpasswd_sha(make_values: Callable[..., r.Values]) -> Non
 
 
 def test_config_change_rolls_pods(make_values: Callable[..., r.Values]) -> None:
-    a = r.render(make_values(server_version="v1"), T)
-    b = r.render(make_values(server_version="v2"), T)
-    get = lambda objs: next(o for o in objs if o["metadata"]["name"] == "charger-server" and o["kind"] == "Deployment")[  # noqa: E731
+    a = r.render(make_values(chargers=10), T)
+    b = r.render(make_values(chargers=20), T)
+    get = lambda objs: next(o for o in objs if o["metadata"]["name"] == "charger-server-v1" and o["kind"] == "Deployment")[  # noqa: E731
         "spec"]["template"]["metadata"]["annotations"]["envctl.io/config-checksum"]
     assert get(a) != get(b)
-    assert r.render(make_values(server_version="v1"), T) == a  # same values, same manifests
+    assert r.render(make_values(chargers=10), T) == a  # same values, same manifests
+
+
+def test_each_version_has_its_deployment_and_the_service_routes_to_it(make_values: Callable[..., r.Values]) -> None:
+    objs = r.render(make_values(server_version="2.0-rc.1"), T)
+    [dep] = [o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"].startswith("charger-server-")]
+    assert dep["metadata"]["name"] == "charger-server-2-0-rc-1"
+    assert dep["spec"]["selector"]["matchLabels"]["envctl.io/server-version"] == "2.0-rc.1"
+    assert dep["spec"]["template"]["metadata"]["annotations"]["envctl.io/server-version"] == "2.0-rc.1"
+    [svc] = [o for o in objs if o["kind"] == "Service" and o["metadata"]["name"] == "charger-server"]
+    assert svc["spec"]["selector"]["envctl.io/server-version"] == "2.0-rc.1"
 
 
 def test_node_selector_reaches_every_pod(make_values: Callable[..., r.Values]) -> None:
@@ -191,7 +212,8 @@ def test_rbac_bundle() -> None:
     bind = next(rule for rule in cluster["rules"] if "bind" in rule["verbs"])
     assert bind["resourceNames"] == ["envctl-environment"]
     vap = next(o for o in objs if o["kind"] == "ValidatingAdmissionPolicy")
-    assert vap["spec"]["matchConditions"][0]["expression"] == "request.userInfo.username == 'system:serviceaccount:ops:bot'"
+    assert vap["spec"]["matchConditions"][0]["expression"] == (
+        "request.userInfo.username in ['system:serviceaccount:ops:bot', 'system:serviceaccount:ops:envctl-gc']")
     crb = next(o for o in objs if o["kind"] == "ClusterRoleBinding")
     assert crb["subjects"] == [{"kind": "ServiceAccount", "name": "bot", "namespace": "ops"}]
 
