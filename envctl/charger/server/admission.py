@@ -13,10 +13,13 @@ no HTTP parser, no handshake task, no connection object.
 The bucket holds at most one second's worth of tokens, so the limit is a rate, not a quota: an
 idle replica does not save up a burst larger than what it can take in a second.
 
-DEFAULT_MAX_ACCEPT_RATE is sized from the measured connect capacity of one replica (connects +
-BootNotification persisted, with the ownership bookkeeping, one server process on this class of
-machine; see docs/benchmarks.md, "Admission control"): 80 % of it, rounded down to a hundred, so a
-replica keeps headroom for the traffic of the chargers it already holds.
+DEFAULT_MAX_ACCEPT_RATE is sized from the measured connect capacity of one replica: 80 % of it,
+rounded down to a hundred, so a replica keeps headroom for the traffic of the chargers it already
+holds. The capacity: 3,688 connects + BootNotification persisted per second by one server process
+on a quiet 2-core machine (benchmarks/results/server_connect.json), divided by the 1.041 the
+ownership bookkeeping costs in server CPU per connect, measured side by side
+(benchmarks/results/server_connect_ownership.json): about 3,540/s, taken as 3,500/s. See
+docs/benchmarks.md, issue 10.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import math
 import time
 from collections.abc import Callable
 
-MEASURED_CONNECT_CAPACITY_PER_S = 3_100  # benchmarks/results/server_connect_ownership.json, with ownership
+MEASURED_CONNECT_CAPACITY_PER_S = 3_500  # with ownership, one replica (see above)
 DEFAULT_MAX_ACCEPT_RATE = int(MEASURED_CONNECT_CAPACITY_PER_S * 0.8) // 100 * 100
 MAX_RETRY_AFTER_S = 30
 
