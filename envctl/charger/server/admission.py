@@ -10,8 +10,9 @@ and the refused connection gets a tiny asyncio protocol (`Refusal`) instead of a
 connection: it waits for the end of the request headers, writes a canned response and closes;
 no HTTP parser, no handshake task, no connection object.
 
-The bucket holds at most one second's worth of tokens, so the limit is a rate, not a quota: an
-idle replica does not save up a burst larger than what it can take in a second.
+The bucket holds at most BURST_S worth of tokens, so the limit is a rate, not a quota: an idle
+replica does not save up a burst, and no second ever admits more than (1 + BURST_S) x the rate
+(a one-second bucket let through twice the rate in the first second of a storm, measured).
 
 DEFAULT_MAX_ACCEPT_RATE is sized from the measured connect capacity of one replica: 80 % of it,
 rounded down to a hundred, so a replica keeps headroom for the traffic of the chargers it already
@@ -32,22 +33,24 @@ from collections.abc import Callable
 MEASURED_CONNECT_CAPACITY_PER_S = 3_500  # with ownership, one replica (see above)
 DEFAULT_MAX_ACCEPT_RATE = int(MEASURED_CONNECT_CAPACITY_PER_S * 0.8) // 100 * 100
 MAX_RETRY_AFTER_S = 30
+BURST_S = 0.2  # absorbs the jitter of handshakes arriving together, nothing more
 
 
 class Admission:
-    __slots__ = ("rate", "_tokens", "_at", "_clock", "_refused_second", "_refused_in_second")
+    __slots__ = ("rate", "capacity", "_tokens", "_at", "_clock", "_refused_second", "_refused_in_second")
 
     def __init__(self, rate_per_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = float(rate_per_s)
+        self.capacity = max(1.0, self.rate * BURST_S)
         self._clock = clock
-        self._tokens = self.rate
+        self._tokens = self.capacity
         self._at = clock()
         self._refused_second = -1
         self._refused_in_second = 0
 
     def admit(self) -> bool:
         now = self._clock()
-        self._tokens = min(self.rate, self._tokens + (now - self._at) * self.rate)
+        self._tokens = min(self.capacity, self._tokens + (now - self._at) * self.rate)
         self._at = now
         if self._tokens >= 1.0:
             self._tokens -= 1.0
