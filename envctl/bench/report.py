@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from envctl.bench.sampler import Sampler
-from envctl.bench.transactions import failures
+from envctl.bench.transactions import failures as ledger_failures
 
 
 CONTRACT_KEYS = ("started", "acknowledged", "lost", "stops_lost", "meter_values_lost", "energy_mismatch_wh",
@@ -69,7 +69,7 @@ def build(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     rows = timeline(sampler, start)
-    problems = failures(transactions)
+    problems = ledger_failures(transactions)
     sim = sampler.last_sim()
     offline = sim.get("offline", {})
     end = sampler.sim_points[-1][0] if sampler.sim_points else settled_at  # the tail after settling counts too

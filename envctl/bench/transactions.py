@@ -35,6 +35,7 @@ async def server_history(database_url: str) -> tuple[list[dict[str, Any]], list[
             "timestamp": r["started_at"],
             "transaction_id": r["id"],
             "meter_stop": r["meter_stop"],
+            "stopped_at": r["stopped_at"],
         }
         for r in rows
     ]

@@ -93,8 +93,17 @@ class LedgerWriter:
 
 
 def read_rows(ledger_dir: str) -> list[dict[str, Any]]:
+    return _read(ledger_dir)[0]
+
+
+def _read(ledger_dir: str) -> tuple[list[dict[str, Any]], float | None]:
+    """(latest state per message id, horizon): each file holds every change of its worker up to its
+    last line (writes are flushed in order), so the earliest of the files' last updated_at is the
+    instant up to which the ledger knows everything, even while the simulator still runs."""
     latest: dict[str, dict[str, Any]] = {}
+    horizon: float | None = None
     for path in sorted(glob.glob(os.path.join(ledger_dir, FILE_GLOB))):
+        last = 0.0
         with open(path, "rb") as fh:
             for line in fh:
                 if not line.strip():
@@ -104,7 +113,10 @@ def read_rows(ledger_dir: str) -> list[dict[str, Any]]:
                 except orjson.JSONDecodeError:
                     continue  # a torn last line after a hard kill
                 latest[row["id"]] = row
-    return list(latest.values())
+                last = max(last, float(row.get("updated_at") or 0.0))
+        if last:
+            horizon = last if horizon is None else min(horizon, last)
+    return list(latest.values()), horizon
 
 
 @dataclass
@@ -121,6 +133,7 @@ class LedgerSummary:
     acknowledged_samples: list[tuple[tuple[Any, ...], str]] = field(default_factory=list)
     sent_sample_keys: set[tuple[Any, ...]] = field(default_factory=set)  # sent at least once (acked or not)
     resent: int = 0  # messages sent more than once (resends after drops, retries)
+    horizon: float | None = None  # unix time up to which the ledger recorded everything (see _read)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -137,7 +150,8 @@ def summarise(ledger_dir: str) -> LedgerSummary:
     from envctl.charger.simulator.reconcile import sample_key
 
     s = LedgerSummary()
-    for row in read_rows(ledger_dir):
+    rows, s.horizon = _read(ledger_dir)
+    for row in rows:
         kind, state = row["kind"], row["state"]
         s.by_kind.setdefault(kind, {}).setdefault(state, 0)
         s.by_kind[kind][state] += 1

@@ -70,3 +70,17 @@ def test_a_start_stored_but_never_answered_is_not_phantom_and_a_second_copy_is_d
     assert (result["phantom"], result["duplicated"], result["lost"]) == (0, 0, 0)
     assert ledger.reconcile(s, [row(1, 1), row(9, 3, at="2026-01-02T00:00:00Z")])["phantom"] == 1  # nobody sent it
     assert ledger.reconcile(s, [row(1, 1), row(1, 4, tag="OTHER")])["duplicated"] == 1  # same session, new id
+
+
+def test_server_rows_newer_than_the_ledgers_horizon_are_not_judged_yet(tmp_path: Path) -> None:
+    """Read while the simulator runs: its last second may not be flushed, so a brand-new server row
+    is no phantom yet; an old one is."""
+    row = start_row(1, "acknowledged", 1) | {"updated_at": dt.datetime(2026, 1, 1, 0, 0, 5, tzinfo=dt.UTC).timestamp()}
+    (tmp_path / "ledger-w0.jsonl").write_bytes(orjson.dumps(row) + b"\n")
+    s = ledger.summarise(str(tmp_path))
+    ours = {"charger": "CP1", "connector": 1, "id_tag": "T", "meter_start": 1, "timestamp": "2026-01-01T00:00:00.123Z",
+            "transaction_id": 1}
+    later = ours | {"charger": "CP2", "transaction_id": 2, "timestamp": "2026-01-01T00:00:09Z"}
+    earlier = ours | {"charger": "CP3", "transaction_id": 3, "timestamp": "2026-01-01T00:00:02Z"}
+    result = ledger.reconcile(s, [ours, later, earlier])
+    assert (result["phantom"], result["too_recent_to_judge"]) == (1, 1)
