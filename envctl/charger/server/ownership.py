@@ -16,7 +16,6 @@ a charger that cannot own itself must reconnect.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 
@@ -48,24 +47,19 @@ class Ownership:
 
     def connected(self, conn: ChargerConnection) -> None:
         try:
-            claim = self.store.claim(conn.charger_id, utcnow())
+            conn.claim = self.store.claim(conn.charger_id, utcnow(), lambda claim, err: self._claimed(conn, err))
         except StoreClosed:  # slipped in while the server stops: it cannot own anything here
             self._supersede(conn)
-            return
-        conn.claim = claim
-        assert claim.future is not None
-        claim.future.add_done_callback(lambda fut: self._claimed(conn, fut))
 
-    def _claimed(self, conn: ChargerConnection, fut: asyncio.Future[int]) -> None:
+    def _claimed(self, conn: ChargerConnection, error: BaseException | None) -> None:
         early = self._early.pop(conn.charger_id, None)
-        if fut.cancelled() or fut.exception() is not None:
+        if error is not None or conn.claim is None or conn.claim.epoch is None:
             if not conn.superseded:
-                log.warning("charger %s: ownership claim failed (%s); closing its connection",
-                            conn.charger_id, "cancelled" if fut.cancelled() else fut.exception())
+                log.warning("charger %s: ownership claim failed (%s); closing its connection", conn.charger_id, error)
                 self.metrics.claims_failed += 1
                 self._supersede(conn)
             return
-        epoch = fut.result()
+        epoch = conn.claim.epoch
         if early is not None and early > epoch:
             self._take_away(conn)
         elif not conn.superseded:

@@ -131,19 +131,29 @@ class Claim:
     write's own database transaction. `epoch` is set by the store's writer right after the claim
     commits (before any later batch runs), so writes queued before the claim resolved are fenced
     correctly too.
+
+    The outcome is delivered either to `on_settled(claim, error)` (the server: called straight
+    from the commit's resolution, no future and no extra loop iteration per connect) or, when no
+    callback is given, through `future` (tools and tests await it).
     """
 
-    __slots__ = ("charger_id", "replica_id", "connected_at", "epoch", "future")
+    __slots__ = ("charger_id", "replica_id", "connected_at", "epoch", "future", "on_settled", "settled")
 
-    def __init__(self, charger_id: str, replica_id: str, connected_at: datetime) -> None:
+    def __init__(self, charger_id: str, replica_id: str, connected_at: datetime,
+                 on_settled: ClaimCallback | None = None) -> None:
         self.charger_id = charger_id
         self.replica_id = replica_id
         self.connected_at = connected_at
         self.epoch: int | None = None
         self.future: asyncio.Future[int] | None = None
+        self.on_settled = on_settled
+        self.settled = False
 
     def __repr__(self) -> str:
         return f"Claim({self.charger_id!r}, epoch={self.epoch})"
+
+
+ClaimCallback = Callable[["Claim", BaseException | None], None]
 
 
 class Superseded(Exception):
@@ -190,7 +200,7 @@ class Store(Protocol):
     # Postgres, a polled takeover log on SQLite)
     on_takeover: TakeoverObserver | None
     def register_replica(self, info: ReplicaInfo) -> Awaitable[None]: ...
-    def claim(self, charger_id: str, at: datetime) -> Claim: ...
+    def claim(self, charger_id: str, at: datetime, on_settled: ClaimCallback | None = None) -> Claim: ...
     def release(self, claim: Claim, at: datetime) -> None: ...
 
     # durable writes: the awaitable completes after COMMIT; with a fence, it raises Superseded

@@ -31,6 +31,7 @@ from envctl.charger.store.base import (
     STOP,
     BootRecord,
     Claim,
+    ClaimCallback,
     CommitObserver,
     MeterSample,
     Pending,
@@ -147,12 +148,17 @@ class GroupCommitStore:
     def register_replica(self, info: ReplicaInfo) -> asyncio.Future[None]:
         return self._durable(REPLICA, info)
 
-    def claim(self, charger_id: str, at: datetime) -> Claim:
-        """Claim the charger for a new connection of this replica; `claim.future` gives the epoch."""
+    def claim(self, charger_id: str, at: datetime, on_settled: ClaimCallback | None = None) -> Claim:
+        """Claim the charger for a new connection of this replica: the epoch arrives through
+        `on_settled(claim, error)`, or `claim.future` when no callback is given."""
         if self.replica_id is None:
             raise StoreClosed("a store without a replica id cannot claim chargers")
-        claim = Claim(charger_id, self.replica_id, at)
-        claim.future = self._durable(CLAIM, claim)
+        if self._closed or self._loop is None:
+            raise StoreClosed("store is closed")
+        claim = Claim(charger_id, self.replica_id, at, on_settled)
+        if on_settled is None:
+            claim.future = self._loop.create_future()
+        self._submit(Pending(CLAIM, claim, claim.future))
         self.claims += 1
         return claim
 
@@ -182,6 +188,16 @@ class GroupCommitStore:
         now = time.perf_counter()
         waits: list[float] = []
         for p, (ok, value) in zip(batch, outcomes):
+            if p.kind == CLAIM:
+                claim: Claim = p.item
+                claim.settled = True
+                if claim.on_settled is not None:
+                    waits.append(now - p.enqueued)
+                    try:
+                        claim.on_settled(claim, None if ok else value)
+                    except Exception:  # one connection's bookkeeping must not fail the batch's others
+                        log.exception("claim callback failed for %s", claim.charger_id)
+                    continue
             fut = p.future
             if fut is None:
                 continue
@@ -239,4 +255,4 @@ class GroupCommitStore:
 
 
 def _pending(claim: Claim) -> bool:
-    return claim.future is not None and not claim.future.done()
+    return not claim.settled
