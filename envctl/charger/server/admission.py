@@ -17,9 +17,10 @@ replica does not save up a burst, and no second ever admits more than (1 + BURST
 DEFAULT_MAX_ACCEPT_RATE is sized from the measured connect capacity of one replica: 80 % of it,
 rounded down to a hundred, so a replica keeps headroom for the traffic of the chargers it already
 holds. The capacity: 3,688 connects + BootNotification persisted per second by one server process
-on a quiet 2-core machine (benchmarks/results/server_connect.json), divided by the 1.041 the
+on a quiet 2-core machine (benchmarks/results/server_connect.json), divided by the 1.142 the
 ownership bookkeeping costs in server CPU per connect, measured side by side
-(benchmarks/results/server_connect_ownership.json): about 3,540/s, taken as 3,500/s. See
+(benchmarks/results/server_connect_ownership.json, the last of three runs on a shared machine,
+whose ratios were 1.04, 1.28 and 1.14: the median): about 3,230/s, taken as 3,200/s. See
 docs/benchmarks.md, issue 10.
 """
 
@@ -30,7 +31,7 @@ import math
 import time
 from collections.abc import Callable
 
-MEASURED_CONNECT_CAPACITY_PER_S = 3_500  # with ownership, one replica (see above)
+MEASURED_CONNECT_CAPACITY_PER_S = 3_200  # with ownership, one replica (see above)
 DEFAULT_MAX_ACCEPT_RATE = int(MEASURED_CONNECT_CAPACITY_PER_S * 0.8) // 100 * 100
 MAX_RETRY_AFTER_S = 30
 BURST_S = 0.2  # absorbs the jitter of handshakes arriving together, nothing more
