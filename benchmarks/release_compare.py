@@ -1,8 +1,10 @@
 """Recreate vs rolling vs graceful on the same fleet size: how much gentler is the graceful release?
 
     python benchmarks/release_compare.py --chargers 1000 --budget 100 --out benchmarks/results/release_compare.json
+    python benchmarks/release_compare.py --runtime kubernetes --chargers 10000 --budget 500 \
+        --out benchmarks/results/release_k8s_10k/compare.json     # ENVCTL_CONFIG: the cluster's images
 
-Runs `envctl bench release` once per strategy (each on a fresh local fleet), keeps each report
+Runs `envctl bench release` once per strategy (each on a fresh fleet), keeps each report
 next to the summary, and writes the ratios of recreate's and rolling's peak reconnect rate and
 connect failures to graceful's. Ratios use max(graceful, 1) as the denominator so a graceful
 run with zero failures still gives a finite number.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +27,7 @@ KEYS = ("peak_reconnects_per_s", "peak_server_connects_per_s", "connect_failures
 def run(strategy: str, args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
     report, plot = out_dir / f"release_{strategy}.json", out_dir / f"release_{strategy}.png"
     cmd = [
-        sys.executable, "-m", "envctl", "bench", "release", "--runtime", "local", "--chargers", str(args.chargers),
+        sys.executable, "-m", "envctl", "bench", "release", "--runtime", args.runtime, "--chargers", str(args.chargers),
         "--strategy", strategy, "--budget", str(args.budget), "--replicas", str(args.replicas),
         "--grace", str(args.grace), "--hold", str(args.hold), "--session-rate", str(args.session_rate),
         "--report", str(report), "--plot", str(plot), "--output", "json",
@@ -42,6 +45,7 @@ def ratio(a: float | None, b: float | None) -> float | None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runtime", default="local", choices=["local", "kubernetes"])
     p.add_argument("--chargers", type=int, default=1000)
     p.add_argument("--budget", type=float, default=100.0)
     p.add_argument("--replicas", type=int, default=2)
@@ -55,6 +59,8 @@ def main() -> None:
     reports = {s: run(s, args, out_dir) for s in ("recreate", "rolling", "graceful")}
     g = reports["graceful"]
     summary = {
+        "runtime": args.runtime,
+        "load_avg_1m_end": round(os.getloadavg()[0], 2),
         "chargers": args.chargers,
         "replicas": args.replicas,
         "budget_per_s": args.budget,

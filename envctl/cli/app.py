@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from envctl import __version__
-from envctl.cli import bench, charger, cluster, env, release, tf, webhook
+from envctl.cli import bench, charger, cluster, dashboard, env, release, tf, webhook
 
 app = typer.Typer(
     name="envctl",
@@ -17,6 +17,7 @@ app = typer.Typer(
 
 env.register(app)
 charger.register(app)
+dashboard.register(app)
 app.add_typer(release.app, name="release")
 app.add_typer(bench.app, name="bench")
 app.add_typer(webhook.app, name="webhook")

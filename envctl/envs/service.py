@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
+from envctl.envs import history
 from envctl.envs.model import EnvStatus, RuntimeName
 from envctl.errors import ConfigError
 from envctl.runtimes.base import Runtime
@@ -37,7 +38,17 @@ def get_runtime(name: str | None = None) -> Runtime:
     raise ConfigError(f"unknown runtime {chosen!r}", "use --runtime local or --runtime kubernetes")
 
 
-def extend(name: str, by: timedelta, runtime: str | None = None) -> EnvStatus:
+def extend(name: str, by: timedelta, runtime: str | None = None, actor: str | None = None, via: str = "cli") -> EnvStatus:
     chosen = get_runtime(runtime)
-    chosen.extend(name, by)
+    expires = chosen.extend(name, by)
+    if actor is not None:
+        history.record(name, "extend", actor, via, by_s=by.total_seconds(), expires_at=expires.isoformat())
     return chosen.status(name)
+
+
+def down(name: str, runtime: str | None = None, actor: str | None = None, via: str = "cli") -> bool:
+    """Remove an environment (idempotent); the history keeps who asked, even once it is gone."""
+    removed = get_runtime(runtime).down(name)
+    if actor is not None and removed:
+        history.record(name, "down", actor, via)
+    return removed

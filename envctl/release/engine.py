@@ -116,6 +116,8 @@ class Engine:
             if rec is None:
                 rec = StepRecord(name=name, started_at=self.clock())
                 status.steps.append(rec)
+                # Recorded before it is journaled: a crash in between must not start it twice.
+                self.store.save_status(status)
                 self.store.append_event(self.plan.id, {"t": rec.started_at, "event": "step_started", "step": name})
             aborted_before = status.abort is not None
             delay: float | None = getattr(self, f"_{name}")(status, rec)

@@ -29,6 +29,7 @@ import shutil
 import signal
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 from cluster import host_state, images, network
@@ -326,14 +327,8 @@ def _start_kube_proxy(run: Path) -> None:
     }, indent=2))
     Component(run, "kube-proxy").start([str(BIN_DIR / "kube-proxy"), f"--config={nd / 'kube-proxy.yaml'}", "--v=1"])
 
-    def healthy() -> bool:
-        try:
-            import urllib.request
-            with urllib.request.urlopen(f"http://127.0.0.1:{health}/healthz", timeout=1) as r:
-                return r.status == 200
-        except OSError:
-            return False
-    wait_for("kube-proxy /healthz", healthy, 30, comps=["kube-proxy"], run=run)
+    wait_for("kube-proxy /healthz", lambda: _http_ok(f"http://127.0.0.1:{health}/healthz"), 30,
+             comps=["kube-proxy"], run=run)
 
 
 def _start_coredns(run: Path) -> None:
@@ -355,14 +350,15 @@ def _start_coredns(run: Path) -> None:
 """)
     Component(run, "coredns").start([str(BIN_DIR / "coredns"), "-conf", str(nd / "Corefile")])
 
-    def is_ready() -> bool:
-        try:
-            import urllib.request
-            with urllib.request.urlopen(f"http://127.0.0.1:{ready}/ready", timeout=1) as r:
-                return r.status == 200
-        except OSError:
-            return False
-    wait_for("CoreDNS /ready", is_ready, 30, comps=["coredns"], run=run)
+    wait_for("CoreDNS /ready", lambda: _http_ok(f"http://127.0.0.1:{ready}/ready"), 30, comps=["coredns"], run=run)
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
 
 
 # --------------------------------------------------------------------------

@@ -15,6 +15,7 @@ def command(
     port: int = typer.Option(8080, help="port to listen on"),
     workers: int = typer.Option(0, help="jobs run in parallel (different PRs); 0: ENVCTL_WEBHOOK_WORKERS or 4"),
     log_level: str = typer.Option("info", help="uvicorn log level"),
+    dashboard: bool = typer.Option(False, help="also serve the web dashboard at /dashboard (see `envctl dashboard`)"),
     output: OutputFormat = OutputOption,
 ) -> None:
     """Serve GitHub webhooks (secret from ENVCTL_WEBHOOK_SECRET); work is queued and survives restarts."""
@@ -27,10 +28,15 @@ def command(
         if workers:
             settings.workers = workers
         service = WebhookService.build(settings)
+        app = service.app()
+        if dashboard:
+            from envctl.dashboard.app import mount_into
+            from envctl.dashboard.settings import DashboardSettings
+            mount_into(app, DashboardSettings.for_bind(host, port))
     # job threads (PyGithub, runtime polling) share the GIL with the event loop answering GitHub:
     # a shorter switch interval bounds how long a 202 waits behind them
     sys.setswitchinterval(0.0005)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if output == OutputFormat.text:
         stderr.print(f"envctl webhook: http://{host}:{port}{PATH} (state in {settings.state_dir})", highlight=False)
-    uvicorn.run(service.app(), host=host, port=port, log_level=log_level, timeout_graceful_shutdown=60)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=60)

@@ -8,6 +8,20 @@ would then set the control plane up twice.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from envctl.runtimes.kubernetes.client import Kube
 from tests.fixtures.control_plane import REPO, SCRIPT, START_TIMEOUT, ControlPlane
 
 __all__ = ["REPO", "SCRIPT", "START_TIMEOUT", "ControlPlane"]
+
+
+@pytest.fixture
+def admin(control_plane: Any) -> Iterator[Kube]:
+    """envctl's own client as the cluster admin, to set up and check what envctl did."""
+    kube = Kube(control_plane.kubeconfig)
+    yield kube
+    kube.close()

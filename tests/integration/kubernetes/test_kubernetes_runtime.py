@@ -31,13 +31,6 @@ pytestmark = pytest.mark.kubernetes
 
 
 @pytest.fixture
-def admin(control_plane: Any) -> Iterator[Kube]:
-    kube = Kube(control_plane.kubeconfig)
-    yield kube
-    kube.close()
-
-
-@pytest.fixture
 def cli(control_plane: Any, tmp_path: Path) -> Cli:
     env = {**os.environ, "KUBECONFIG": control_plane.kubeconfig, "ENVCTL_CONFIG": str(tmp_path / "envctl.yaml"),
            "PYTHONPATH": str(REPO)}

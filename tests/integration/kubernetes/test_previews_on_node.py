@@ -35,13 +35,6 @@ POD = kind("Pod")
 
 
 @pytest.fixture
-def admin(control_plane: Any) -> Iterator[Kube]:
-    kube = Kube(control_plane.kubeconfig)
-    yield kube
-    kube.close()
-
-
-@pytest.fixture
 def cli(control_plane: Any, tmp_path: Path) -> Cli:
     env = {**os.environ, "KUBECONFIG": control_plane.kubeconfig, "ENVCTL_CONFIG": str(tmp_path / "envctl.yaml"),
            "PYTHONPATH": str(REPO), "KUBECTL": control_plane.kubectl}

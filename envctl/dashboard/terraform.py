@@ -1,0 +1,30 @@
+"""Terraform locks and the last plan per project, read through envctl/terraform/ as `envctl tf` does.
+
+Locks live in envctl's lock store (a file locally, a Lease on a cluster); saved plans are those
+`envctl tf plan` made for the working tree the dashboard was started in (--terraform-dir).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from envctl.state import state_root
+
+
+def overview(root: Path) -> dict[str, Any]:
+    from envctl.terraform.locks import key_digest
+    from envctl.terraform.service import Repo, config_from_file, lock_store
+
+    config = config_from_file(root / "envctl.yaml")
+    locks = [lk.to_dict() for lk in lock_store(config, state_root()).list()]
+    # the same place `envctl tf plan` keeps a working tree's saved plans (cli/tf/context.py)
+    work = state_root() / "terraform" / "local" / key_digest(str(root.resolve()))
+    repo = Repo.open(root, work, config)
+    projects = []
+    for project in repo.projects:
+        saved = repo.plans.load(project)
+        projects.append({"name": project.name, "dir": project.dir, "workspace": project.workspace,
+                         "last_plan": asdict(saved) if saved else None})  # fmt: skip
+    return {"root": str(root.resolve()), "locks": locks, "projects": projects}
