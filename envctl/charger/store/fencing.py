@@ -89,6 +89,18 @@ def refusal(p: Pending, current: dict[str, int], claimed: dict[Claim, int]) -> S
     return Superseded(p.fence.charger_id, expected_epoch(p.fence, claimed), current.get(p.fence.charger_id))
 
 
+def admitted(pendings: list[Pending], current: dict[str, int], claimed: dict[Claim, int],
+             refused: dict[int, Outcome]) -> list[Pending]:
+    """The writes that pass the fence; each refused one gets its Superseded outcome in `refused`."""
+    ok = []
+    for p in pendings:
+        if admit(p, current, claimed):
+            ok.append(p)
+        else:
+            refused[id(p)] = (False, refusal(p, current, claimed))
+    return ok
+
+
 def epoch_of(p: Pending, claimed: dict[Claim, int]) -> int | None:
     """The epoch a written row records (None for unfenced writes: tools, tests, old rows)."""
     return None if p.fence is None else expected_epoch(p.fence, claimed)

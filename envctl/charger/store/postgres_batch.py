@@ -179,13 +179,7 @@ async def apply_batch(conn: asyncpg.Connection, batch: list[Pending], replica_id
             await conn.execute("SELECT pg_notify($1, $2)", channel, payload)
 
     def admitted(kind: str) -> list[Pending]:
-        ok = []
-        for p in by_kind[kind]:
-            if fencing.admit(p, current, result.claimed):
-                ok.append(p)
-            else:
-                refused[id(p)] = (False, fencing.refusal(p, current, result.claimed))
-        return ok
+        return fencing.admitted(by_kind[kind], current, result.claimed, refused)
 
     boot_ps = admitted(BOOT)
     if boot_ps:

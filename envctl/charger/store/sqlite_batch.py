@@ -149,13 +149,7 @@ def apply_batch(conn: sqlite3.Connection, batch: list[Pending], replica_id: str 
         (t.charger_id, t.epoch, t.replica_id, t.previous_replica_id, now) for t in result.takeovers])
 
     def admitted(kind: str) -> list[Pending]:
-        ok = []
-        for p in by_kind[kind]:
-            if fencing.admit(p, current, result.claimed):
-                ok.append(p)
-            else:
-                refused[id(p)] = (False, fencing.refusal(p, current, result.claimed))
-        return ok
+        return fencing.admitted(by_kind[kind], current, result.claimed, refused)
 
     boots = {p.item.charger_id: p for p in admitted(BOOT)}  # one row per charger and statement
     _many(conn, _BOOT_HEAD, _BOOT_ROW, _BOOT_TAIL, [_boot_row(p.item, replica_id) for p in boots.values()])
