@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 KEYS = ("peak_reconnects_per_s", "peak_server_connects_per_s", "connect_failures", "max_offline_s", "p99_offline_s",
-        "duration_s", "chargers_disconnected_at_end")  # fmt: skip
+        "duration_s", "chargers_disconnected_at_end", "passed", "failures")  # fmt: skip
 
 
 def run(strategy: str, args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:

@@ -28,14 +28,16 @@ if str(REPO) not in sys.path:  # run from a checkout without installing
 
 
 class Server:
-    def __init__(self, *args: str, database_url: str | None = None) -> None:
+    def __init__(self, *args: str, database_url: str | None = None, root: Path = REPO,
+                 env: dict[str, str] | None = None) -> None:
+        """`root`: the checkout whose envctl runs (another commit's tree, for side-by-side runs)."""
         self.tmp = Path(tempfile.mkdtemp(prefix="envctl-serverbench-"))
         self.database_url = database_url or f"sqlite:///{self.tmp / 'server.db'}"
         cmd = [sys.executable, "-c", "from envctl.cli.app import main; main()", "server", "--port", "0",
                "--database-url", self.database_url, *args]
         self.log = self.tmp / "server.log"
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log.open("wb"), cwd=REPO,
-                                     env=os.environ | {"PYTHONPATH": str(REPO)})
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log.open("wb"), cwd=root,
+                                     env=os.environ | {"PYTHONPATH": str(root)} | (env or {}))
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line:

@@ -5,6 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from envctl.bench.sampler import Sampler
+from envctl.bench.transactions import failures as ledger_failures
+
+
+CONTRACT_KEYS = ("started", "acknowledged", "lost", "stops_lost", "meter_values_lost", "energy_mismatch_wh",
+                 "phantom", "duplicated")
 
 
 def timeline(sampler: Sampler, start: float) -> list[dict[str, Any]]:
@@ -64,6 +69,7 @@ def build(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     rows = timeline(sampler, start)
+    problems = ledger_failures(transactions)
     sim = sampler.last_sim()
     offline = sim.get("offline", {})
     end = sampler.sim_points[-1][0] if sampler.sim_points else settled_at  # the tail after settling counts too
@@ -93,12 +99,13 @@ def build(
         "p99_offline_s": offline.get("p99_s"),
         "offline_episodes": offline.get("episodes"),
         "transactions": {
-            "started": transactions.get("started", 0),
-            "acknowledged": transactions.get("acknowledged", 0),
-            "lost": transactions.get("lost", 0),
-            "duplicated": transactions.get("duplicated", 0),
-            **{k: v for k, v in transactions.items() if k not in ("started", "acknowledged", "lost", "duplicated")},
+            **{k: transactions.get(k, 0) for k in CONTRACT_KEYS},
+            **{k: v for k, v in transactions.items() if k not in CONTRACT_KEYS},
         },
+        # pass/fail: the ledger found nothing lost, altered or invented, and every charger is back
+        "passed": not problems and sim.get("connected", 0) >= chargers,
+        "failures": problems + ([] if sim.get("connected", 0) >= chargers else
+                                [f"{chargers - int(sim.get('connected', 0))} chargers not reconnected"]),
         "strategy_detail": detail,
         "timeline": rows,
         "per_second": exact,

@@ -288,6 +288,9 @@ class Engine:
     def _retire_old(self, status: ReleaseStatus, rec: StepRecord) -> float | None:
         retired: list[str] = rec.detail.setdefault("retired", [])
         for rid in sorted(self._old_ids - set(retired)):
+            delay = self._pace_out(status, rec, rid, forward=True)
+            if delay is not None:
+                return delay
             self.fleet.retire(rid)
             retired.append(rid)
             self.store.save_status(status)
@@ -329,12 +332,31 @@ class Engine:
     def _retire_new(self, status: ReleaseStatus, rec: StepRecord) -> float | None:
         retired: list[str] = rec.detail.setdefault("retired", [])
         for rid in [r for r in status.new_replica_ids if r not in retired]:
+            delay = self._pace_out(status, rec, rid, forward=False)
+            if delay is not None:
+                return delay
             self.fleet.retire(rid)
             retired.append(rid)
             self.store.save_status(status)
         return None
 
     # -- shared pieces -------------------------------------------------------------------------
+
+    def _pace_out(self, status: ReleaseStatus, rec: StepRecord, rid: str, *, forward: bool) -> float | None:
+        """Retiring closes every connection a replica still holds at once (chargers that came back
+        to it, a drain that missed some): move those at the budget first. None: nothing left (or it
+        stopped shrinking for verify_timeout_s; a stuck replica must not stall the release)."""
+        holding = [v for v in self._views if v.id == rid and v.alive and v.connections > 0]
+        if not holding:
+            return None
+        since: dict[str, list[float]] = rec.detail.setdefault("pacing_out", {})
+        first, least = since.setdefault(rid, [self.clock(), float(holding[0].connections)])
+        if holding[0].connections < least:
+            since[rid] = [self.clock(), float(holding[0].connections)]
+        elif self.clock() - first > self.plan.verify_timeout_s:
+            return None
+        # no health watch here: past verify (or while rolling back) there is nothing left to abort to
+        return self._drain_tick(status, rec, holding, holding[0].connections, forward=forward, watch=False)
 
     def _expected(self, status: ReleaseStatus) -> int:
         tolerated = math.floor(status.fleet_connections_at_start * self.plan.verify_tolerance)
@@ -343,7 +365,8 @@ class Engine:
     def _judge(self, status: ReleaseStatus) -> health.Verdict:
         now = self._sample_new(status)
         base = HealthSample(**status.health_baseline) if status.health_baseline else now
-        verdict = health.judge(base, now, self.plan.thresholds)
+        verdict = health.judge(base, now, self.plan.thresholds, budget_per_s=self.plan.budget_per_s,
+                               since=status.started_at)
         status.verdict = verdict.to_dict()
         status.last_health = now.to_dict()
         return verdict
@@ -394,9 +417,10 @@ class Engine:
         return now - self._held_since < HOLD_PATIENCE_S
 
     def _drain_tick(
-        self, status: ReleaseStatus, rec: StepRecord, sources: list[ReplicaView], want: int, *, forward: bool
+        self, status: ReleaseStatus, rec: StepRecord, sources: list[ReplicaView], want: int, *, forward: bool,
+        watch: bool | None = None,
     ) -> float:
-        if forward and not self._watch(status):
+        if (forward if watch is None else watch) and not self._watch(status):
             return 0.0
         now = self.clock()
         if self._hold_for_arrivals(status, now):

@@ -82,15 +82,20 @@ class ReplicaUnreachable(EnvctlError):
 
 
 class AdminClient:
-    """The admin HTTP API of one charger-server replica (see envctl/charger/server/)."""
+    """The admin HTTP API of one charger-server replica (see envctl/charger/server/).
 
-    def __init__(self, http: httpx.Client, base_url: str) -> None:
+    `token` is the environment's admin token (ENVCTL_ADMIN_TOKEN of the servers), sent as a bearer
+    token; the replica requires it for drain, listen, disconnect and calls when it has one.
+    """
+
+    def __init__(self, http: httpx.Client, base_url: str, token: str | None = None) -> None:
         self.http = http
         self.base = base_url.rstrip("/")
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         try:
-            resp = self.http.request(method, self.base + path, json=body)
+            resp = self.http.request(method, self.base + path, json=body, headers=self.headers)
         except httpx.HTTPError as err:
             raise ReplicaUnreachable(f"{self.base}{path}: {err.__class__.__name__}: {err}") from err
         if resp.status_code >= 400:

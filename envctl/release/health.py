@@ -2,6 +2,13 @@
 
 Ratios are only judged once a window holds enough events (min_samples), so one early CALLERROR
 in a quiet window does not roll back a release, and an empty window never passes as "100 %".
+
+The reconnect rate is judged too, not only health: the servers count accepted connects per
+wall-clock second (envctl/charger/rates.py), and when the fleet-wide count exceeds the budget by
+more than `max_rate_over_budget_ratio` for more than `max_rate_over_budget_s` consecutive seconds
+since the release started, something other than the engine is moving chargers (a replica crash,
+a network blip) and the release is aborted and rolled back. During a forward release only the
+new replicas accept connections, so their counts are the fleet's.
 """
 
 from __future__ import annotations
@@ -9,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from envctl.charger import rates
 from envctl.release.fleet import HealthSample
 from envctl.release.plan import HealthThresholds
 
@@ -51,9 +59,39 @@ def window_metrics(before: HealthSample, now: HealthSample) -> dict[str, Any]:
     }
 
 
-def judge(before: HealthSample, now: HealthSample, t: HealthThresholds) -> Verdict:
+def rate_over_budget(now: HealthSample, budget_per_s: float, t: HealthThresholds, since: float) -> str | None:
+    """Why the fleet-wide reconnect rate breaks the budget rule, or None. Only whole seconds after
+    `since` (the release's start) and before `now` are counted: a second still running is partial."""
+    merged = rates.merge(*((s.get("connects_per_second") or []) for s in now.per_replica.values()))
+    limit = budget_per_s * (1 + t.max_rate_over_budget_ratio)
+    run = longest = peak = 0
+    for sec in range(int(since) + 1, int(now.at)):
+        n = merged.get(sec, 0)
+        run = run + 1 if n > limit else 0
+        if run > longest:
+            longest = run
+        if run:
+            peak = max(peak, n)
+    if longest <= t.max_rate_over_budget_s:
+        return None
+    return (f"fleet-wide reconnects reached {peak}/s, over the budget of {budget_per_s:g}/s by more than "
+            f"{t.max_rate_over_budget_ratio:.0%} for {longest} s (limit {t.max_rate_over_budget_s} s)")
+
+
+def judge(
+    before: HealthSample,
+    now: HealthSample,
+    t: HealthThresholds,
+    *,
+    budget_per_s: float | None = None,
+    since: float | None = None,
+) -> Verdict:
     m = window_metrics(before, now)
     reasons = []
+    if budget_per_s is not None and since is not None:
+        storm = rate_over_budget(now, budget_per_s, t, since)
+        if storm is not None:
+            reasons.append(storm)
     if now.replicas == 0 or now.replicas_ready / now.replicas < t.min_ready_ratio:
         reasons.append(f"only {now.replicas_ready} of {now.replicas} new replicas ready")
     if m["connect_attempts"] is not None and m["connect_attempts"] >= t.min_samples:

@@ -29,6 +29,11 @@ class HealthThresholds(BaseModel):
     min_samples: int = 20  # fewer connects/messages than this in a window: no ratio verdict
     stress_connect_failure_ratio: float = 0.01
     stress_handler_p99_ms: float = 250.0
+    # A storm the engine did not cause (a replica crash, a network blip): abort when the servers'
+    # exact fleet-wide connects per second exceed the budget by more than this share...
+    max_rate_over_budget_ratio: float = 0.25
+    # ... for more than this many consecutive seconds (0: any one second).
+    max_rate_over_budget_s: int = 3
 
 
 class PlanOptions(BaseModel):

@@ -1,4 +1,4 @@
-"""CentralSystem: the OCPP server's wiring — store, registry, router, listener, drainer, admin API.
+"""CentralSystem: the OCPP server's wiring — store, registry, ownership, router, listener, drainer, admin API.
 
 One process, one event loop: the OCPP listener and the admin HTTP server (uvicorn) share it, so
 the admin API sees live state without locks. Lifecycle: `start()` (open the store, listen, serve
@@ -13,8 +13,10 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -24,17 +26,20 @@ from websockets.asyncio.server import ServerConnection
 
 from envctl.charger.protocol.frames import MessageIds
 from envctl.charger.server.admin import build_admin_app
+from envctl.charger.server.admission import Admission
 from envctl.charger.server.auth import BasicAuth, tls_context
 from envctl.charger.server.config import ServerConfig
 from envctl.charger.server.connection import ChargerConnection
 from envctl.charger.server.drain import Drainer, DrainProgress
+from envctl.charger.server.forwarding import Forwarder
 from envctl.charger.server.handlers import Handlers
 from envctl.charger.server.listener import Listener, charger_id_from_path, enable_tcp_migrate_req, listening_socket
 from envctl.charger.server.metrics import Metrics
+from envctl.charger.server.ownership import Ownership
 from envctl.charger.server.registry import Registry
 from envctl.charger.server.router import Router
 from envctl.charger.store import Store, open_store
-from envctl.charger.store.base import utcnow
+from envctl.charger.store.base import ReplicaInfo, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +78,7 @@ class CentralSystem:
         self._admin_task: asyncio.Task[None] | None = None
         self._replacing: set[asyncio.Task[None]] = set()
         self._stopped = asyncio.Event()
+        self.admin_url = ""
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -91,6 +97,9 @@ class CentralSystem:
             self._admin.should_exit = True
             with contextlib.suppress(BaseException):
                 await self._admin_task
+        forwarder = getattr(self, "forwarder", None)
+        if forwarder is not None:
+            await forwarder.close()
         if self.store is not None and self._own_store:
             await self.store.close()
 
@@ -102,7 +111,9 @@ class CentralSystem:
         if self.store is None:
             self.store = await open_store(cfg.database_url, replica_id=cfg.replica_id)
         self.store.on_commit = self.metrics.commit
-        self.router = Router(Handlers(self.store, cfg).table(), fault_callerror=cfg.fault == "callerror")
+        self.ownership = Ownership(self.store, self.registry, self.metrics, self._supersede)
+        self.forwarder = Forwarder(cfg.replica_id, self.store, cfg.admin_token)
+        self.router = Router(Handlers(self.store, cfg, self.metrics).table(), fault_callerror=cfg.fault == "callerror")
         self.listener = Listener(
             cfg,
             self._serve_charger,
@@ -110,13 +121,24 @@ class CentralSystem:
             auth=BasicAuth(cfg.basic_auth) if cfg.basic_auth else None,
             ssl_context=tls_context(cfg.tls_cert, cfg.tls_key) if cfg.tls_cert and cfg.tls_key else None,
             serving=lambda: not self.stopping,
+            admission=Admission(cfg.max_accept_rate) if cfg.max_accept_rate > 0 else None,
         )
+        await self._start_admin()  # before listening: the replica is findable before it owns a charger
+        await self.store.register_replica(self._replica_info())
         await self.listener.start()
-        await self._start_admin()
+
+    def _replica_info(self, stopped: bool = False) -> ReplicaInfo:
+        return ReplicaInfo(self.config.replica_id, self.admin_url, self.config.version,
+                           datetime.fromtimestamp(self.started_at, timezone.utc), utcnow() if stopped else None)
+
+    def store_or_fail(self) -> Store:
+        assert self.store is not None, "the store opens before the admin API serves"
+        return self.store
 
     async def _start_admin(self) -> None:
         sock = listening_socket(self.config.admin_host, self.config.admin_port, False)
         self.admin_port = sock.getsockname()[1]
+        self.admin_url = self.config.advertise_admin_url or f"http://{_reachable(self.config.admin_host)}:{self.admin_port}"
         config = uvicorn.Config(
             build_admin_app(self), lifespan="off", access_log=False, log_level="warning", timeout_graceful_shutdown=2
         )
@@ -140,6 +162,7 @@ class CentralSystem:
             "pid": os.getpid(),
             "version": self.config.version,
             "replica_id": self.config.replica_id,
+            "admin_url": self.admin_url,
         }
 
     def announce_ready(self, stdout: Any) -> None:
@@ -178,6 +201,10 @@ class CentralSystem:
                     server.close(close_connections=True, code=GOING_AWAY, reason="server shutting down")
                 for server in self.listener.servers:
                     await server.wait_closed()
+        await self.forwarder.close()
+        if self.store is not None:
+            with contextlib.suppress(Exception):  # the others stop forwarding here
+                await self.store.register_replica(self._replica_info(stopped=True))
         if self.store is not None and self._own_store:
             await self.store.close()
         if self._admin is not None and self._admin_task is not None:
@@ -222,6 +249,9 @@ class CentralSystem:
             "drain": self.drainer.progress.to_dict(),
             "store": self.store.stats() if self.store is not None else None,
             "tcp_migrate_req": self.migrate_req_enabled,
+            "admin_url": self.admin_url,
+            "max_accept_rate": self.config.max_accept_rate,
+            "forwarded_total": self.forwarder.forwarded,
         }
 
     # -- one charger -------------------------------------------------------------------------------
@@ -230,19 +260,37 @@ class CentralSystem:
         assert cid is not None  # the handshake check refused anything else
         conn = ChargerConnection(ws, cid, self.registry.state(cid), self.router, self.metrics, self.message_ids(cid))
         old = self.registry.attach(conn)
+        self.ownership.connected(conn)  # claimed before its first message is read: every write is fenced
         self.metrics.connects_total += 1
         self.metrics.connects_per_second.add()
         if old is not None:
             self.metrics.replaced_total += 1
-            task = asyncio.get_running_loop().create_task(old.close(NORMAL, "replaced"))
-            self._replacing.add(task)
-            task.add_done_callback(self._replacing.discard)
+            self._supersede(old, "replaced")
         if self.drainer.progress.done or self.stopping:  # slipped in after the drain finished
             self.drainer.close(conn, 1012 if not self.stopping else GOING_AWAY, "service restart")
         try:
             await conn.run()
         finally:
             self.registry.detach(conn)
+            self.ownership.disconnected(conn)
             self.metrics.disconnects_total += 1
             if self.store is not None:
                 self.store.touch(cid, utcnow())
+
+    def _supersede(self, conn: ChargerConnection, reason: str | None = None) -> None:
+        """Close a connection a newer one of the same charger replaced, in the background."""
+        if reason is None:
+            coro = conn.supersede()
+        else:
+            conn.superseded = True
+            coro = conn.close(NORMAL, reason)
+        task = asyncio.get_running_loop().create_task(coro)
+        self._replacing.add(task)
+        task.add_done_callback(self._replacing.discard)
+
+
+def _reachable(host: str) -> str:
+    """The admin host as another replica would dial it (a wildcard bind is reached by this host's name)."""
+    if host in ("", "0.0.0.0", "::"):
+        return socket.getfqdn()
+    return f"[{host}]" if ":" in host else host

@@ -8,6 +8,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from envctl.charger.server.admission import DEFAULT_MAX_ACCEPT_RATE
 from envctl.errors import ConfigError
 
 BOOT_STATUSES = ("Accepted", "Pending", "Rejected")
@@ -37,6 +38,12 @@ class ServerConfig:
     ready_file: Path | None = None
     ping_interval: float | None = 60.0  # WebSocket keepalive; OCPP heartbeats are the main liveness signal
     shutdown_timeout: float = 10.0
+    # Bearer token the mutating admin endpoints require (ENVCTL_ADMIN_TOKEN); None: open, as before.
+    admin_token: str | None = None
+    # Where the other replicas reach this one's admin API to forward a charger's calls; None:
+    # http://<admin host>:<admin port> once bound (a wildcard host becomes this machine's name).
+    advertise_admin_url: str | None = None
+    max_accept_rate: float = DEFAULT_MAX_ACCEPT_RATE  # new handshakes per second; 0 = unlimited
 
     def check(self) -> None:
         if self.boot_status not in BOOT_STATUSES:
@@ -49,6 +56,14 @@ class ServerConfig:
             raise ConfigError("--max-frame-bytes must be at least 1024")
         if self.call_timeout <= 0 or self.heartbeat_interval <= 0:
             raise ConfigError("--call-timeout and --heartbeat-interval must be positive")
+        if self.max_accept_rate < 0:
+            raise ConfigError("--max-accept-rate must be >= 0", hint="0 turns admission control off")
+        if self.admin_token is not None and len(self.admin_token) < 16:
+            raise ConfigError("ENVCTL_ADMIN_TOKEN is shorter than 16 characters",
+                              hint="generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'")
+        if self.advertise_admin_url is not None and not self.advertise_admin_url.startswith(("http://", "https://")):
+            raise ConfigError(f"--advertise-admin-url {self.advertise_admin_url!r} is not an http(s) URL",
+                              hint="e.g. http://10.0.0.7:9100")
 
 
 def read_id_list(path: Path, what: str) -> frozenset[str]:

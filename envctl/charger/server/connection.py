@@ -1,7 +1,9 @@
 """One charger's WebSocket connection: the receive loop and the central system's outbound CALLs.
 
 Incoming CALLs are handled one after another (OCPP 1.6 lets a charger have one CALL outstanding),
-inline in the receive loop: no task per message. Outbound CALLs go one at a time under a lock, as
+inline in the receive loop: no task per message. A CALL whose write the store refuses because a
+newer connection of this charger holds it (Superseded) gets no answer: this connection is closed,
+and the charger sends the message again on the connection it uses now. Outbound CALLs go one at a time under a lock, as
 the spec requires; their answers arrive through the same receive loop and are matched by message
 id. An answer with an id we never sent (or already gave up on) is logged and dropped.
 """
@@ -19,6 +21,7 @@ from websockets.exceptions import ConnectionClosed
 from envctl.charger.protocol.errors import CallErrorReceived, CallTimeout, OcppError
 from envctl.charger.protocol.frames import Call, CallError, CallResult, FrameError, MessageIds, parse
 from envctl.charger.protocol.schemas import validate_request, validate_response
+from envctl.charger.store.base import Claim, Superseded
 
 if TYPE_CHECKING:
     from envctl.charger.server.metrics import Metrics
@@ -27,13 +30,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+SUPERSEDED_CODE = 1000  # a normal close: the charger is already on its newer connection
+
 
 class ChargerGone(Exception):
     """The charger disconnected before answering our CALL."""
 
 
 class ChargerConnection:
-    __slots__ = ("ws", "charger_id", "state", "router", "metrics", "ids", "connected_at", "closing",
+    __slots__ = ("ws", "charger_id", "state", "router", "metrics", "ids", "connected_at", "closing", "claim",
+                 "superseded",
                  "_lock", "_pending")
 
     def __init__(
@@ -53,6 +59,8 @@ class ChargerConnection:
         self.ids = ids or MessageIds()
         self.connected_at = time.time()
         self.closing = False
+        self.claim: Claim | None = None  # this connection's ownership claim (set when it is registered)
+        self.superseded = False  # a newer connection of this charger holds it: handle nothing more
         self._lock = asyncio.Lock()
         self._pending: dict[str, tuple[str, asyncio.Future[CallResult | CallError]]] = {}
 
@@ -61,6 +69,8 @@ class ChargerConnection:
         """Serve frames until the connection closes."""
         try:
             async for raw in self.ws:
+                if self.superseded:  # its messages would be refused anyway; the close is under way
+                    continue
                 await self._on_frame(raw)
         except ConnectionClosed:
             pass
@@ -79,7 +89,12 @@ class ChargerConnection:
             await self.ws.send(CallError(exc.unique_id, exc.code.value, exc.description).encode())
             return
         if type(frame) is Call:
-            answer = await self.router.dispatch(self, frame)
+            try:
+                answer = await self.router.dispatch(self, frame)
+            except Superseded:
+                self.metrics.superseded_writes += 1
+                await self.supersede()
+                return
             if type(answer) is CallError:
                 self.metrics.callerror(answer.code)
             self.metrics.message(frame.action, time.perf_counter() - started)
@@ -124,6 +139,10 @@ class ChargerConnection:
         except OcppError as exc:
             raise CallErrorReceived(exc.code.value, f"charger's answer is invalid: {exc.description}", exc.details) from None
         return answer.payload
+
+    async def supersede(self) -> None:
+        self.superseded = True
+        await self.close(SUPERSEDED_CODE, "superseded by a newer connection of this charger")
 
     async def close(self, code: int, reason: str) -> None:
         self.closing = True

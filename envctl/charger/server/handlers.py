@@ -2,18 +2,25 @@
 
 Handlers receive an already-validated payload and return the answer payload; the router validates
 that too. Writes a charger will rely on (boot, start/stop, meter values) are awaited until the
-store has *committed* them, so an acknowledged message survives a crash of this process.
+store has *committed* them, so an acknowledged message survives a crash of this process. Every
+write is fenced by the connection's ownership claim: when a newer connection of the charger
+holds it (on any replica), the store raises Superseded and the connection ends without an answer
+(the charger sends the message again on the connection it uses now).
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from envctl.charger.protocol.errors import ErrorCode, OcppError
 from envctl.charger.server.config import ServerConfig
 from envctl.charger.server.router import Handler
+from envctl.charger.server.metrics import Metrics
 from envctl.charger.store.base import (
+    STOP_OTHER_CHARGER,
+    STOP_UNKNOWN,
     BootRecord,
     MeterSample,
     StartRecord,
@@ -39,10 +46,14 @@ def _ts(value: str, field: str) -> datetime:
         raise OcppError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, f"{field}: {value!r} is not an RFC 3339 date-time") from None
 
 
+log = logging.getLogger(__name__)
+
+
 class Handlers:
-    def __init__(self, store: Store, config: ServerConfig) -> None:
+    def __init__(self, store: Store, config: ServerConfig, metrics: Metrics) -> None:
         self.store = store
         self.config = config
+        self.metrics = metrics
 
     def table(self) -> dict[str, Handler]:
         return {
@@ -73,7 +84,8 @@ class Handlers:
                 firmware_version=p.get("firmwareVersion"),
                 payload=p,
                 at=now,
-            )
+            ),
+            conn.claim,
         )
         conn.state.boot = p
         conn.state.booted_at = ocpp_time(now)
@@ -88,7 +100,9 @@ class Handlers:
         at = _ts(p["timestamp"], "timestamp") if "timestamp" in p else utcnow()
         connector = p["connectorId"]
         conn.state.connectors[connector] = {"status": p["status"], "errorCode": p["errorCode"]}
-        self.store.record_status(StatusRecord(conn.charger_id, connector, p["status"], p["errorCode"], p.get("info"), at))
+        self.store.record_status(
+            StatusRecord(conn.charger_id, connector, p["status"], p["errorCode"], p.get("info"), at), conn.claim
+        )
         return {}
 
     async def authorize(self, conn: ChargerConnection, p: dict[str, Any]) -> dict[str, Any]:
@@ -103,18 +117,17 @@ class Handlers:
             started_at=_ts(p["timestamp"], "timestamp"),
             reservation_id=p.get("reservationId"),
         )
-        transaction_id = await self.store.start_transaction(start)
-        conn.state.open_transactions[transaction_id] = {"connectorId": start.connector_id, "idTag": start.id_tag}
+        transaction_id = await self.store.start_transaction(start, conn.claim)
+        conn.state.started(transaction_id, {"connectorId": start.connector_id, "idTag": start.id_tag,
+                                            "meterStart": start.meter_start, "startedAt": p["timestamp"]})
         return {"transactionId": transaction_id, "idTagInfo": self.id_tag_info(start.id_tag)}
 
     async def stop_transaction(self, conn: ChargerConnection, p: dict[str, Any]) -> dict[str, Any]:
         transaction_id = p["transactionId"]
-        open_tx = conn.state.open_transactions.get(transaction_id)
-        connector = open_tx["connectorId"] if open_tx else 0
-        samples = _samples(conn.charger_id, connector, transaction_id, p.get("transactionData") or [])
-        if samples:  # committed before the stop, so a stopped transaction always has its data
-            await self.store.record_meter_values(samples)
-        await self.store.stop_transaction(
+        # transactionData goes into the stop's own database transaction, on the connector the
+        # database has for it (the transaction may have been started on another replica)
+        samples = _samples(conn.charger_id, 0, transaction_id, p.get("transactionData") or [])
+        verdict = await self.store.stop_transaction(
             StopRecord(
                 transaction_id=transaction_id,
                 charger_id=conn.charger_id,
@@ -122,15 +135,24 @@ class Handlers:
                 stopped_at=_ts(p["timestamp"], "timestamp"),
                 id_tag=p.get("idTag"),
                 reason=p.get("reason"),
-            )
+                samples=samples,
+            ),
+            conn.claim,
         )
-        conn.state.open_transactions.pop(transaction_id, None)
+        if verdict in (STOP_OTHER_CHARGER, STOP_UNKNOWN):
+            # OCPP 1.6 (4.10): the Central System answers a StopTransaction whatever its sanity checks
+            # find, or the charger would retry it forever; it is not applied, and counted.
+            self.metrics.stop_refused(verdict)
+            log.warning("charger %s: StopTransaction for transaction %s not applied (%s)",
+                        conn.charger_id, transaction_id, verdict)
+        else:
+            conn.state.stopped_transaction(transaction_id)
         return {"idTagInfo": self.id_tag_info(p["idTag"])} if "idTag" in p else {}
 
     async def meter_values(self, conn: ChargerConnection, p: dict[str, Any]) -> dict[str, Any]:
         samples = _samples(conn.charger_id, p["connectorId"], p.get("transactionId") or 0, p["meterValue"])
         if samples:
-            await self.store.record_meter_values(samples)
+            await self.store.record_meter_values(samples, conn.claim)
         return {}
 
     async def data_transfer(self, conn: ChargerConnection, p: dict[str, Any]) -> dict[str, Any]:

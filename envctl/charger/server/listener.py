@@ -25,6 +25,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from envctl.charger.server.admission import Admission, Refusal
 from envctl.charger.server.auth import BasicAuth
 from envctl.charger.server.config import ServerConfig
 from envctl.charger.server.metrics import Metrics
@@ -108,6 +109,7 @@ class Listener:
         auth: BasicAuth | None,
         ssl_context: ssl.SSLContext | None,
         serving: Callable[[], bool],
+        admission: Admission | None = None,
     ) -> None:
         self.config = config
         self.handler = handler
@@ -115,6 +117,7 @@ class Listener:
         self.auth = auth
         self.ssl_context = ssl_context
         self.serving = serving
+        self.admission = admission
         self.port = config.port
         self._server: Server | None = None
         self.servers: list[Server] = []  # every server ever started; shutdown closes them all
@@ -129,7 +132,14 @@ class Listener:
         sock = listening_socket(self.config.host, self.port, self.config.reuse_port)
         self.port = sock.getsockname()[1]  # a port of 0 becomes concrete; restarts reuse it
 
+        admission = self.admission
+
         def create_connection(*args: Any, **kwargs: Any) -> ServerConnection:
+            # Called once per accepted TCP connection, before a byte of HTTP is read.
+            if admission is not None and not admission.admit():
+                self.metrics.rejected("admission")
+                self.metrics.admission_refused_per_second.add()
+                return Refusal(admission.retry_after())  # type: ignore[return-value]
             conn = ServerConnection(*args, **kwargs)
             conn.server = _ServerView(conn.server, self.serving)  # type: ignore[assignment]
             return conn

@@ -78,6 +78,13 @@ class Metrics:
         self.connects_per_second = PerSecond()
         self.disconnects_total = 0
         self.replaced_total = 0
+        self.taken_over = 0  # connections closed because another replica's newer connection claimed the charger
+        self.superseded_writes = 0  # messages refused by the store's epoch fence (their connection then closed)
+        self.claims_failed = 0
+        self.stops_refused: dict[str, int] = {}  # reason -> StopTransactions answered but not applied
+        self.admission_refused_per_second = PerSecond()
+        self.commits_per_second = PerSecond()
+        self.db_items_per_second = PerSecond()  # rows written, by commit second
         self.rejected_handshakes: dict[str, int] = {}
         self.messages: dict[str, int] = {}
         self.callerrors: dict[str, int] = {}
@@ -104,7 +111,12 @@ class Metrics:
     def rejected(self, reason: str) -> None:
         self.rejected_handshakes[reason] = self.rejected_handshakes.get(reason, 0) + 1
 
+    def stop_refused(self, reason: str) -> None:
+        self.stops_refused[reason] = self.stops_refused.get(reason, 0) + 1
+
     def commit(self, items: int, commit_s: float, waits: list[float]) -> None:
+        self.commits_per_second.add()
+        self.db_items_per_second.add(items)
         self.db_commit.observe(commit_s)
         self.db_batch_items += items
         for w in waits:
@@ -126,6 +138,13 @@ class Metrics:
             "callerrors_by_code": dict(self.callerrors),
             "messages_by_action": dict(self.messages),
             "rejected_handshakes": dict(self.rejected_handshakes),
+            "admission_refused_per_second": self.admission_refused_per_second.series(),
+            "commits_per_second": self.commits_per_second.series(),
+            "db_items_per_second": self.db_items_per_second.series(),
+            "taken_over_total": self.taken_over,
+            "superseded_writes_total": self.superseded_writes,
+            "claims_failed_total": self.claims_failed,
+            "stops_refused": dict(self.stops_refused),
         }
 
     def render(self) -> bytes:
@@ -142,6 +161,19 @@ class _Collector:
         yield CounterMetricFamily("envctl_ocpp_connects", "WebSocket connections accepted", value=m.connects_total)
         yield CounterMetricFamily("envctl_ocpp_disconnects", "WebSocket connections ended", value=m.disconnects_total)
         yield CounterMetricFamily("envctl_ocpp_replaced", "Connections replaced by a newer one", value=m.replaced_total)
+        yield CounterMetricFamily(
+            "envctl_ocpp_taken_over", "Connections closed: a newer connection on another replica claimed the charger",
+            value=m.taken_over,
+        )
+        yield CounterMetricFamily(
+            "envctl_ocpp_superseded_writes", "Messages refused by the ownership epoch fence", value=m.superseded_writes
+        )
+        stops = CounterMetricFamily(
+            "envctl_ocpp_stops_refused", "StopTransactions answered but not applied", labels=["reason"]
+        )
+        for reason, n in sorted(m.stops_refused.items()):
+            stops.add_metric([reason], n)
+        yield stops
         rej = CounterMetricFamily("envctl_ocpp_rejected_handshakes", "Handshakes refused", labels=["reason"])
         for reason, n in sorted(m.rejected_handshakes.items()):
             rej.add_metric([reason], n)

@@ -1,11 +1,18 @@
-"""Live connections by charger id, oldest first, and the state each charger keeps across connections.
+"""Live connections by charger id, oldest first, and what this replica knows of each charger.
 
 A charger may open a second connection while the first still looks alive to us (it lost the
 network and reconnected). The newest connection wins: `attach` returns the one it replaced so the
 caller can close it, and `detach` only removes a connection that is still the current one, so the
-old connection's teardown cannot unregister its successor. The ChargerState (boot info,
-connector statuses, open transactions) belongs to the charger id, not the connection, so it
-survives replacement.
+old connection's teardown cannot unregister its successor. Across replicas the same rule is kept
+by the store's ownership epochs (see ownership.py).
+
+The ChargerState (boot info, connector statuses, open transactions) is the fleet's, not this
+replica's: the store holds it. When a charger lands here with an epoch that does not follow the
+last one seen here, another connection (on another replica) held it in between, so what this
+replica remembers is dropped (`adopt`); the stored state is read the first time someone asks
+(`needs_load`, then `loaded(snapshot)`), and what this connection reported since is laid over
+it. A connect storm therefore reads nothing per charger, and a charger reconnecting to the same
+replica keeps what it reported a moment ago (lazy writes may not have reached the store yet).
 """
 
 from __future__ import annotations
@@ -24,15 +31,45 @@ class ChargerState:
     booted_at: str | None = None
     connectors: dict[int, dict[str, Any]] = field(default_factory=dict)  # connector -> {status, errorCode}
     open_transactions: dict[int, dict[str, Any]] = field(default_factory=dict)  # transactionId -> details
+    stopped: set[int] = field(default_factory=set)  # stopped since landing (may be open in the snapshot)
+    stored: dict[str, Any] | None = None  # the store's snapshot, once read
+    epoch: int | None = None  # ownership epoch of the latest connection here whose claim resolved
     connections: int = 0  # how many times this charger connected to this process
 
+    def adopt(self, epoch: int) -> None:
+        """A connection here now owns the charger under `epoch`; forget what is stale."""
+        if self.epoch is None or epoch != self.epoch + 1:  # someone else held it in between (or never here)
+            self.boot = self.booted_at = self.stored = None
+            self.connectors, self.open_transactions, self.stopped = {}, {}, set()
+        self.epoch = epoch
+
+    @property
+    def needs_load(self) -> bool:
+        return self.stored is None
+
+    def loaded(self, snapshot: dict[str, Any]) -> None:
+        self.stored = snapshot
+
+    def started(self, transaction_id: int, details: dict[str, Any]) -> None:
+        self.open_transactions[transaction_id] = details
+        self.stopped.discard(transaction_id)
+
+    def stopped_transaction(self, transaction_id: int) -> None:
+        self.open_transactions.pop(transaction_id, None)
+        self.stopped.add(transaction_id)
+
     def to_dict(self) -> dict[str, Any]:
+        stored = self.stored or {}
+        connectors = {**stored.get("connectors", {}), **self.connectors}
+        open_tx = {**stored.get("open_transactions", {}), **self.open_transactions}
+        for tid in self.stopped:
+            open_tx.pop(tid, None)
         return {
             "charger_id": self.charger_id,
-            "boot": self.boot,
-            "booted_at": self.booted_at,
-            "connectors": {str(k): v for k, v in sorted(self.connectors.items())},
-            "open_transactions": {str(k): v for k, v in sorted(self.open_transactions.items())},
+            "boot": self.boot if self.boot is not None else stored.get("boot"),
+            "booted_at": self.booted_at if self.boot is not None else stored.get("booted_at"),
+            "connectors": {str(k): v for k, v in sorted(connectors.items())},
+            "open_transactions": {str(k): v for k, v in sorted(open_tx.items())},
             "connections": self.connections,
         }
 

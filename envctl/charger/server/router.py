@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from envctl.charger.protocol.errors import ErrorCode, OcppError
 from envctl.charger.protocol.frames import Call, CallError, CallResult
 from envctl.charger.protocol.schemas import CHARGER_INITIATED, known_actions, validate_request, validate_response
+from envctl.charger.store.base import Superseded
 
 if TYPE_CHECKING:
     from envctl.charger.server.connection import ChargerConnection
@@ -52,6 +53,8 @@ class Router:
             return CallResult(call.unique_id, result, action)
         except OcppError as exc:
             return CallError.from_exception(call.unique_id, exc)
+        except Superseded:  # not the charger's fault nor ours: its newer connection carries on
+            raise
         except Exception:
             log.exception("%s handler failed for charger %s", action, conn.charger_id)
             return CallError(call.unique_id, ErrorCode.INTERNAL_ERROR.value, f"{action} failed inside the server")

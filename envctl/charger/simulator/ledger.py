@@ -1,8 +1,9 @@
 """The simulator's record of every transaction message, and a reader that summarises it.
 
-Why: a release is judged by whether transactions survived it. The simulator writes down what it
-started and what the server acknowledged; comparing that with the server's database gives
-"lost" (acknowledged here, missing there) and "duplicated" (one start, several rows there).
+Why: a release is judged by whether transactions survived it. The simulator writes down every
+transaction message it made and what the server answered; reconcile.py compares the whole history
+(starts, stops with their meterStop, every MeterValues sample, energy per transaction) with the
+server's database.
 
 Files
     ``{ledger_dir}/ledger-w{worker}.jsonl`` - one file per worker process, UTF-8 JSON lines,
@@ -17,7 +18,8 @@ Line (the full current state of one message; the last line for an ``id`` wins)::
      "kind": "start" | "stop" | "meter",
      "key": {...},                 # start: connector, id_tag, meter_start, timestamp
                                    # stop:  transaction_id, timestamp (+ meter_stop, reason)
-                                   # meter: transaction_id, timestamp (+ connector)
+                                   # meter: transaction_id, timestamp, connector, meter_value (the
+                                   #        MeterValues meterValue list as sent: every sample's value)
      "start_id": "CP000001:1",     # stop/meter: the id of their session's start message
      "state": "queued" | "sent" | "acknowledged" | "dropped",
      "attempts": 2,                # times sent (resends after a reconnect included)
@@ -33,18 +35,17 @@ Reader API
     ``LedgerSummary.started / .acknowledged / .pending / .dropped``   start messages
     ``LedgerSummary.acknowledged_starts``  rows {charger, connector, id_tag, meter_start,
                                                  timestamp, transaction_id}
-    ``LedgerSummary.acknowledged_stops``   rows {charger, transaction_id, timestamp}
-    ``reconcile(summary, server_transactions) -> {"lost", "duplicated", ...}`` where each server
-        transaction is a mapping with charger, connector, id_tag, meter_start, timestamp
-        (ISO string or datetime) and transaction_id.
+    ``LedgerSummary.acknowledged_stops``   rows {charger, transaction_id, timestamp, meter_stop}
+    ``LedgerSummary.acknowledged_samples`` [(sample key, value)] of acknowledged MeterValues
+    ``reconcile(summary, server_transactions, server_samples=None)`` -> the counters of
+        reconcile.py; each server transaction is a mapping with charger, connector, id_tag,
+        meter_start, timestamp (ISO string or datetime), transaction_id (and meter_stop when stopped).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import glob
 import os
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -92,8 +93,17 @@ class LedgerWriter:
 
 
 def read_rows(ledger_dir: str) -> list[dict[str, Any]]:
+    return _read(ledger_dir)[0]
+
+
+def _read(ledger_dir: str) -> tuple[list[dict[str, Any]], float | None]:
+    """(latest state per message id, horizon): each file holds every change of its worker up to its
+    last line (writes are flushed in order), so the earliest of the files' last updated_at is the
+    instant up to which the ledger knows everything, even while the simulator still runs."""
     latest: dict[str, dict[str, Any]] = {}
+    horizon: float | None = None
     for path in sorted(glob.glob(os.path.join(ledger_dir, FILE_GLOB))):
+        last = 0.0
         with open(path, "rb") as fh:
             for line in fh:
                 if not line.strip():
@@ -103,7 +113,10 @@ def read_rows(ledger_dir: str) -> list[dict[str, Any]]:
                 except orjson.JSONDecodeError:
                     continue  # a torn last line after a hard kill
                 latest[row["id"]] = row
-    return list(latest.values())
+                last = max(last, float(row.get("updated_at") or 0.0))
+        if last:
+            horizon = last if horizon is None else min(horizon, last)
+    return list(latest.values()), horizon
 
 
 @dataclass
@@ -114,8 +127,13 @@ class LedgerSummary:
     dropped: int = 0  # ... given up after TransactionMessageAttempts
     by_kind: dict[str, dict[str, int]] = field(default_factory=dict)  # kind -> state -> count
     acknowledged_starts: list[dict[str, Any]] = field(default_factory=list)
+    unacknowledged_starts: list[dict[str, Any]] = field(default_factory=list)  # queued, in flight or dropped
     acknowledged_stops: list[dict[str, Any]] = field(default_factory=list)
+    stop_attempts: list[dict[str, Any]] = field(default_factory=list)  # every stop that names a transaction
+    acknowledged_samples: list[tuple[tuple[Any, ...], str]] = field(default_factory=list)
+    sent_sample_keys: set[tuple[Any, ...]] = field(default_factory=set)  # sent at least once (acked or not)
     resent: int = 0  # messages sent more than once (resends after drops, retries)
+    horizon: float | None = None  # unix time up to which the ledger recorded everything (see _read)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -129,77 +147,55 @@ class LedgerSummary:
 
 
 def summarise(ledger_dir: str) -> LedgerSummary:
+    from envctl.charger.simulator.reconcile import sample_key
+
     s = LedgerSummary()
-    for row in read_rows(ledger_dir):
+    rows, s.horizon = _read(ledger_dir)
+    for row in rows:
         kind, state = row["kind"], row["state"]
         s.by_kind.setdefault(kind, {}).setdefault(state, 0)
         s.by_kind[kind][state] += 1
         if row.get("attempts", 0) > 1:
             s.resent += 1
+        key = row["key"]
         if kind == "start":
             s.started += 1
+            start = {"charger": row["charger"], "connector": key["connector"], "id_tag": key["id_tag"],
+                     "meter_start": key["meter_start"], "timestamp": key["timestamp"],
+                     "transaction_id": row["transaction_id"]}
             if state == "acknowledged":
                 s.acknowledged += 1
-                key = row["key"]
-                s.acknowledged_starts.append(
-                    {
-                        "charger": row["charger"],
-                        "connector": key["connector"],
-                        "id_tag": key["id_tag"],
-                        "meter_start": key["meter_start"],
-                        "timestamp": key["timestamp"],
-                        "transaction_id": row["transaction_id"],
-                    }
-                )
-            elif state == "dropped":
-                s.dropped += 1
+                s.acknowledged_starts.append(start)
             else:
-                s.pending += 1
-        elif kind == "stop" and state == "acknowledged":
-            s.acknowledged_stops.append(
-                {
-                    "charger": row["charger"],
-                    "transaction_id": row["transaction_id"],
-                    "timestamp": row["key"]["timestamp"],
-                }
-            )
+                s.unacknowledged_starts.append(start)
+                if state == "dropped":
+                    s.dropped += 1
+                else:
+                    s.pending += 1
+        elif kind == "stop" and row.get("transaction_id") is not None:
+            stop = {"charger": row["charger"], "transaction_id": row["transaction_id"],
+                    "timestamp": key["timestamp"], "meter_stop": key.get("meter_stop")}
+            s.stop_attempts.append(stop)
+            if state == "acknowledged":
+                s.acknowledged_stops.append(stop)
+        elif kind == "meter" and row.get("transaction_id") is not None:
+            tid, connector = row["transaction_id"], key.get("connector", 0)
+            for mv in key.get("meter_value") or []:
+                for sv in mv["sampledValue"]:
+                    sk = sample_key(row["charger"], tid, connector, mv["timestamp"], sv)
+                    if row.get("attempts", 0) >= 1 or state == "acknowledged":
+                        s.sent_sample_keys.add(sk)
+                    if state == "acknowledged":
+                        s.acknowledged_samples.append((sk, str(sv["value"])))
     return s
 
 
-def _ts(value: Any) -> str:
-    """Normalise a timestamp to ISO-8601 UTC with milliseconds, so DB datetimes compare with ours."""
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC).isoformat(timespec="milliseconds")
-    return str(value)
+def reconcile(
+    summary: LedgerSummary,
+    server_transactions: Iterable[Mapping[str, Any]],
+    server_samples: Iterable[Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """See envctl/charger/simulator/reconcile.py for what each counter means."""
+    from envctl.charger.simulator.reconcile import reconcile as whole_history
 
-
-def reconcile(summary: LedgerSummary, server_transactions: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """lost: starts we saw acknowledged that the server has no row for (by key);
-    duplicated: extra server rows for one start key; id_mismatch: server id differs from ours."""
-    server_keys: Counter[tuple[Any, ...]] = Counter()
-    server_ids: dict[tuple[Any, ...], set[Any]] = {}
-    for t in server_transactions:
-        key = (t["charger"], int(t["connector"]), t["id_tag"], int(t["meter_start"]), _ts(t["timestamp"]))
-        server_keys[key] += 1
-        server_ids.setdefault(key, set()).add(t["transaction_id"])
-    lost = duplicated = mismatch = 0
-    for row in summary.acknowledged_starts:
-        key = (row["charger"], int(row["connector"]), row["id_tag"], int(row["meter_start"]), _ts(row["timestamp"]))
-        n = server_keys.get(key, 0)
-        if n == 0:
-            lost += 1
-        elif row["transaction_id"] not in server_ids[key]:
-            mismatch += 1
-    duplicated = sum(n - 1 for n in server_keys.values() if n > 1)
-    return {
-        "started": summary.started,
-        "acknowledged": summary.acknowledged,
-        "pending": summary.pending,
-        "lost": lost,
-        "duplicated": duplicated,
-        "id_mismatch": mismatch,
-    }
+    return whole_history(summary, server_transactions, server_samples)

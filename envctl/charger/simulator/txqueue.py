@@ -103,6 +103,7 @@ class TxMessage:
             "transaction_id": self.session.transaction_id,
             "timestamp": b["meterValue"][0]["timestamp"],
             "connector": b["connectorId"],
+            "meter_value": b["meterValue"],  # every sample as sent, so the server's copy can be checked
         }
 
     def row(self, charger: str) -> dict[str, Any]:

@@ -5,6 +5,13 @@
     postgresql://user@host:port/db           (postgres:// too)
 
 The returned store is opened (migrated, writer running); `await store.close()` flushes it.
+
+    base.py          the Store protocol and its records (claims, fences, takeovers)
+    group_commit.py  durable writes as futures resolved after COMMIT; lazy writes
+    fencing.py       which writes of a batch may be applied: the ownership epoch fence
+    sqlite.py / sqlite_batch.py      SQLite: writer thread, takeover log polling / one batch's statements
+    postgres.py / postgres_batch.py  Postgres: writer task, LISTEN / one batch's statements, NOTIFY
+    reads.py         read helpers for both backends (admin API, ledger reconciliation, tests)
 """
 
 from __future__ import annotations

@@ -1,79 +1,33 @@
 """PostgreSQL backend (asyncpg): one writer task doing group commit with set-based statements.
 
-Each batch is a handful of statements whatever its size: rows travel as arrays and are expanded
-with unnest(), so a batch of 500 StartTransactions is one round trip, not 500. Ids come from the
-table's identity column, so replicas sharing the database never hand out the same transactionId.
+The statements of one batch are in postgres_batch.py. Ids come from the table's identity column,
+so replicas sharing the database never hand out the same transactionId. Takeovers of this
+replica's chargers arrive by LISTEN on its own channel, on a connection of its own; after that
+connection is lost and re-established, the chargers still connected here are checked against the
+owner table once, so a notification missed meanwhile still closes the older connection.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 import logging
 import time
 from typing import Any
 
 import asyncpg
 
-from envctl.charger.store.base import (
-    BOOT,
-    LAZY,
-    METER,
-    START,
-    STOP,
-    MeterSample,
-    Pending,
-    StartRecord,
-    group,
-)
-from envctl.charger.store.reads import ReadQueries
+from envctl.charger.store.base import Pending, Takeover
 from envctl.charger.store.group_commit import GroupCommitStore, Outcome
 from envctl.charger.store.migrations import migrations_for
+from envctl.charger.store.postgres_batch import apply_batch, parse_payload, takeover_channel
+from envctl.charger.store.reads import ReadQueries
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 5_000
+LISTEN_RETRY_S = 1.0
 _MIGRATION_LOCK = 0x656E7663746C  # pg_advisory_xact_lock key: serialises replicas migrating together
-
-_BOOT_SQL = """
-INSERT INTO chargers (id, vendor, model, serial_number, firmware_version, boot_payload, boot_count,
-                      first_boot_at, last_boot_at, last_seen_at, replica_id)
-SELECT v.id, v.vendor, v.model, v.serial, v.fw, v.payload::jsonb, 1, v.at, v.at, v.at, $7
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $8::timestamptz[])
-     AS v(id, vendor, model, serial, fw, payload, at)
-ON CONFLICT (id) DO UPDATE SET vendor = EXCLUDED.vendor, model = EXCLUDED.model,
-    serial_number = EXCLUDED.serial_number, firmware_version = EXCLUDED.firmware_version,
-    boot_payload = EXCLUDED.boot_payload, boot_count = chargers.boot_count + 1,
-    last_boot_at = EXCLUDED.last_boot_at, last_seen_at = EXCLUDED.last_seen_at, replica_id = EXCLUDED.replica_id
-"""
-# DO UPDATE (a no-op change) rather than DO NOTHING so RETURNING also yields rows that existed.
-_START_SQL = """
-INSERT INTO transactions (charger_id, connector_id, id_tag, meter_start, started_at, reservation_id, replica_id)
-SELECT v.c, v.conn, v.tag, v.m, v.at, v.res, $7
-FROM unnest($1::text[], $2::int[], $3::text[], $4::int[], $5::timestamptz[], $6::int[]) AS v(c, conn, tag, m, at, res)
-ON CONFLICT (charger_id, connector_id, id_tag, meter_start, started_at) DO UPDATE SET charger_id = EXCLUDED.charger_id
-RETURNING id, charger_id, connector_id, id_tag, meter_start, started_at
-"""
-_STOP_SQL = """
-INSERT INTO transaction_stops (transaction_id, charger_id, id_tag, meter_stop, stopped_at, reason)
-SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::text[])
-ON CONFLICT (transaction_id) DO NOTHING
-"""
-_METER_SQL = """
-INSERT INTO meter_values (charger_id, connector_id, transaction_id, ts, measurand, phase, location, context, unit, value)
-SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::timestamptz[], $5::text[], $6::text[], $7::text[],
-                     $8::text[], $9::text[], $10::text[])
-ON CONFLICT DO NOTHING
-"""
-_SEEN_SQL = """
-UPDATE chargers c SET last_seen_at = v.at FROM unnest($1::text[], $2::timestamptz[]) AS v(id, at) WHERE c.id = v.id
-"""
-_STATUS_SQL = """
-INSERT INTO connector_status (charger_id, connector_id, status, error_code, info, updated_at)
-SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
-ON CONFLICT (charger_id, connector_id) DO UPDATE SET status = EXCLUDED.status, error_code = EXCLUDED.error_code,
-    info = EXCLUDED.info, updated_at = EXCLUDED.updated_at
-"""
 
 
 class PostgresStore(ReadQueries, GroupCommitStore):
@@ -84,12 +38,20 @@ class PostgresStore(ReadQueries, GroupCommitStore):
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._stopping = False
+        self._listening = asyncio.Event()
 
     async def _open_backend(self) -> None:
         self._pool = await self._connect_when_up()
         async with self._pool.acquire() as conn:
             await migrate(conn)
         self._writer = asyncio.get_running_loop().create_task(self._writer_main(), name="pg-writer")
+
+    async def open(self) -> None:
+        await super().open()
+        if self._watch_task is not None:  # no charger is taken over unnoticed: LISTEN before serving
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(10):
+                    await self._listening.wait()
 
     async def _connect_when_up(self, within_s: float = 120.0) -> asyncpg.Pool:
         """A server starting beside its database (a new preview, a restarted Postgres pod) waits
@@ -135,71 +97,65 @@ class PostgresStore(ReadQueries, GroupCommitStore):
     async def _commit(self, batch: list[Pending]) -> list[Outcome]:
         assert self._pool is not None
         try:
-            async with self._pool.acquire() as conn, conn.transaction():
-                return await self._apply(conn, batch)
+            async with self._pool.acquire() as conn:
+                async with conn.transaction():
+                    result = await apply_batch(conn, batch, self.replica_id)
+                self._committed(result.claimed, len(result.takeovers))
+                return result.outcomes
         except Exception:
             log.warning("batch of %d writes failed; retrying one by one", len(batch), exc_info=True)
         results: list[Outcome] = []
         for p in batch:
             try:
-                async with self._pool.acquire() as conn, conn.transaction():
-                    results.extend(await self._apply(conn, [p]))
+                async with self._pool.acquire() as conn:
+                    async with conn.transaction():
+                        result = await apply_batch(conn, [p], self.replica_id)
+                    self._committed(result.claimed, len(result.takeovers))
+                    results.extend(result.outcomes)
             except Exception as exc:
                 results.append((False, exc))
         return results
 
-    async def _apply(self, conn: asyncpg.Connection, batch: list[Pending]) -> list[Outcome]:
-        by_kind = group(batch)
-        value: dict[int, Any] = {}
-        if by_kind[BOOT]:
-            boots = {p.item.charger_id: p.item for p in by_kind[BOOT]}.values()  # one row per charger
-            await conn.execute(
-                _BOOT_SQL,
-                [b.charger_id for b in boots], [b.vendor for b in boots], [b.model for b in boots],
-                [b.serial_number for b in boots], [b.firmware_version for b in boots],
-                [json.dumps(b.payload) for b in boots], self.replica_id, [b.at for b in boots],
-            )
-        if by_kind[START]:
-            # ON CONFLICT DO UPDATE may touch a row once per statement: send each key once.
-            starts: dict[tuple[Any, ...], StartRecord] = {p.item.key(): p.item for p in by_kind[START]}
-            rows = await conn.fetch(
-                _START_SQL,
-                [s.charger_id for s in starts.values()], [s.connector_id for s in starts.values()],
-                [s.id_tag for s in starts.values()], [s.meter_start for s in starts.values()],
-                [s.started_at for s in starts.values()], [s.reservation_id for s in starts.values()],
-                self.replica_id,
-            )
-            ids = {(r["charger_id"], r["connector_id"], r["id_tag"], r["meter_start"], r["started_at"]): r["id"]
-                   for r in rows}
-            for p in by_kind[START]:
-                value[id(p)] = int(ids[p.item.key()])
-        if by_kind[STOP]:
-            stops = [p.item for p in by_kind[STOP]]
-            await conn.execute(
-                _STOP_SQL,
-                [s.transaction_id for s in stops], [s.charger_id for s in stops], [s.id_tag for s in stops],
-                [s.meter_stop for s in stops], [s.stopped_at for s in stops], [s.reason for s in stops],
-            )
-        if by_kind[METER]:
-            ms: list[MeterSample] = [m for p in by_kind[METER] for m in p.item]
-            await conn.execute(
-                _METER_SQL,
-                [m.charger_id for m in ms], [m.connector_id for m in ms], [m.transaction_id for m in ms],
-                [m.ts for m in ms], [m.measurand for m in ms], [m.phase for m in ms], [m.location for m in ms],
-                [m.context for m in ms], [m.unit for m in ms], [m.value for m in ms],
-            )
-        for p in by_kind[LAZY]:
-            seen, statuses = p.item
-            if seen:
-                await conn.execute(_SEEN_SQL, list(seen.keys()), list(seen.values()))
-            if statuses:
-                await conn.execute(
-                    _STATUS_SQL,
-                    [s.charger_id for s in statuses], [s.connector_id for s in statuses],
-                    [s.status for s in statuses], [s.error_code for s in statuses], [s.info for s in statuses],
-                    [s.at for s in statuses],
+    def _committed(self, claimed: dict[Any, int], takeovers: int) -> None:
+        self._set_epochs(claimed)  # before the next batch: writes queued meanwhile are fenced right
+        self.takeovers_sent += takeovers
+
+    # -- takeovers: LISTEN on this replica's channel ---------------------------------------------
+    async def _watch_takeovers(self) -> None:
+        assert self.replica_id is not None
+        me, channel = self.replica_id, takeover_channel(self.replica_id)
+        first = True
+        while True:
+            lost = asyncio.Event()
+            try:
+                conn = await asyncpg.connect(self.url)
+            except (OSError, asyncpg.PostgresError):
+                log.warning("LISTEN connection failed; retrying in %.0f s", LISTEN_RETRY_S, exc_info=True)
+                await asyncio.sleep(LISTEN_RETRY_S)
+                continue
+            try:
+                conn.add_termination_listener(lambda _c: lost.set())
+                await conn.add_listener(
+                    channel, lambda _c, _pid, _ch, payload: self._takeovers_arrived(parse_payload(payload, me))
                 )
-        return [(True, value.get(id(p))) for p in batch]
+                if not first:
+                    await self._catch_up()
+                first = False
+                self._listening.set()
+                await lost.wait()
+                log.warning("LISTEN connection lost; reconnecting")
+            finally:
+                if not conn.is_closed():
+                    await conn.close()
+
+    async def _catch_up(self) -> None:
+        """Chargers connected here whose owner row says another replica holds them now."""
+        rows = await self._fetch(
+            "SELECT charger_id, epoch, replica_id FROM charger_owners WHERE charger_id = ANY($1::text[]) "
+            "AND replica_id <> $2", self.connected_ids(), self.replica_id,
+        )
+        me = str(self.replica_id)
+        self._takeovers_arrived([Takeover(r["charger_id"], int(r["epoch"]), r["replica_id"], me) for r in rows])
 
     # -- reads ---------------------------------------------------------------------------------
     async def _fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
@@ -214,6 +170,12 @@ class PostgresStore(ReadQueries, GroupCommitStore):
 
     def _param(self, n: int) -> str:
         return f"${n}"
+
+    def _in_list(self, n: int) -> str:
+        return f"= ANY(${n}::text[])"
+
+    def _list(self, values: list[Any]) -> Any:
+        return list(values)
 
     def stats(self) -> dict[str, Any]:
         return super().stats() | {"queued": len(self._pending)}

@@ -17,34 +17,25 @@ import queue
 import sqlite3
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from envctl.charger.store.base import (
-    BOOT,
-    LAZY,
-    METER,
-    START,
-    STOP,
-    BootRecord,
-    MeterSample,
-    Pending,
-    StartRecord,
-    StatusRecord,
-    StopRecord,
-    format_ts,
-    group,
-    utcnow,
-)
-from envctl.charger.store.reads import ReadQueries
+from envctl.charger.store.base import Pending, Takeover, format_ts, utcnow
 from envctl.charger.store.group_commit import GroupCommitStore, Outcome
 from envctl.charger.store.migrations import migrations_for
+from envctl.charger.store.reads import ReadQueries
+from envctl.charger.store.sqlite_batch import BatchResult, apply_batch
 
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 30_000
 MAX_BATCH = 5_000
 _STOP = object()
+# The previous owner polls the takeover log this often: within 1 s of a takeover its old
+# connection is closed, at the price of one indexed read (usually of no rows) per interval.
+TAKEOVER_POLL_S = 0.2
+TAKEOVER_LOG_KEEP_S = 600  # rows older than this are deleted (a replica that old has restarted)
 
 
 def connect(path: str) -> sqlite3.Connection:
@@ -83,62 +74,6 @@ def _statements(sql: str) -> list[str]:
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
-# Every statement below is multi-row: the sqlite3 module releases the GIL around each
-# sqlite3_step() and must win it back from the busy event loop afterwards (up to a 5 ms switch
-# interval each time). executemany() steps once per row, so a batch of 500 rows could wait 500
-# times; one multi-row statement steps once. Results come back as one JSON row for the same reason.
-MAX_VARIABLES = 32_766  # SQLITE_MAX_VARIABLE_NUMBER since SQLite 3.32
-
-_BOOT_HEAD = """INSERT INTO chargers (id, vendor, model, serial_number, firmware_version, boot_payload, boot_count,
-                      first_boot_at, last_boot_at, last_seen_at, replica_id) VALUES """
-_BOOT_ROW = "(?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)"
-_BOOT_TAIL = """ ON CONFLICT (id) DO UPDATE SET vendor = excluded.vendor, model = excluded.model,
-    serial_number = excluded.serial_number, firmware_version = excluded.firmware_version,
-    boot_payload = excluded.boot_payload, boot_count = chargers.boot_count + 1,
-    last_boot_at = excluded.last_boot_at, last_seen_at = excluded.last_seen_at, replica_id = excluded.replica_id"""
-_START_HEAD = """INSERT INTO transactions (charger_id, connector_id, id_tag, meter_start, started_at, reservation_id,
-                          created_at, replica_id) VALUES """
-_START_ROW = "(?, ?, ?, ?, ?, ?, ?, ?)"
-_START_TAIL = " ON CONFLICT (charger_id, connector_id, id_tag, meter_start, started_at) DO NOTHING"
-# The ids of the rows just inserted *or already there* (a resend), as one JSON array.
-_START_IDS_HEAD = """SELECT json_group_array(json_array(t.id, t.charger_id, t.connector_id, t.id_tag, t.meter_start,
-                                         t.started_at))
-FROM (SELECT column1 AS c, column2 AS k, column3 AS tag, column4 AS m, column5 AS s FROM (VALUES """
-_START_IDS_ROW = "(?, ?, ?, ?, ?)"
-_START_IDS_TAIL = """)) AS v
-JOIN transactions t ON t.charger_id = v.c AND t.connector_id = v.k AND t.id_tag = v.tag AND t.meter_start = v.m
-                   AND t.started_at = v.s"""
-_STOP_HEAD = """INSERT INTO transaction_stops (transaction_id, charger_id, id_tag, meter_stop, stopped_at, reason,
-                               created_at) VALUES """
-_STOP_ROW = "(?, ?, ?, ?, ?, ?, ?)"
-_STOP_TAIL = " ON CONFLICT (transaction_id) DO NOTHING"
-_METER_HEAD = """INSERT INTO meter_values (charger_id, connector_id, transaction_id, ts, measurand, phase, location,
-                          context, unit, value) VALUES """
-_METER_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_METER_TAIL = " ON CONFLICT DO NOTHING"
-_SEEN_HEAD = """UPDATE chargers SET last_seen_at = v.ts
-FROM (SELECT column1 AS id, column2 AS ts FROM (VALUES """
-_SEEN_ROW = "(?, ?)"
-_SEEN_TAIL = ")) AS v WHERE chargers.id = v.id"
-_STATUS_HEAD = """INSERT INTO connector_status (charger_id, connector_id, status, error_code, info, updated_at) VALUES """
-_STATUS_ROW = "(?, ?, ?, ?, ?, ?)"
-_STATUS_TAIL = """ ON CONFLICT (charger_id, connector_id) DO UPDATE SET status = excluded.status,
-    error_code = excluded.error_code, info = excluded.info, updated_at = excluded.updated_at"""
-
-
-def _many(conn: sqlite3.Connection, head: str, row: str, tail: str, rows: list[tuple[Any, ...]]) -> list[Any]:
-    """Run head + row,row,... + tail over `rows` in as few statements as the variable limit allows."""
-    if not rows:
-        return []
-    per = max(1, MAX_VARIABLES // len(rows[0]))
-    out: list[Any] = []
-    for i in range(0, len(rows), per):
-        chunk = rows[i: i + per]
-        cur = conn.execute(head + ",".join([row] * len(chunk)) + tail, [v for r in chunk for v in r])
-        out.append(cur.fetchone() if cur.description else None)
-    return out
-
-
 class SqliteStore(ReadQueries, GroupCommitStore):
     def __init__(self, url: str, path: str, **kwargs: Any) -> None:
         super().__init__(url, **kwargs)
@@ -147,6 +82,7 @@ class SqliteStore(ReadQueries, GroupCommitStore):
         self._thread: threading.Thread | None = None
         self._reader: sqlite3.Connection | None = None
         self._read_lock = threading.Lock()
+        self._last_takeovers = 0
 
     async def _open_backend(self) -> None:
         if self.path != ":memory:":
@@ -182,6 +118,9 @@ class SqliteStore(ReadQueries, GroupCommitStore):
                 first = self._queue.get()
                 if first is _STOP:
                     break
+                if isinstance(first, _Cleanup):  # housekeeping, outside any batch
+                    first.run(conn)
+                    continue
                 batch: list[Pending] = [first]
                 while len(batch) < MAX_BATCH:
                     try:
@@ -191,10 +130,14 @@ class SqliteStore(ReadQueries, GroupCommitStore):
                     if item is _STOP:
                         stopping = True
                         break
+                    if isinstance(item, _Cleanup):
+                        item.run(conn)
+                        continue
                     batch.append(item)
                 started = time.perf_counter()
                 outcomes = self._commit(conn, batch)
                 elapsed = time.perf_counter() - started
+                self.takeovers_sent += self._last_takeovers
                 try:
                     self._loop.call_soon_threadsafe(self._resolve, batch, outcomes, elapsed)
                 except RuntimeError:  # loop closed: nobody is waiting any more
@@ -203,11 +146,13 @@ class SqliteStore(ReadQueries, GroupCommitStore):
             conn.close()
 
     def _commit(self, conn: sqlite3.Connection, batch: list[Pending]) -> list[Outcome]:
+        self._last_takeovers = 0
         try:
             conn.execute("BEGIN IMMEDIATE")
-            outcomes = self._apply(conn, batch)
+            result = apply_batch(conn, batch, self.replica_id)
             conn.execute("COMMIT")
-            return outcomes
+            self._committed(result)
+            return result.outcomes
         except Exception:
             log.warning("batch of %d writes failed; retrying one by one", len(batch), exc_info=True)
             _rollback(conn)
@@ -216,40 +161,43 @@ class SqliteStore(ReadQueries, GroupCommitStore):
         for p in batch:
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                results.extend(self._apply(conn, [p]))
+                result = apply_batch(conn, [p], self.replica_id)
                 conn.execute("COMMIT")
+                self._committed(result)
+                results.extend(result.outcomes)
             except Exception as exc:
                 _rollback(conn)
                 results.append((False, exc))
         return results
 
-    def _apply(self, conn: sqlite3.Connection, batch: list[Pending]) -> list[Outcome]:
-        by_kind = group(batch)
-        value: dict[int, Any] = {}
-        now = format_ts(utcnow())
-        if by_kind[BOOT]:
-            boots = {p.item.charger_id: p.item for p in by_kind[BOOT]}  # one row per charger and statement
-            _many(conn, _BOOT_HEAD, _BOOT_ROW, _BOOT_TAIL, [_boot_row(b, self.replica_id) for b in boots.values()])
-        if by_kind[START]:
-            starts = {_start_key(p.item): p.item for p in by_kind[START]}
-            _many(conn, _START_HEAD, _START_ROW, _START_TAIL, [
-                (s.charger_id, s.connector_id, s.id_tag, s.meter_start, key[4], s.reservation_id, now, self.replica_id)
-                for key, s in starts.items()])
-            ids: dict[tuple[Any, ...], int] = {}
-            for found in _many(conn, _START_IDS_HEAD, _START_IDS_ROW, _START_IDS_TAIL, list(starts)):
-                for tx_id, *key in json.loads(found[0]):
-                    ids[tuple(key)] = tx_id
-            for p in by_kind[START]:
-                value[id(p)] = ids[_start_key(p.item)]
-        if by_kind[STOP]:
-            _many(conn, _STOP_HEAD, _STOP_ROW, _STOP_TAIL, [_stop_row(p.item, now) for p in by_kind[STOP]])
-        if by_kind[METER]:
-            _many(conn, _METER_HEAD, _METER_ROW, _METER_TAIL, [_meter_row(m) for p in by_kind[METER] for m in p.item])
-        for p in by_kind[LAZY]:
-            seen, statuses = p.item
-            _many(conn, _SEEN_HEAD, _SEEN_ROW, _SEEN_TAIL, [(cid, format_ts(ts)) for cid, ts in seen.items()])
-            _many(conn, _STATUS_HEAD, _STATUS_ROW, _STATUS_TAIL, [_status_row(s) for s in statuses])
-        return [(True, value.get(id(p))) for p in batch]
+    def _committed(self, result: BatchResult) -> None:
+        self._set_epochs(result.claimed)  # before the next batch: writes queued meanwhile are fenced right
+        self._last_takeovers += len(result.takeovers)
+
+    # -- takeovers: poll the log for rows addressed to this replica ---------------------------
+    async def _watch_takeovers(self) -> None:
+        cursor = int((await self._read("SELECT coalesce(max(seq), 0) AS n FROM owner_takeovers"))[0]["n"])
+        polls = 0
+        while True:
+            await asyncio.sleep(TAKEOVER_POLL_S)
+            try:
+                rows = await self._read(
+                    "SELECT seq, charger_id, epoch, replica_id FROM owner_takeovers "
+                    "WHERE prev_replica_id = ? AND seq > ? ORDER BY seq", (self.replica_id, cursor))
+            except sqlite3.Error:
+                log.warning("reading the takeover log failed; retrying", exc_info=True)
+                continue
+            if rows:
+                cursor = int(rows[-1]["seq"])
+                self._takeovers_arrived(
+                    [Takeover(r["charger_id"], int(r["epoch"]), r["replica_id"], str(self.replica_id)) for r in rows])
+            polls += 1
+            if polls % int(60 / TAKEOVER_POLL_S) == 0:
+                self._submit_cleanup()
+
+    def _submit_cleanup(self) -> None:
+        cutoff = format_ts(utcnow() - timedelta(seconds=TAKEOVER_LOG_KEEP_S))
+        self._queue.put(_Cleanup(cutoff))
 
     # -- reads ---------------------------------------------------------------------------------
     async def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
@@ -272,6 +220,12 @@ class SqliteStore(ReadQueries, GroupCommitStore):
     def _param(self, n: int) -> str:
         return "?"
 
+    def _in_list(self, n: int) -> str:
+        return "IN (SELECT value FROM json_each(?))"
+
+    def _list(self, values: list[Any]) -> Any:
+        return json.dumps(values)
+
     def stats(self) -> dict[str, Any]:
         return super().stats() | {"queued": self._queue.qsize()}
 
@@ -283,25 +237,14 @@ def _rollback(conn: sqlite3.Connection) -> None:
         pass
 
 
-def _boot_row(b: BootRecord, replica_id: str | None) -> tuple[Any, ...]:
-    at = format_ts(b.at)
-    return (b.charger_id, b.vendor, b.model, b.serial_number, b.firmware_version,
-            json.dumps(b.payload, separators=(",", ":")), at, at, at, replica_id)
+class _Cleanup:
+    """Trim the takeover log; runs in the writer thread between batches."""
 
+    def __init__(self, cutoff: str) -> None:
+        self.cutoff = cutoff
 
-def _start_key(s: StartRecord) -> tuple[str, int, str, int, str]:
-    return (s.charger_id, s.connector_id, s.id_tag, s.meter_start, format_ts(s.started_at))
-
-
-def _stop_row(s: StopRecord, now: str) -> tuple[Any, ...]:
-    return (s.transaction_id, s.charger_id, s.id_tag, s.meter_stop, format_ts(s.stopped_at), s.reason, now)
-
-
-def _meter_row(m: MeterSample) -> tuple[Any, ...]:
-    return (m.charger_id, m.connector_id, m.transaction_id, format_ts(m.ts), m.measurand, m.phase, m.location,
-            m.context, m.unit, m.value)
-
-
-def _status_row(s: StatusRecord) -> tuple[Any, ...]:
-    return (s.charger_id, s.connector_id, s.status, s.error_code, s.info, format_ts(s.at))
-
+    def run(self, conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("DELETE FROM owner_takeovers WHERE at < ?", (self.cutoff,))
+        except sqlite3.Error:
+            log.warning("cleaning the takeover log failed", exc_info=True)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
 import typer
 
+from envctl.charger.server.admission import DEFAULT_MAX_ACCEPT_RATE
 from envctl.cli.output import OutputFormat, OutputOption, user_errors
 from envctl.errors import ConfigError
 
@@ -32,10 +34,20 @@ def command(
     id_tags: Path | None = typer.Option(None, help="file of accepted idTags, one per line (default: accept all)"),
     fault: str = typer.Option("none", help="none|exit-at-start|callerror: a deliberately broken version"),
     ready_file: Path | None = typer.Option(None, help="also write the ready JSON line here (atomically)"),
+    advertise_admin_url: str = typer.Option(
+        "", help="where the other replicas reach this admin API (default http://ADMIN_HOST:ADMIN_PORT)"
+    ),
+    max_accept_rate: float = typer.Option(
+        DEFAULT_MAX_ACCEPT_RATE, help="new WebSocket handshakes per second on this replica; above it 503 + "
+        "Retry-After (0 = no limit; the default is sized from the measured connect capacity)",
+    ),
     log_level: str = typer.Option("WARNING", help="Python log level for stderr"),
     output: OutputFormat = OutputOption,
 ) -> None:
-    """Run the OCPP 1.6J central system; print one JSON ready line when listening. SIGTERM stops gracefully."""
+    """Run the OCPP 1.6J central system; print one JSON ready line when listening. SIGTERM stops gracefully.
+
+    The mutating admin endpoints require the bearer token in ENVCTL_ADMIN_TOKEN when it is set.
+    """
     from envctl.charger.server.config import ServerConfig, read_basic_auth, read_id_list
 
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -59,6 +71,9 @@ def command(
             id_tags=read_id_list(id_tags, "--id-tags") if id_tags else None,
             fault=fault,
             ready_file=ready_file,
+            admin_token=os.environ.get("ENVCTL_ADMIN_TOKEN") or None,
+            advertise_admin_url=advertise_admin_url or None,
+            max_accept_rate=max_accept_rate,
         )
         if replica_id:
             config.replica_id = replica_id

@@ -29,6 +29,10 @@ def command(
     min_connect_success: float = typer.Option(0.98, help="abort when fewer connects succeed"),
     max_callerror_ratio: float = typer.Option(0.02, help="abort above this CALLERRORs per message"),
     max_p99_ms: float = typer.Option(1000.0, help="abort above this handler p99 latency"),
+    rate_margin: float = typer.Option(
+        0.25, help="abort when fleet-wide reconnects/s exceed the budget by more than this share ..."
+    ),
+    rate_over_for: int = typer.Option(3, help="... for more than this many consecutive seconds (0: any second)"),
     server_args: str = typer.Option("", help="extra args for new replicas, e.g. '--fault callerror' (rehearsals)"),
     image: Optional[str] = typer.Option(None, help="container image of the new version (kubernetes; default: the running one's)"),
     plan_id: Optional[str] = typer.Option(None, "--id", help="plan id (default: generated)"),
@@ -38,7 +42,7 @@ def command(
     with user_errors(output):
         thresholds = HealthThresholds(
             min_connect_success_ratio=min_connect_success, max_callerror_ratio=max_callerror_ratio,
-            max_handler_p99_ms=max_p99_ms,
+            max_handler_p99_ms=max_p99_ms, max_rate_over_budget_ratio=rate_margin, max_rate_over_budget_s=rate_over_for,
         )  # fmt: skip
         options = PlanOptions(
             to_version=to, budget_per_s=budget, canary_share=canary_share, hold_s=seconds(hold),

@@ -52,7 +52,7 @@ class LocalFleet:
         url = self._admin_url(rec)
         if url is None or not rec.alive:
             raise ReplicaUnreachable(f"replica {replica_id} is not running")
-        return AdminClient(self.http, url)
+        return AdminClient(self.http, url, self.runtime.admin_token(self.env))
 
     def _stats(self, rec: ReplicaRecord) -> dict[str, Any] | None:
         url = self._admin_url(rec)

@@ -59,6 +59,9 @@ class EnvRecord(BaseModel):
     simulator: SimulatorRecord | None = None
     phase: str = "Starting"
     message: str | None = None
+    # The environment's admin token: every replica gets it as ENVCTL_ADMIN_TOKEN and envctl's own
+    # clients send it. env.json is written 0600 (state.write_json_atomic), like other credentials.
+    admin_token: str | None = None
 
     def save(self, env_dir: Path) -> None:
         write_json_atomic(env_dir / "env.json", self.model_dump(mode="json"))

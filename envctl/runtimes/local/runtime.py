@@ -4,6 +4,13 @@ R charger-server replicas share one OCPP port through SO_REUSEPORT, so a replica
 listening (draining) no longer receives new connections while the others still do; the
 simulator's chargers connect to that one port. Each environment lives in its own directory
 under the state root, so two environments run side by side.
+
+Each environment has its own admin token, generated at `up` and kept in its record: every replica
+gets it as ENVCTL_ADMIN_TOKEN (so its drain/listen/disconnect/call endpoints are protected), and
+envctl's own clients (the release engine, `envctl charger`) send it. The replicas find each other
+through the shared store, so any replica's admin API answers for every charger of the environment.
+`spec.extra["server_args"]` are passed to every replica the environment ever starts (benchmarks
+use it for options such as --max-accept-rate).
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import secrets
 import shutil
 import socket
 import time
@@ -111,6 +119,18 @@ class LocalRuntime:
     def server_replicas(self, name: str) -> list[ReplicaRecord]:
         return list(self._load(name).replicas)
 
+    def admin_token(self, name: str) -> str | None:
+        return self._load(name).admin_token
+
+    def admin_access(self, name: str) -> tuple[str, str | None]:
+        """(admin URL, token) of the environment: any live replica's admin API serves the whole fleet."""
+        record = self._load(name)
+        url = _admin_endpoint(record)
+        if url is None:
+            raise EnvctlError(f"no charger-server replica of {name!r} is running",
+                              f"see `envctl status {name}`; `envctl up {name}` starts it again")
+        return url, record.admin_token
+
     def start_server_replica(self, name: str, version: str, extra_args: list[str] | None = None) -> ReplicaRecord:
         with self._locked(name):
             record = self._load(name)
@@ -154,6 +174,7 @@ class LocalRuntime:
             expires_at=now + spec.ttl,
             ocpp_port=_free_port(),
             database_url=spec.database_url or f"sqlite:///{env_dir / 'charger.db'}",
+            admin_token=secrets.token_urlsafe(32),
         )
 
     def _start_replica(self, record: EnvRecord, env_dir: Path, version: str, extra_args: list[str]) -> ReplicaRecord:
@@ -169,9 +190,9 @@ class LocalRuntime:
             "--admin-host", "127.0.0.1", "--admin-port", "0",
             "--database-url", record.database_url, "--server-version", version, "--replica-id", replica_id,
             "--heartbeat-interval", str(spec.get("heartbeat_interval", 60)), "--ready-file", str(ready_file),
-            *extra_args,
+            *_server_args(spec), *extra_args,
         ]  # fmt: skip
-        proc = processes.spawn(args, log)
+        proc = processes.spawn(args, log, env={"ENVCTL_ADMIN_TOKEN": record.admin_token} if record.admin_token else None)
         replica = ReplicaRecord(
             id=replica_id, version=version, pid=proc.pid, started_at=proc.started_at,
             ocpp_port=record.ocpp_port, log=str(log), extra_args=extra_args,
@@ -274,7 +295,7 @@ class LocalRuntime:
             phase = "Degraded"
         else:
             phase = "Ready"
-        admin = next((r.admin_url for r in record.replicas if r.admin_url), None)
+        admin = _admin_endpoint(record)
         return EnvStatus(
             name=record.name,
             runtime="local",
@@ -303,3 +324,15 @@ class LocalRuntime:
         processes.stop_all([r.process for r in record.replicas], grace_s=10)
         shutil.rmtree(env_dir, ignore_errors=True)
         return True
+
+
+def _admin_endpoint(record: EnvRecord) -> str | None:
+    """The admin URL `status` shows: the first live replica's (each one serves the whole fleet)."""
+    live = [r.admin_url for r in record.replicas if r.admin_url and r.alive]
+    return live[0] if live else next((r.admin_url for r in record.replicas if r.admin_url), None)
+
+
+def _server_args(spec: dict[str, object]) -> list[str]:
+    extra = spec.get("extra")
+    args = extra.get("server_args", []) if isinstance(extra, dict) else []
+    return [str(a) for a in args] if isinstance(args, list) else []

@@ -15,7 +15,8 @@ Two ways to get a server (both on ephemeral ports, SQLite in the test's tmp dir 
 A charger side for the tests: `async with charger(url, "CP1") as ws:` opens a WebSocket with the
 ocpp1.6 subprotocol, and `await ocpp_call(ws, "Heartbeat", {})` sends a CALL and returns the answer
 frame as a list ([3, id, payload] or [4, id, code, description, details]), skipping nothing: a
-frame with another id raises. `boot(ws)` sends a valid BootNotification.
+frame with another id raises. `boot(ws)` sends a valid BootNotification. `answering(ws, reply)`
+answers the server's CALLs with reply(frame) (`result(payload)` builds a CALLRESULT).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ import httpx
 import orjson
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from envctl.charger.server.app import CentralSystem
 from envctl.charger.server.config import ServerConfig
@@ -68,6 +70,14 @@ async def running_server(tmp_path: Path, **config: Any) -> AsyncIterator[Central
         await cs.stop()
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test on SQLite (a file in the test's tmp dir) and on a fresh real Postgres database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'charger.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
 @pytest.fixture
 async def central_system(tmp_path: Path) -> AsyncIterator[CentralSystem]:
     async with running_server(tmp_path) as cs:
@@ -97,6 +107,32 @@ async def expect_answer(ws: ClientConnection, unique_id: str, timeout: float = 1
     if frame[1] != unique_id:
         raise AssertionError(f"expected the answer to {unique_id}, got {frame}")
     return frame
+
+
+@contextlib.asynccontextmanager
+async def answering(ws: ClientConnection, reply: Callable[[list[Any]], str | None]) -> AsyncIterator[list[list[Any]]]:
+    """Answer the server's CALLs on `ws` with reply(frame) (None: stay silent); yields the CALLs seen."""
+    seen: list[list[Any]] = []
+
+    async def loop() -> None:
+        async for raw in ws:
+            frame = orjson.loads(raw)
+            seen.append(frame)
+            out = reply(frame)
+            if out is not None:
+                await ws.send(out)
+
+    task = asyncio.create_task(loop())
+    try:
+        yield seen
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+            await task
+
+
+def result(payload: dict[str, Any]) -> Callable[[list[Any]], str]:
+    return lambda frame: orjson.dumps([3, frame[1], payload]).decode()
 
 
 BOOT = {"chargePointVendor": "envctl", "chargePointModel": "test-1", "firmwareVersion": "1.0"}

@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import orjson
@@ -17,35 +15,9 @@ from websockets.exceptions import ConnectionClosed
 
 from envctl.charger.protocol.frames import MessageIds
 from envctl.charger.server.app import CentralSystem
-from tests.integration.charger.conftest import boot, charger, ocpp_call, running_server
+from tests.integration.charger.conftest import answering, boot, charger, ocpp_call, result, running_server
 
 pytestmark = pytest.mark.timeout(30)
-
-
-@contextlib.asynccontextmanager
-async def answering(ws: ClientConnection, reply: Callable[[list[Any]], str | None]) -> AsyncIterator[list[list[Any]]]:
-    """Answer the server's CALLs on `ws` with reply(frame) (None: stay silent); yields the CALLs seen."""
-    seen: list[list[Any]] = []
-
-    async def loop() -> None:
-        async for raw in ws:
-            frame = orjson.loads(raw)
-            seen.append(frame)
-            out = reply(frame)
-            if out is not None:
-                await ws.send(out)
-
-    task = asyncio.create_task(loop())
-    try:
-        yield seen
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
-            await task
-
-
-def result(payload: dict[str, Any]) -> Callable[[list[Any]], str]:
-    return lambda frame: orjson.dumps([3, frame[1], payload]).decode()
 
 
 async def test_health_ready_stats_and_metrics(central_system: CentralSystem) -> None:

@@ -118,8 +118,10 @@ async def test_a_charging_session_sends_its_messages_in_order_with_the_servers_t
     assert (summary.started, summary.acknowledged, summary.pending) == (1, 1, 0)
     assert summary.by_kind["meter"] == {"acknowledged": len(tx) - 2}
     assert summary.acknowledged_stops == [
-        {"charger": "CP000001", "transaction_id": tid, "timestamp": tx[-1].payload["timestamp"]}
+        {"charger": "CP000001", "transaction_id": tid, "timestamp": tx[-1].payload["timestamp"],
+         "meter_stop": tx[-1].payload["meterStop"]}
     ]
+    assert len(summary.acknowledged_samples) == len(tx) - 2  # every sample, with the value sent
     assert not peer.invalid
 
 

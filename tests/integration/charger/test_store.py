@@ -21,12 +21,6 @@ pytestmark = pytest.mark.timeout(30)
 T0 = datetime(2024, 5, 1, 10, 0, tzinfo=timezone.utc)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
 
 @pytest.fixture
 async def store(database_url: str) -> AsyncIterator[Store]:

@@ -54,3 +54,33 @@ def test_clear_removes_only_ledger_files(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("keep")
     ledger.clear(str(tmp_path))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_a_start_stored_but_never_answered_is_not_phantom_and_a_second_copy_is_duplicated(tmp_path: Path) -> None:
+    ts = "2026-01-01T00:00:00.123Z"
+    (tmp_path / "ledger-w0.jsonl").write_bytes(
+        orjson.dumps(start_row(1, "acknowledged", 1)) + b"\n"
+        + orjson.dumps(start_row(2, "sent", None, ts="2026-01-01T00:01:00.000Z")) + b"\n"
+    )
+    s = ledger.summarise(str(tmp_path))
+    row = lambda meter, tid, tag="T", at=ts: {"charger": "CP1", "connector": 1, "id_tag": tag,  # noqa: E731
+                                              "meter_start": meter, "timestamp": at, "transaction_id": tid}
+    # start 2 was committed, then the link dropped before its answer: the charger resends it
+    result = ledger.reconcile(s, [row(1, 1), row(2, 2, at="2026-01-01T00:01:00.000Z")])
+    assert (result["phantom"], result["duplicated"], result["lost"]) == (0, 0, 0)
+    assert ledger.reconcile(s, [row(1, 1), row(9, 3, at="2026-01-02T00:00:00Z")])["phantom"] == 1  # nobody sent it
+    assert ledger.reconcile(s, [row(1, 1), row(1, 4, tag="OTHER")])["duplicated"] == 1  # same session, new id
+
+
+def test_server_rows_newer_than_the_ledgers_horizon_are_not_judged_yet(tmp_path: Path) -> None:
+    """Read while the simulator runs: its last second may not be flushed, so a brand-new server row
+    is no phantom yet; an old one is."""
+    row = start_row(1, "acknowledged", 1) | {"updated_at": dt.datetime(2026, 1, 1, 0, 0, 5, tzinfo=dt.UTC).timestamp()}
+    (tmp_path / "ledger-w0.jsonl").write_bytes(orjson.dumps(row) + b"\n")
+    s = ledger.summarise(str(tmp_path))
+    ours = {"charger": "CP1", "connector": 1, "id_tag": "T", "meter_start": 1, "timestamp": "2026-01-01T00:00:00.123Z",
+            "transaction_id": 1}
+    later = ours | {"charger": "CP2", "transaction_id": 2, "timestamp": "2026-01-01T00:00:09Z"}
+    earlier = ours | {"charger": "CP3", "transaction_id": 3, "timestamp": "2026-01-01T00:00:02Z"}
+    result = ledger.reconcile(s, [ours, later, earlier])
+    assert (result["phantom"], result["too_recent_to_judge"]) == (1, 1)

@@ -46,3 +46,26 @@ def test_latency_fails_and_stresses() -> None:
 def test_sum_health_counts_silent_replicas_as_not_ready() -> None:
     s = sum_health(1.0, {"r3": {"connections": 7, "messages_total": 3, "handler_p99_ms": 9}, "r4": None})
     assert (s.replicas, s.replicas_ready, s.connections, s.client_connects_total) == (2, 1, 7, None)
+
+
+def rates_sample(at: float, per_second: dict[str, list[list[int]]]) -> HealthSample:
+    """The new replicas' /admin/stats carry their exact connects per epoch second."""
+    per_replica = {rid: {"connects_per_second": s} for rid, s in per_second.items()}
+    return HealthSample(**(sample(at).__dict__ | {"per_replica": per_replica}))
+
+
+def test_reconnect_rate_over_budget_aborts_only_past_the_margin_for_long_enough() -> None:
+    t = HealthThresholds(max_rate_over_budget_ratio=0.25, max_rate_over_budget_s=2)
+    # budget 100/s: the limit is 125/s; the two new replicas' counts add up per second
+    storm = {"r3": [[101, 70], [102, 70], [103, 70], [104, 10]], "r4": [[101, 60], [102, 60], [103, 60]]}
+    v = judge(sample(0), rates_sample(105.5, storm), t, budget_per_s=100, since=100.2)
+    assert not v.healthy and "reached 130/s" in v.reasons[0] and "for 3 s" in v.reasons[0]
+    two_seconds = {"r3": [[101, 130], [102, 130], [103, 20]]}
+    assert judge(sample(0), rates_sample(105.5, two_seconds), t, budget_per_s=100, since=100.2).healthy
+    within_margin = {"r3": [[s, 124] for s in range(101, 110)]}
+    assert judge(sample(0), rates_sample(111.0, within_margin), t, budget_per_s=100, since=100.2).healthy
+    before_release = {"r3": [[s, 900] for s in range(90, 101)]}  # the up that built the fleet does not count
+    assert judge(sample(0), rates_sample(111.0, before_release), t, budget_per_s=100, since=100.2).healthy
+    running_second = {"r3": [[101, 130], [102, 130], [103, 130]]}  # second 103 is still running at 103.5
+    assert judge(sample(0), rates_sample(103.5, running_second), t, budget_per_s=100, since=100.2).healthy
+    assert judge(sample(0), rates_sample(103.5, running_second), t).healthy  # no budget given: not judged

@@ -1,0 +1,103 @@
+"""The admin API's charger endpoints: this replica's list, and per charger, answers for the whole fleet.
+
+    GET  /admin/chargers                ?limit=N (default 1000) -> {"count", "chargers": [ids here, oldest first]}
+    GET  /admin/chargers/{id}           the charger's state (boot, connectors, open transactions, where it is
+                                        connected), from the replica that holds it; 404 when connected nowhere,
+                                        with where/when it was last seen and what the store has for it
+    POST /admin/chargers/{id}/call      {"action", "payload", "timeout_s"?} -> the charger's answer payload,
+                                        through the replica that holds it (header X-Envctl-Replica says which);
+                                        404 connected nowhere, 422 invalid request, 502 CALLERROR, 504 timeout
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from envctl.charger.protocol.errors import CallErrorReceived, CallTimeout, OcppError
+from envctl.charger.protocol.schemas import CENTRAL_INITIATED
+from envctl.charger.server.admin_errors import BadRequest, json_object, number
+from envctl.charger.server.connection import ChargerGone
+from envctl.charger.server.forwarding import ANSWERED_BY, FORWARDED_BY, Answer
+
+if TYPE_CHECKING:
+    from envctl.charger.server.app import CentralSystem
+
+
+def charger_routes(cs: CentralSystem, guarded: Callable[..., Any]) -> list[Route]:
+    def respond(answer: Answer) -> Response:
+        headers = {ANSWERED_BY: answer.replica_id} if answer.replica_id else None
+        return JSONResponse(answer.body, status_code=answer.status, headers=headers)
+
+    async def not_here(request: Request, cid: str, method: str, body: dict[str, Any] | None, timeout: float) -> Answer:
+        if request.headers.get(FORWARDED_BY):  # the forwarder looked it up already: answer for us only
+            return await cs.forwarder.nowhere(cid, await cs.store_or_fail().owner(cid), not_here=True)
+        return await cs.forwarder.elsewhere(cid, method, request.url.path, body, timeout)
+
+    async def chargers(request: Request) -> Response:
+        try:
+            limit = int(request.query_params.get("limit", "1000"))
+        except ValueError:
+            raise BadRequest("limit must be an integer") from None
+        return JSONResponse({"count": len(cs.registry), "chargers": cs.registry.ids(max(0, limit))})
+
+    async def charger(request: Request) -> Response:
+        cid = request.path_params["charger_id"]
+        conn = cs.registry.get(cid)
+        if conn is None:
+            answer = await not_here(request, cid, "GET", None, 10.0)
+            if answer.status == 404 and isinstance(answer.body, dict) and not request.headers.get(FORWARDED_BY):
+                answer.body["stored"] = _stringify(await cs.store_or_fail().charger_snapshot(cid))
+            return respond(answer)
+        state = cs.registry.state(cid)
+        if state.needs_load:  # first look at this charger since it landed here: what the fleet knows
+            state.loaded(await cs.store_or_fail().charger_snapshot(cid))
+        claim = conn.claim
+        return respond(Answer(200, state.to_dict() | {
+            "connected": True, "replica_id": cs.config.replica_id, "epoch": claim.epoch if claim else None,
+            "connected_since": conn.connected_at,
+        }, cs.config.replica_id))
+
+    async def call(request: Request) -> Response:
+        cid = request.path_params["charger_id"]
+        body = await json_object(request)
+        action, payload = body.get("action"), body.get("payload", {})
+        if not isinstance(action, str) or action not in CENTRAL_INITIATED:
+            raise BadRequest(f"'action' must be one of {', '.join(sorted(CENTRAL_INITIATED))}")
+        if not isinstance(payload, dict):
+            raise BadRequest("'payload' must be a JSON object")
+        timeout = number(body, "timeout_s") if "timeout_s" in body else cs.config.call_timeout
+        conn = cs.registry.get(cid)
+        if conn is None:
+            return respond(await not_here(request, cid, "POST", body, timeout))
+        me = cs.config.replica_id
+        try:
+            answer = await conn.call(action, payload, timeout)
+        except OcppError as exc:
+            return respond(Answer(422, {"error": exc.description, "code": exc.code.value}, me))
+        except CallErrorReceived as exc:
+            return respond(Answer(502, {"error": "charger answered with a CALLERROR", "code": exc.code,
+                                        "description": exc.description, "details": exc.details}, me))
+        except CallTimeout as exc:
+            return respond(Answer(504, {"error": str(exc)}, me))
+        except ChargerGone as exc:
+            return respond(Answer(404, {"error": str(exc), "charger_id": cid, "connected": False}, me))
+        return respond(Answer(200, answer, me))
+
+    return [
+        Route("/admin/chargers", chargers),
+        Route("/admin/chargers/{charger_id}", charger),
+        Route("/admin/chargers/{charger_id}/call", guarded(cs, call), methods=["POST"]),
+    ]
+
+
+def _stringify(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """JSON object keys are strings: connector and transaction ids as text, as the live state has them."""
+    return snapshot | {
+        "connectors": {str(k): v for k, v in sorted(snapshot["connectors"].items())},
+        "open_transactions": {str(k): v for k, v in sorted(snapshot["open_transactions"].items())},
+    }
