@@ -1,0 +1,117 @@
+"""The capacity arithmetic against cases worked by hand (the working is in the comments and in
+docs/capacity.md), so a change to the model shows up as a changed number here."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from envctl.capacity.arithmetic import Fleet, release_duration, size, steady_load
+from envctl.capacity.profile import CapacityProfile, Limit, Memory
+from envctl.errors import ConfigError
+
+MIB = 2**20
+
+
+def profile(connects: float, heartbeats: float, durable: float, cores: float = 1.0) -> CapacityProfile:
+    return CapacityProfile(
+        measured_at="2026-12-01T00:00:00Z",
+        server_version="v1",
+        database="sqlite",
+        p99_bound_ms=20.0,
+        connects=Limit(per_s=connects, cpu_s_per_op=cores / connects, cpu_cores=cores),
+        heartbeats=Limit(per_s=heartbeats, cpu_s_per_op=cores / heartbeats, cpu_cores=cores),
+        durable_messages=Limit(per_s=durable, cpu_s_per_op=cores / durable, cpu_cores=cores),
+        memory=Memory(base_bytes=50 * MIB, per_connection_bytes=25_000, connections_measured=10_000),
+        connections_limit=19_900,
+    )
+
+
+FAST = profile(connects=2000, heartbeats=20_000, durable=4000)
+SLOW = profile(connects=200, heartbeats=2000, durable=400, cores=0.95)
+
+
+def test_connection_bound_fleet() -> None:
+    # 30,000 chargers heartbeating every 60 s: 500 light messages/s = 500/20,000 = 0.025 units.
+    s = size(Fleet(chargers=30_000, heartbeat_s=60, spike=5), FAST)
+    assert s.steady.light_per_s == pytest.approx(500)
+    assert s.steady.durable_per_s == 0
+    assert s.steady.replica_units == pytest.approx(0.025)
+    # 5 x 0.025 fits one replica, but 30,000 connections need ceil(30,000 / 19,900) = 2.
+    assert (s.replicas_by_load, s.replicas_by_connections, s.replicas) == (1, 2, 2)
+    assert s.bound_by == "connections"
+    # A reconnect: 1/2000 (handshake + boot) + 3/20,000 (status of 2 connectors + the charge point).
+    assert s.reconnect_cost_units == pytest.approx(0.00065)
+    # Storm: (2 - 0.025) / 0.00065 = 3038.5/s; budget keeps the spike: floor((2 - 0.125) / 0.00065) = 2884.
+    assert s.storm_absorbed_per_s == pytest.approx(3038.46, abs=0.01)
+    assert s.release_budget_per_s == 2884
+    # Release: 2 replicas x 10 s + 30,000 / (2884 x 0.95) + 30 s hold + 5 s verify = 65.95 s.
+    assert s.release_duration_s == pytest.approx(65.95, abs=0.01)
+    # Memory: 50 MiB + 25,000 B x ceil(15,000 x 1.05) = 446,178,800 B = 425.5 MiB -> 426Mi; CPU as measured.
+    assert s.memory_bytes == 446_178_800
+    assert s.to_dict()["requests"] == {"cpu": "1000m", "memory": "426Mi"}
+
+
+def test_load_bound_fleet_with_sessions() -> None:
+    # 10,000 chargers, heartbeat 10 s, 2 sessions per charger per hour of 30 min, meter values each 60 s.
+    fleet = Fleet(chargers=10_000, heartbeat_s=10, session_rate=2, session_minutes=30, meter_interval_s=60, spike=5)
+    load = steady_load(fleet, SLOW)
+    # sessions/s = 10,000 x 2 / 3600 = 5.5556; light = 1000 + 3 x 5.5556; durable = 5.5556 x (2 + 30).
+    assert load.light_per_s == pytest.approx(1016.667, abs=1e-3)
+    assert load.durable_per_s == pytest.approx(177.778, abs=1e-3)
+    # units = 1016.667 / 2000 + 177.778 / 400 = 0.50833 + 0.44444
+    assert load.replica_units == pytest.approx(0.952778, abs=1e-6)
+    s = size(fleet, SLOW)
+    assert (s.replicas_by_load, s.replicas_by_connections, s.replicas, s.bound_by) == (5, 1, 5, "load")
+    # cost = 1/200 + 3/2000 = 0.0065; storm = (5 - 0.952778) / 0.0065; budget = floor((5 - 4.763889) / 0.0065)
+    assert s.storm_absorbed_per_s == pytest.approx(622.65, abs=0.01)
+    assert s.release_budget_per_s == 36
+    assert s.release_duration_s == pytest.approx(5 * 10 + 10_000 / (36 * 0.95) + 35, abs=0.01)
+    assert s.utilisation_spike == pytest.approx(4.763889 / 5, abs=1e-6)
+    assert s.cpu == "950m"
+
+
+def test_more_spike_headroom_means_more_replicas_and_a_smaller_budget() -> None:
+    fleet = Fleet(chargers=10_000, heartbeat_s=10, session_rate=2, spike=2)
+    calm, spiky = size(fleet, SLOW), size(Fleet(**{**fleet.__dict__, "spike": 8}), SLOW)
+    assert calm.replicas == 2 and spiky.replicas == 8  # ceil(2 x 0.9528), ceil(8 x 0.9528)
+    assert calm.storm_absorbed_per_s < spiky.storm_absorbed_per_s  # more replicas absorb more
+    assert calm.release_budget_per_s == math.floor((2 - 2 * 0.952778) / 0.0065)
+
+
+def test_no_budget_left_is_said_not_hidden() -> None:
+    # 5.245 x 0.952778 = 4.9973 units: 5 replicas, (5 - 4.9973) / 0.0065 = 0.41 -> no whole reconnect per
+    # second; a sixth replica would give floor((6 - 4.9973) / 0.0065) = 154.
+    s = size(Fleet(chargers=10_000, heartbeat_s=10, session_rate=2, spike=5.245), SLOW)
+    assert s.replicas == 5 and s.release_budget_per_s == 0
+    assert s.release_duration_s is None
+    assert any("with 6 replicas it would be 154/s" in w for w in s.warnings), s.warnings
+    json.dumps(s.to_dict(), allow_nan=False)  # still valid JSON
+
+
+def test_release_duration_is_the_engines_pace() -> None:
+    # 1 replica started (10 s), 950 chargers at 0.95 x 100/s (10 s), hold 30 s, verify 5 s.
+    assert release_duration(950, 1, 100, 30) == pytest.approx(55.0)
+    assert release_duration(950, 1, 0, 30) is None
+
+
+def test_a_load_generator_ceiling_is_flagged() -> None:
+    capped = FAST.model_copy(update={"connects": FAST.connects.model_copy(update={"reached_ceiling": True})})
+    assert any("load generator ran out" in w for w in size(Fleet(chargers=100), capped).warnings)
+
+
+@pytest.mark.parametrize(
+    ("fleet", "flag"),
+    [
+        (Fleet(chargers=0), "--chargers"),
+        (Fleet(chargers=10, heartbeat_s=0), "--heartbeat"),
+        (Fleet(chargers=10, spike=0.5), "--spike"),
+        (Fleet(chargers=10, session_rate=-1), "--session-rate"),
+    ],
+)
+def test_bad_input_names_the_flag(fleet: Fleet, flag: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        size(fleet, FAST)
+    assert flag in err.value.message
