@@ -17,6 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from envctl.capacity.settings import CapacitySettings
 from envctl.envs.model import parse_duration
 from envctl.errors import ConfigError
 
@@ -222,6 +223,7 @@ class Config(BaseModel):
 
     envs: Envs = Envs()
     kubernetes: Kubernetes = Kubernetes()
+    capacity: CapacitySettings = CapacitySettings()
 
 
 def _format(err: ValidationError, source: str) -> str:

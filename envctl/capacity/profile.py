@@ -26,7 +26,8 @@ class Step(BaseModel):
     achieved_per_s: float
     handler_p99_ms: float | None  # from the replica's own histogram, over this step only
     within_bound_ratio: float | None  # share of handler observations at or under the p99 bound
-    failures: int
+    failures: int  # refused, closed or answered with an error by the replica
+    skipped: int = 0  # work the generator could not offer (every charger still awaiting an answer)
     cpu_cores: float  # server CPU seconds per second during the step
     ok: bool
     why_not: str | None = None
