@@ -89,6 +89,6 @@ class CapacityProfile(BaseModel):
             raise ConfigError(
                 f"capacity profile {path} has no measured limit for {', '.join(unmeasured)} "
                 f"(even the first step missed the p99 bound of {profile.p99_bound_ms:g} ms)",
-                "measure again on a quieter machine or with a lower --start-rate",
+                "measure again on a quieter machine, with lower --connect-start/--heartbeat-start/--durable-start, or a larger --p99-ms",
             )
         return profile
