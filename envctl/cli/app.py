@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from envctl import __version__
-from envctl.cli import bench, capacity, charger, env, release, webhook
+from envctl.cli import bench, capacity, charger, env, fleet, release, webhook
 
 app = typer.Typer(
     name="envctl",
@@ -17,6 +17,7 @@ app = typer.Typer(
 
 env.register(app)
 capacity.register(app)
+fleet.register(app)
 charger.register(app)
 app.add_typer(release.app, name="release")
 app.add_typer(bench.app, name="bench")
