@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from envctl.capacity.settings import CapacitySettings
 from envctl.envs.model import parse_duration
+from envctl.warm.settings import WarmSettings
 from envctl.errors import ConfigError
 
 DEFAULT_FILE = "envctl.yaml"
@@ -224,6 +225,7 @@ class Config(BaseModel):
     envs: Envs = Envs()
     kubernetes: Kubernetes = Kubernetes()
     capacity: CapacitySettings = CapacitySettings()
+    warm: WarmSettings = WarmSettings()
 
 
 def _format(err: ValidationError, source: str) -> str:

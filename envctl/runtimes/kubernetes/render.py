@@ -255,6 +255,7 @@ def render_rolebinding(values: Values, path: Path) -> Manifest:
 class RbacValues:
     namespace: str = "envctl-system"
     name: str = "envctl"
+    warm_namespace: str = "envctl-warm"  # the placeholder pool's (warm.namespace in envctl.yaml)
 
     @property
     def username(self) -> str:
