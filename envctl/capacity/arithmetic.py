@@ -9,7 +9,9 @@ The model (docs/capacity.md works examples by hand):
   the replica is at its bound when the shares sum to 1.
 - Steady load u (replica units) comes from the fleet: N/heartbeat heartbeats per second, and per
   charging session an Authorize and two StatusNotifications (light), a StartTransaction, a
-  StopTransaction and one MeterValues per meter interval (durable).
+  StopTransaction and one MeterValues per meter interval (durable). `session_rate` is how often a
+  driver arrives; one who finds every connector busy leaves (Erlang B over the connectors, as the
+  simulator and a real charger behave), so only the carried sessions count.
 - Replicas: enough that `spike` times the steady load still fits (ceil(spike * u)), and enough
   that no replica holds more connections than it has file descriptors for.
 - Storm absorbed: reconnects per second the fleet takes on top of its steady load,
@@ -124,8 +126,21 @@ class Sizing:
         }
 
 
+def erlang_b(servers: int, offered_erlangs: float) -> float:
+    """Share of arrivals that find all `servers` busy (Erlang's loss formula, by its recurrence)."""
+    blocked = 1.0
+    for k in range(1, servers + 1):
+        blocked = offered_erlangs * blocked / (k + offered_erlangs * blocked)
+    return blocked
+
+
+def carried_sessions_per_s(fleet: Fleet) -> float:
+    offered = fleet.session_rate * fleet.session_minutes / 60  # erlangs per charger
+    return fleet.chargers * fleet.session_rate / 3600 * (1 - erlang_b(fleet.connectors, offered))
+
+
 def steady_load(fleet: Fleet, profile: CapacityProfile) -> SteadyLoad:
-    sessions_per_s = fleet.chargers * fleet.session_rate / 3600
+    sessions_per_s = carried_sessions_per_s(fleet)
     meters_per_session = fleet.session_minutes * 60 / fleet.meter_interval_s
     light = fleet.chargers / fleet.heartbeat_s + sessions_per_s * LIGHT_PER_SESSION
     durable = sessions_per_s * (DURABLE_PER_SESSION + meters_per_session)

@@ -60,6 +60,14 @@ async def _schedule(rate: float, count: int, t_start: float) -> AsyncIterator[ra
         await asyncio.sleep(TICK_S)
 
 
+def _status_frame(connector: int) -> bytes:
+    ts = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return RawCharger.frame(
+        f'[2,"s","StatusNotification",{{"connectorId":{connector},"errorCode":"NoError","status":"Available",'
+        f'"timestamp":"{ts}"}}]'
+    )
+
+
 def _meter_frame(seq: int, base: datetime) -> bytes:
     ts = (base + timedelta(milliseconds=seq)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     body = (
@@ -132,14 +140,19 @@ class _Worker:
             "client_p99_ms": _ms(_percentile(latencies, 0.99)),
         }  # fmt: skip
 
-    async def open(self, count: int, prefix: str, first: int, concurrency: int = 200) -> dict[str, Any]:
+    async def open(self, count: int, prefix: str, first: int, statuses: int = 0, concurrency: int = 200) -> dict[str, Any]:
+        """Persistent chargers: booted, then (like a real one) a StatusNotification per connector
+        and for the charge point itself (`statuses` of them), so the replica holds what it would."""
         sem = asyncio.Semaphore(concurrency)
         failures: list[str] = []
 
         async def one(i: int) -> None:
             async with sem:
                 try:
-                    self.persistent.append(await self._boot(self._path(prefix, i), source_address(first + i)))
+                    c = await self._boot(self._path(prefix, i), source_address(first + i))
+                    for connector in range(statuses):
+                        await c.call(_status_frame(connector))
+                    self.persistent.append(c)
                 except (OSError, ConnectionError) as exc:
                     failures.append(repr(exc)[:120])
 

@@ -3,7 +3,8 @@
 One real replica (`envctl server`, its own process, the store it would use) and load generator
 processes of its own (envctl/capacity/loadgen.py). Phases, in this order on a fresh replica:
 
-1. memory: RSS idle, then with `hold_connections` booted chargers -> bytes per connection;
+1. memory: RSS idle, then with `hold_connections` booted chargers that reported their connectors'
+   status, as real ones do -> bytes per connection;
    the open-file limit minus what the idle replica holds -> how many connections it can take.
 2. connects: steps of new connections per second, each a handshake + BootNotification
    (committed before the answer); the connections are closed between steps.
@@ -60,6 +61,7 @@ class MeasureOptions:
     durable_start: float = 500.0
     hold_connections: int = 10_000
     message_connections: int = 2000
+    connectors: int = 2  # per charger in the memory phase: each reports its status after booting
     workers: int = 1
     server_args: list[str] = field(default_factory=list)
 
@@ -223,7 +225,7 @@ class Measurement:
         base = replica.probe.rss()
         per = hold // load.count
         self.say(f"memory: opening {hold:,} chargers")
-        opened = load.run("open", timeout_s=300, count=per, prefix="mem", first=0)
+        opened = load.run("open", timeout_s=300, count=per, prefix="mem", first=0, statuses=self.opts.connectors + 1)
         time.sleep(1.0)  # let allocator and GC settle before reading RSS
         rss = replica.probe.rss()
         held = replica.probe.connections()

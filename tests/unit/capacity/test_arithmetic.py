@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from envctl.capacity.arithmetic import Fleet, release_duration, size, steady_load
+from envctl.capacity.arithmetic import Fleet, erlang_b, release_duration, size, steady_load
 from envctl.capacity.profile import CapacityProfile, Limit, Memory
 from envctl.errors import ConfigError
 
@@ -54,37 +54,45 @@ def test_connection_bound_fleet() -> None:
     assert s.to_dict()["requests"] == {"cpu": "1000m", "memory": "426Mi"}
 
 
+def test_erlang_b() -> None:
+    assert erlang_b(1, 1.0) == pytest.approx(0.5)  # 1 / (1 + 1)
+    assert erlang_b(2, 1.0) == pytest.approx(0.2)  # (1/2) / (1 + 1 + 1/2)
+    assert erlang_b(2, 0.0) == 0.0
+
+
 def test_load_bound_fleet_with_sessions() -> None:
-    # 10,000 chargers, heartbeat 10 s, 2 sessions per charger per hour of 30 min, meter values each 60 s.
+    # 10,000 chargers, heartbeat 10 s, 2 arrivals per charger per hour of 30 min sessions, 2 connectors:
+    # 1 erlang per charger, so 20 % of arrivals find both connectors busy (Erlang B) and leave.
     fleet = Fleet(chargers=10_000, heartbeat_s=10, session_rate=2, session_minutes=30, meter_interval_s=60, spike=5)
     load = steady_load(fleet, SLOW)
-    # sessions/s = 10,000 x 2 / 3600 = 5.5556; light = 1000 + 3 x 5.5556; durable = 5.5556 x (2 + 30).
-    assert load.light_per_s == pytest.approx(1016.667, abs=1e-3)
-    assert load.durable_per_s == pytest.approx(177.778, abs=1e-3)
-    # units = 1016.667 / 2000 + 177.778 / 400 = 0.50833 + 0.44444
-    assert load.replica_units == pytest.approx(0.952778, abs=1e-6)
+    # carried sessions/s = 10,000 x 2 / 3600 x 0.8 = 4.4444; light = 1000 + 3 x 4.4444; durable = 4.4444 x (2 + 30)
+    assert load.light_per_s == pytest.approx(1013.333, abs=1e-3)
+    assert load.durable_per_s == pytest.approx(142.222, abs=1e-3)
+    # units = 1013.333 / 2000 + 142.222 / 400 = 0.50667 + 0.35556
+    assert load.replica_units == pytest.approx(0.862222, abs=1e-6)
     s = size(fleet, SLOW)
+    # 5 x 0.862222 = 4.3111 -> 5 replicas
     assert (s.replicas_by_load, s.replicas_by_connections, s.replicas, s.bound_by) == (5, 1, 5, "load")
-    # cost = 1/200 + 3/2000 = 0.0065; storm = (5 - 0.952778) / 0.0065; budget = floor((5 - 4.763889) / 0.0065)
-    assert s.storm_absorbed_per_s == pytest.approx(622.65, abs=0.01)
-    assert s.release_budget_per_s == 36
-    assert s.release_duration_s == pytest.approx(5 * 10 + 10_000 / (36 * 0.95) + 35, abs=0.01)
-    assert s.utilisation_spike == pytest.approx(4.763889 / 5, abs=1e-6)
+    # cost = 1/200 + 3/2000 = 0.0065; storm = (5 - 0.862222) / 0.0065; budget = floor((5 - 4.311111) / 0.0065)
+    assert s.storm_absorbed_per_s == pytest.approx(636.58, abs=0.01)
+    assert s.release_budget_per_s == 105
+    assert s.release_duration_s == pytest.approx(5 * 10 + 10_000 / (105 * 0.95) + 35, abs=0.01)
+    assert s.utilisation_spike == pytest.approx(0.862222, abs=1e-6)
     assert s.cpu == "950m"
 
 
 def test_more_spike_headroom_means_more_replicas_and_a_smaller_budget() -> None:
     fleet = Fleet(chargers=10_000, heartbeat_s=10, session_rate=2, spike=2)
     calm, spiky = size(fleet, SLOW), size(Fleet(**{**fleet.__dict__, "spike": 8}), SLOW)
-    assert calm.replicas == 2 and spiky.replicas == 8  # ceil(2 x 0.9528), ceil(8 x 0.9528)
+    assert calm.replicas == 2 and spiky.replicas == 7  # ceil(2 x 0.8622), ceil(8 x 0.8622)
     assert calm.storm_absorbed_per_s < spiky.storm_absorbed_per_s  # more replicas absorb more
-    assert calm.release_budget_per_s == math.floor((2 - 2 * 0.952778) / 0.0065)
+    assert calm.release_budget_per_s == 42  # floor((2 - 1.724444) / 0.0065)
 
 
 def test_no_budget_left_is_said_not_hidden() -> None:
-    # 5.245 x 0.952778 = 4.9973 units: 5 replicas, (5 - 4.9973) / 0.0065 = 0.41 -> no whole reconnect per
-    # second; a sixth replica would give floor((6 - 4.9973) / 0.0065) = 154.
-    s = size(Fleet(chargers=10_000, heartbeat_s=10, session_rate=2, spike=5.245), SLOW)
+    # 5.795 x 0.862222 = 4.9966 units: 5 replicas, (5 - 4.9966) / 0.0065 = 0.53 -> no whole reconnect per
+    # second; a sixth replica would give floor((6 - 4.9966) / 0.0065) = 154.
+    s = size(Fleet(chargers=10_000, heartbeat_s=10, session_rate=2, spike=5.795), SLOW)
     assert s.replicas == 5 and s.release_budget_per_s == 0
     assert s.release_duration_s is None
     assert any("with 6 replicas it would be 154/s" in w for w in s.warnings), s.warnings
