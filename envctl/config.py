@@ -128,7 +128,9 @@ class Drain(_Section):
 
 
 class Database(_Section):
-    kind: Literal["sqlite", "postgres"] = "sqlite"
+    # Postgres on Kubernetes: replicas share one store (ownership, transaction ids, idempotent
+    # resends), and it outlives a replaced server pod. SQLite only for a single replica.
+    kind: Literal["sqlite", "postgres"] = "postgres"
     postgres_image: str = "postgres:16-alpine"
     # None keeps Postgres data in an emptyDir: previews are disposable and need no storage class.
     postgres_storage: str | None = None
@@ -162,9 +164,19 @@ class Ingress(_Section):
         return v
 
 
+class Toleration(_Section):
+    key: str | None = None
+    operator: Literal["Equal", "Exists"] = "Equal"
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+
+
 class Kubernetes(_Section):
     namespace_prefix: str = "envctl-"
     image: str = "ghcr.io/example/envctl:latest"
+    # A PR's preview runs the image built for the commit a writer asked for, e.g.
+    # "ghcr.io/org/charger-server:{sha}"; without it every preview runs `image`.
+    image_pattern: str | None = None
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
     ready_timeout: timedelta = timedelta(seconds=300)
     down_timeout: timedelta = timedelta(seconds=120)
@@ -177,6 +189,7 @@ class Kubernetes(_Section):
     database: Database = Database()
     ingress: Ingress = Ingress()
     node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[Toleration] = Field(default_factory=list)
     # Where the envctl.io/* labels of a namespace come from does not change; where the
     # templates live may (an installed envctl has no repo checkout).
     templates_dir: Path | None = None
@@ -184,6 +197,15 @@ class Kubernetes(_Section):
     _durations = field_validator("ready_timeout", "down_timeout", mode="before")(
         classmethod(lambda cls, v: _duration(v))
     )
+
+    @field_validator("image_pattern")
+    @classmethod
+    def _pattern(cls, v: str | None) -> str | None:
+        if v is not None and "{sha}" not in v:
+            raise ValueError(f"{v!r} must contain {{sha}} (the commit the preview runs)")
+        if v is not None and re.search(r"\{(?!sha\})", v):
+            raise ValueError(f"{v!r}: the only placeholder is {{sha}}")
+        return v
 
     @field_validator("namespace_prefix")
     @classmethod

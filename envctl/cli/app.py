@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from envctl import __version__
-from envctl.cli import bench, capacity, charger, env, fleet, release, warm, webhook
+from envctl.cli import bench, capacity, charger, cluster, env, fleet, release, warm, webhook
 
 app = typer.Typer(
     name="envctl",
@@ -22,6 +22,7 @@ charger.register(app)
 app.add_typer(release.app, name="release")
 app.add_typer(bench.app, name="bench")
 app.add_typer(webhook.app, name="webhook")
+app.add_typer(cluster.app, name="cluster")
 app.add_typer(warm.app, name="warm")
 
 

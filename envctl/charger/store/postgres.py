@@ -86,10 +86,25 @@ class PostgresStore(ReadQueries, GroupCommitStore):
         self._stopping = False
 
     async def _open_backend(self) -> None:
-        self._pool = await asyncpg.create_pool(self.url, min_size=1, max_size=4)
+        self._pool = await self._connect_when_up()
         async with self._pool.acquire() as conn:
             await migrate(conn)
         self._writer = asyncio.get_running_loop().create_task(self._writer_main(), name="pg-writer")
+
+    async def _connect_when_up(self, within_s: float = 120.0) -> asyncpg.Pool:
+        """A server starting beside its database (a new preview, a restarted Postgres pod) waits
+        for it instead of crashing: a crash loop would back off far longer than Postgres takes."""
+        deadline = time.monotonic() + within_s
+        delay = 0.1
+        while True:
+            try:
+                return await asyncpg.create_pool(self.url, min_size=1, max_size=4)
+            except (OSError, asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError) as err:
+                if time.monotonic() + delay > deadline:
+                    raise
+                log.warning("database not reachable yet (%s); retrying in %.1f s", err, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     async def _stop_writer(self) -> None:
         self._stopping = True

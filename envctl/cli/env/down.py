@@ -7,16 +7,19 @@ from typing import Optional
 import typer
 
 from envctl.cli.output import OutputFormat, OutputOption, emit, stdout, user_errors
+from envctl.envs.naming import env_name_for_pr
 from envctl.envs.service import get_runtime
 
 
 def command(
-    name: str = typer.Argument("dev"),
+    name: Optional[str] = typer.Argument(None, help="environment name; default pr-N with --pr, else dev"),
+    pr: Optional[int] = typer.Option(None, help="pull request whose preview to remove (names it like `up --pr`)"),
     runtime: Optional[str] = typer.Option(None, help="local or kubernetes"),
     output: OutputFormat = OutputOption,
 ) -> None:
     """Stop every process (or delete the namespace) of an environment. Safe to repeat."""
     with user_errors(output):
+        name = name or (env_name_for_pr(pr) if pr is not None else "dev")
         removed = get_runtime(runtime).down(name)
         emit(
             output,

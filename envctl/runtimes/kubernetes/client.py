@@ -63,6 +63,8 @@ _KINDS = [
     Kind("apps/v1", "Deployment", "deployments"),
     Kind("apps/v1", "StatefulSet", "statefulsets"),
     Kind("apps/v1", "ReplicaSet", "replicasets"),
+    Kind("batch/v1", "CronJob", "cronjobs"),
+    Kind("batch/v1", "Job", "jobs"),
     Kind("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies"),
     Kind("networking.k8s.io/v1", "Ingress", "ingresses"),
     Kind("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings"),
@@ -125,8 +127,9 @@ class Kube:
         content_type: str = "application/json",
         timeout: float = 30.0,
         raw: bool = False,
+        extra_headers: dict[str, str] | None = None,
     ) -> Any:
-        headers = {"Accept": "application/json", "Content-Type": content_type}
+        headers = {"Accept": "application/json", "Content-Type": content_type, **(extra_headers or {})}
         _, url, headers, body, _ = self.api.param_serialize(
             method, path, query_params=[(k, v) for k, v in (query or {}).items() if v is not None],
             header_params=headers, body=body, auth_settings=["BearerToken"],
@@ -213,6 +216,16 @@ class Kube:
             query={"container": container, "tailLines": tail, "previous": "true" if previous else None},
             timeout=timeout, raw=True,
         ))
+
+    def pod_proxy(self, namespace: str, pod: str, port: int, path: str, *, method: str = "GET",
+                  body: Any = None, headers: dict[str, str] | None = None, timeout: float = 5.0) -> Any:
+        """A pod's HTTP API through the API server (pods/proxy): works from wherever the API does,
+        with nothing but a kubeconfig. The API server drops the Authorization header after
+        authenticating the caller, so a pod's own credentials travel in another header."""
+        return self.request(
+            method, kind("Pod").path(namespace, f"{pod}:{port}") + "/proxy" + path,
+            body=body, timeout=timeout, extra_headers=headers,
+        )
 
     def whoami(self) -> dict[str, Any]:
         """The authenticated user (SelfSubjectReview: allowed for everyone, no RBAC needed)."""

@@ -26,7 +26,9 @@ from envctl.errors import ConfigError
 
 Manifest = dict[str, Any]
 
-REPO_TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
+# templates/ at the top of the repository, shipped inside the package as envctl/templates (a symlink
+# in the source tree, real files in the wheel), so a plain `pip install` can render environments.
+PACKAGED_TEMPLATES = Path(__file__).parents[2] / "templates"
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ class Values:
     subject: dict[str, str]  # who envctl is, for its RoleBinding in the namespace
     config: Config
     extra_labels: dict[str, str] = field(default_factory=dict)
+    # What the simulator and the server are told about the fleet's behaviour (ConfigMap values).
+    simulation: dict[str, str] = field(default_factory=dict)
 
     # Derived values the templates use.
     @property
@@ -132,6 +136,10 @@ class Values:
         return self.config.kubernetes.node_selector
 
     @property
+    def tolerations(self) -> list[dict[str, str]]:
+        return [t.model_dump(exclude_none=True) for t in self.config.kubernetes.tolerations]
+
+    @property
     def database_url(self) -> str:
         if self.database.kind == "postgres":
             return f"postgresql://envctl:{self.credentials.postgres_password}@postgres:5432/envctl"
@@ -160,10 +168,29 @@ class Values:
     def config_checksum(self) -> str:
         """Changes when settings or credentials the pods read change, so they roll."""
         material = json.dumps(
-            [asdict(self.credentials), self.server_version, self.chargers, self.drain.seconds],
+            [asdict(self.credentials), self.server_version, self.chargers, self.drain.seconds, self.simulation],
             sort_keys=True,
         )
         return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+
+def image_for(spec: EnvSpec, config: Config) -> str:
+    """An explicit --image wins; a PR's commit picks its build through kubernetes.image_pattern."""
+    if spec.image:
+        return spec.image
+    pattern = config.kubernetes.image_pattern
+    if pattern and spec.commit_sha:
+        return pattern.replace("{sha}", spec.commit_sha)
+    return config.kubernetes.image
+
+
+def check_database(spec: EnvSpec, config: Config) -> None:
+    if config.kubernetes.database.kind == "sqlite" and spec.replicas > 1:
+        raise ConfigError(
+            f"{spec.replicas} server replicas cannot share SQLite: each pod would have its own database "
+            "(colliding transaction ids, resends not idempotent across replicas, data lost with a pod)",
+            "use kubernetes.database.kind: postgres in envctl.yaml (the default), or --replicas 1",
+        )
 
 
 def values_for(
@@ -177,6 +204,7 @@ def values_for(
     subject: dict[str, str],
     created_by: str = "envctl",
 ) -> Values:
+    check_database(spec, config)
     return Values(
         name=spec.name,
         namespace=naming.namespace_for(spec.name, config.kubernetes.namespace_prefix),
@@ -186,7 +214,7 @@ def values_for(
         created_at=created_at,
         expires_at=expires_at,
         created_by=created_by,
-        image=spec.image or config.kubernetes.image,
+        image=image_for(spec, config),
         image_pull_policy=config.kubernetes.image_pull_policy,
         replicas=spec.replicas,
         chargers=spec.chargers,
@@ -194,11 +222,16 @@ def values_for(
         credentials=credentials,
         subject=subject,
         config=config,
+        simulation={
+            "SESSION_RATE": str(spec.session_rate), "SESSION_MINUTES": spec.session_minutes,
+            "METER_INTERVAL": str(spec.meter_interval), "HEARTBEAT_INTERVAL": str(spec.heartbeat_interval),
+            "RECONNECT": spec.reconnect,
+        },
     )
 
 
 def templates_dir(config: Config) -> Path:
-    path = config.kubernetes.templates_dir or REPO_TEMPLATES
+    path = config.kubernetes.templates_dir or PACKAGED_TEMPLATES
     if not (path / "00-namespace.yaml.j2").is_file():
         raise ConfigError(
             f"no envctl templates in {path}",
@@ -255,11 +288,18 @@ def render_rolebinding(values: Values, path: Path) -> Manifest:
 class RbacValues:
     namespace: str = "envctl-system"
     name: str = "envctl"
+    image: str = "ghcr.io/example/envctl:latest"  # what the gc CronJob runs
+    gc_schedule: str = "*/5 * * * *"
+    gc_name: str = "envctl-gc"
     warm_namespace: str = "envctl-warm"  # the placeholder pool's (warm.namespace in envctl.yaml)
 
     @property
     def username(self) -> str:
         return f"system:serviceaccount:{self.namespace}:{self.name}"
+
+    @property
+    def gc_username(self) -> str:
+        return f"system:serviceaccount:{self.namespace}:{self.gc_name}"
 
 
 def render_rbac(path: Path, rbac: RbacValues = RbacValues()) -> list[Manifest]:

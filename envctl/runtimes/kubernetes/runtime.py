@@ -11,10 +11,8 @@ app.kubernetes.io/managed-by=envctl (and templates/rbac enforces the same in the
 from __future__ import annotations
 
 import base64
-import json
 import secrets
 import time
-import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -32,7 +30,7 @@ from envctl.runtimes.base import Progress, no_progress
 from envctl.runtimes.kubernetes import render as r
 from envctl.runtimes.kubernetes.client import ApiError, Kube, kind
 from envctl.runtimes.kubernetes.rollout import wait_ready
-from envctl.runtimes.kubernetes.state import SERVER, env_status, is_managed
+from envctl.runtimes.kubernetes.state import SERVER, SERVER_ADMIN_PORT, env_status, is_managed
 
 Obj = dict[str, Any]
 
@@ -52,7 +50,7 @@ class KubernetesRuntime:
         kube: Kube | None = None,
         kubeconfig: str | None = None,
         clock: Callable[[], datetime] = utcnow,
-        stats_timeout_s: float = 0.5,
+        stats_timeout_s: float = 2.0,
     ) -> None:
         self.config = config or load_config()
         self._kube = kube
@@ -108,8 +106,25 @@ class KubernetesRuntime:
         self._prune(spec.name, values.namespace, [*objects, rolebinding])
 
         timeout = spec.ready_timeout_s if spec.ready_timeout_s != 300.0 else cfg.kubernetes.ready_timeout.total_seconds()
+        deadline = time.monotonic() + timeout
         wait_ready(self.kube, spec.name, values.namespace, timeout, progress)
-        return self.status(spec.name)
+        return self._wait_chargers(spec.name, spec.chargers, deadline, progress)
+
+    def _wait_chargers(self, name: str, target: int, deadline: float, progress: Progress) -> EnvStatus:
+        """The contract: `up` returns once every charger is connected, counted by the servers."""
+        while True:
+            status = self.status(name)
+            progress("chargers connecting", status.chargers_connected, max(target, 1))
+            if status.chargers_connected >= target:
+                return status
+            if time.monotonic() > deadline:
+                raise Timeout(
+                    f"environment {name} is running, but only {status.chargers_connected} of {target} chargers "
+                    f"connected in time" + (f" ({status.message})" if status.message else ""),
+                    f"see `envctl logs {name} --component simulator` and `envctl logs {name}`; "
+                    "raise --timeout if the fleet is large",
+                )
+            time.sleep(0.25)
 
     def _claim(self, spec: EnvSpec, ns_manifest: Obj, requester: str) -> Obj:
         """The namespace of this environment, created now (limits checked) or already there."""
@@ -268,18 +283,19 @@ class KubernetesRuntime:
         pods = [p for p in self.kube.list(kind("Pod").path(namespace),
                                           labelSelector=f"app.kubernetes.io/name={SERVER}")
                 if not p["metadata"].get("deletionTimestamp")]
-        return env_status(ns, workloads, self.prefix, self.config.kubernetes.ingress, pods, self._stats(pods))
+        return env_status(ns, workloads, self.prefix, self.config.kubernetes.ingress, pods,
+                          self._stats(namespace, pods))
 
-    def _stats(self, pods: list[Obj]) -> dict[str, dict[str, Any] | None]:
-        """Each server's /admin/stats, asked directly at its pod IP; None where unreachable."""
+    def _stats(self, namespace: str, pods: list[Obj]) -> dict[str, dict[str, Any] | None]:
+        """Each server's /admin/stats through the API server's pod proxy (a kubeconfig is all it
+        takes, from a laptop or a CI runner); None where the pod does not answer."""
         def ask(pod: Obj) -> dict[str, Any] | None:
-            ip = pod.get("status", {}).get("podIP")
-            if not ip:
+            if not pod.get("status", {}).get("podIP"):
                 return None
             try:
-                with urllib.request.urlopen(f"http://{ip}:9100/admin/stats", timeout=self.stats_timeout_s) as resp:
-                    return dict(json.loads(resp.read()))
-            except (OSError, ValueError):
+                return dict(self.kube.pod_proxy(namespace, pod["metadata"]["name"], SERVER_ADMIN_PORT,
+                                                "/admin/stats", timeout=self.stats_timeout_s))
+            except (EnvctlError, TypeError, ValueError):
                 return None
 
         if not pods:
@@ -302,6 +318,7 @@ class KubernetesRuntime:
         namespace = self.namespace(name)
         ns = self.kube.get_or_none(kind("Namespace").path(name=namespace))
         if ns is None:
+            self._hint_namespace_name(name)
             return False
         if not is_managed(ns):
             raise Refused(f"namespace {namespace} is not managed by envctl; leaving it alone",
@@ -313,6 +330,18 @@ class KubernetesRuntime:
         if wait:
             self._wait_gone(namespace)
         return True
+
+    def _hint_namespace_name(self, name: str) -> None:
+        """`envctl down envctl-pr-77` names the namespace (what kubectl shows), not the environment."""
+        meant = naming.name_from_namespace(name, self.prefix)
+        if meant == name or not meant:
+            return
+        ns = self.kube.get_or_none(kind("Namespace").path(name=name))
+        if ns is not None and is_managed(ns):
+            raise NotFound(
+                f"{name!r} is the namespace of environment {meant!r}, not an environment name",
+                f"run `envctl down {meant}`",
+            )
 
     def _stop_pods(self, namespace: str) -> None:
         """Scale workloads to zero and wait for their pods to go (each drains as it stops).

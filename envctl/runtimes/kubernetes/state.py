@@ -1,8 +1,8 @@
 """An environment's status, read off its namespace, workloads and pods. Pure over API objects.
 
-With no real processes behind the pods (kwok), or pod IPs not routable from where envctl runs,
-the charger-server admin API cannot be asked how many chargers are connected; the status then
-reports 0 and says so in "message" rather than guessing.
+The servers' connection counts come from their admin API through the API server's pod proxy.
+Where a pod does not answer (starting, or no process behind it, as on kwok's fake nodes) the
+status counts 0 for it and says so in "message" rather than guessing.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from envctl.runtimes.kubernetes.rollout import readiness
 
 Obj = dict[str, Any]
 SERVER = "charger-server"
+SERVER_ADMIN_PORT = 9100
 
 
 def is_managed(ns: Obj) -> bool:
@@ -91,8 +92,8 @@ def env_status(
         if unreachable:
             message = (
                 f"chargers connected unknown for {len(unreachable)} of {len(pods)} server pod(s): "
-                "their admin API is not reachable from here (pod IPs not routable, or no process "
-                "behind the pod, e.g. kwok); counted as 0"
+                "their admin API did not answer through the API server's pod proxy (still starting, "
+                "or no process behind the pod, e.g. on kwok's fake nodes); counted as 0"
             )
     else:
         message = "list does not probe servers; run `envctl status NAME` for servers and connections"

@@ -34,7 +34,7 @@ def test_entrypoint_is_envctl_and_templates_pass_subcommands(make_values: Callab
     user = dict(ins)["USER"]
     assert user not in ("root", "0")
     # The Deployments rely on the entrypoint: their args start with the subcommand.
-    objs = r.render(make_values(), r.REPO_TEMPLATES)
+    objs = r.render(make_values(), r.PACKAGED_TEMPLATES)
     args = {o["metadata"]["name"]: o["spec"]["template"]["spec"]["containers"][0]["args"][0]
             for o in objs if o["kind"] == "Deployment"}
     assert args == {"charger-server": "server", "charger-simulator": "sim"}

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 import yaml
 
+from envctl.errors import ConfigError
 from envctl.runtimes.kubernetes import render as r
 
-T = r.REPO_TEMPLATES
+T = r.PACKAGED_TEMPLATES
 
 
 def by_kind(objs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -36,6 +38,8 @@ def test_default_environment_has_every_object(make_values: Callable[..., r.Value
         ("NetworkPolicy", "envctl-isolation"), ("ServiceAccount", "charger"),
         ("Secret", "envctl-credentials"), ("Secret", "envctl-basic-auth"), ("ConfigMap", "envctl-config"),
         ("Service", "charger-server"), ("Deployment", "charger-server"), ("Deployment", "charger-simulator"),
+        # Postgres by default: the replicas share one store that outlives any of their pods.
+        ("Service", "postgres"), ("StatefulSet", "postgres"),
     ])
     # Every namespaced object lives in the environment's namespace.
     assert {o["metadata"].get("namespace") for o in objs if o["kind"] != "Namespace"} == {"envctl-pr-42"}
@@ -67,7 +71,7 @@ def test_values_cannot_inject_yaml(make_values: Callable[..., r.Values]) -> None
     assert objs[0]["metadata"]["annotations"]["envctl.io/owner"] == evil
     cm = next(o for o in objs if o["kind"] == "ConfigMap")
     assert cm["data"]["SERVER_VERSION"] == "v1\nextra: yes"
-    assert len(objs) == 11
+    assert len(objs) == 13
 
 
 def test_quota_and_limits_come_from_config(make_values: Callable[..., r.Values]) -> None:
@@ -97,16 +101,22 @@ def test_server_probes_drain_and_grace_period(make_values: Callable[..., r.Value
     assert c["args"][0] == "server" and "--admin-port" in c["args"] and "--replica-id" in c["args"]
 
 
-def test_sqlite_is_the_default_database(make_values: Callable[..., r.Values]) -> None:
-    objs = r.render(make_values(), T)
+def test_sqlite_when_asked_for_one_replica(make_values: Callable[..., r.Values]) -> None:
+    objs = r.render(make_values(config={"kubernetes": {"database": {"kind": "sqlite"}}}), T)
     assert "StatefulSet" not in by_kind(objs)
     secret = next(o for o in objs if o["metadata"]["name"] == "envctl-credentials")
     assert secret["stringData"]["database-url"] == "sqlite:////data/envctl.db"
     assert container(objs, "charger-server")["volumeMounts"] == [{"name": "data", "mountPath": "/data"}]
 
 
-def test_postgres_statefulset_when_asked(make_values: Callable[..., r.Values]) -> None:
-    objs = by_kind(r.render(make_values(config={"kubernetes": {"database": {"kind": "postgres"}}}), T))
+def test_sqlite_with_several_replicas_is_refused_saying_why(make_values: Callable[..., r.Values]) -> None:
+    with pytest.raises(ConfigError) as err:
+        make_values(config={"kubernetes": {"database": {"kind": "sqlite"}}}, replicas=2)
+    assert "cannot share SQLite" in err.value.message and "postgres" in (err.value.hint or "")
+
+
+def test_postgres_statefulset_by_default(make_values: Callable[..., r.Values]) -> None:
+    objs = by_kind(r.render(make_values(), T))
     sts = objs["StatefulSet"][0]
     assert sts["metadata"]["name"] == "postgres"
     assert "volumeClaimTemplates" not in sts["spec"]  # emptyDir: no storage class needed
@@ -203,7 +213,8 @@ def test_rbac_bundle() -> None:
     bind = next(rule for rule in cluster["rules"] if "bind" in rule["verbs"])
     assert bind["resourceNames"] == ["envctl-environment"]
     vap = next(o for o in objs if o["kind"] == "ValidatingAdmissionPolicy")
-    assert vap["spec"]["matchConditions"][0]["expression"] == "request.userInfo.username == 'system:serviceaccount:ops:bot'"
+    assert vap["spec"]["matchConditions"][0]["expression"] == (
+        "request.userInfo.username in ['system:serviceaccount:ops:bot', 'system:serviceaccount:ops:envctl-gc']")
     crb = next(o for o in objs if o["kind"] == "ClusterRoleBinding")
     assert crb["subjects"] == [{"kind": "ServiceAccount", "name": "bot", "namespace": "ops"}]
 

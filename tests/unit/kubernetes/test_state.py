@@ -45,7 +45,7 @@ def test_status_contract_when_admin_api_unreachable() -> None:
                             {"id": "s-2", "version": "v1", "ready": True, "connections": 0}]
     assert d["endpoints"]["ocpp"] == "ws://charger-server.envctl-pr-42.svc:9000/ocpp"
     assert d["expires_at"] == "2026-03-01T20:00:00+00:00" and d["pr"] == 42 and d["owner"] == "alice@example.com"
-    assert "unknown" in d["message"] and "not reachable" in d["message"]
+    assert "unknown" in d["message"] and "did not answer" in d["message"]
 
 
 def test_connections_come_from_admin_stats() -> None:

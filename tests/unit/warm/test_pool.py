@@ -12,16 +12,18 @@ from envctl.warm.sizing import Requests, preview_requests
 
 
 def test_a_placeholder_is_as_big_as_one_preview_environment() -> None:
-    # default server 100m/128Mi + simulator 100m/128Mi
-    assert preview_requests(parse_config({}), replicas=1) == Requests(200, 256 * 2**20, 2)
-    # three server replicas and Postgres (100m/256Mi): 3 x 100m + 100m + 100m
-    cfg = parse_config({"kubernetes": {"database": {"kind": "postgres"}, "server": {"cpu": "250m", "memory": "200Mi"}}})
-    assert preview_requests(cfg, replicas=3) == Requests(3 * 250 + 100 + 100, (3 * 200 + 128 + 256) * 2**20, 5)
+    # default: server 100m/128Mi + simulator 100m/128Mi + Postgres 100m/256Mi
+    assert preview_requests(parse_config({}), replicas=1) == Requests(300, 512 * 2**20, 3)
+    # three server replicas of 250m/200Mi: 3 x 250m + simulator 100m + Postgres 100m
+    cfg = parse_config({"kubernetes": {"server": {"cpu": "250m", "memory": "200Mi"}}})
+    assert preview_requests(cfg, replicas=3) == Requests(3 * 250 + 200, (3 * 200 + 128 + 256) * 2**20, 5)
+    # one replica on SQLite: no Postgres pod
+    assert preview_requests(parse_config({"kubernetes": {"database": {"kind": "sqlite"}}}), 1) == Requests(200, 256 * 2**20, 2)
 
 
 def test_templates_keep_placeholders_below_every_workload_and_where_previews_go() -> None:
     cfg = parse_config({"warm": {"placeholders": 3}, "kubernetes": {"node_selector": {"pool": "previews"}, "image": "img:1"}})
-    objs = {o["kind"]: o for o in pool.render_pool(pool.pool_values(cfg), r.REPO_TEMPLATES)}
+    objs = {o["kind"]: o for o in pool.render_pool(pool.pool_values(cfg), r.PACKAGED_TEMPLATES)}
     pc = objs["PriorityClass"]
     assert pc["value"] < 0 and pc["preemptionPolicy"] == "Never" and pc["globalDefault"] is False
     dep = objs["Deployment"]
@@ -30,7 +32,7 @@ def test_templates_keep_placeholders_below_every_workload_and_where_previews_go(
     assert spec["priorityClassName"] == pc["metadata"]["name"]
     assert spec["nodeSelector"] == {"pool": "previews"}
     (c,) = spec["containers"]
-    assert c["image"] == "img:1" and c["resources"]["requests"] == {"cpu": "200m", "memory": "256Mi"}
+    assert c["image"] == "img:1" and c["resources"]["requests"] == {"cpu": "300m", "memory": "512Mi"}
     assert "sigwait" in c["command"][-1]  # does nothing until told to stop
     assert pool.pool_values(cfg, placeholders=0).placeholders == 0  # --count wins over envctl.yaml
 
