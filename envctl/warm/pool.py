@@ -35,6 +35,7 @@ class PoolValues:
     image: str
     image_pull_policy: str
     node_selector: dict[str, str]
+    tolerations: list[dict[str, str]]
 
 
 def pool_values(config: Config, placeholders: int | None = None) -> PoolValues:
@@ -48,6 +49,7 @@ def pool_values(config: Config, placeholders: int | None = None) -> PoolValues:
         image=k.image,
         image_pull_policy=k.image_pull_policy,
         node_selector=dict(k.node_selector),  # where previews go, placeholders go
+        tolerations=[t.model_dump(exclude_none=True) for t in k.tolerations],
     )
 
 

@@ -22,7 +22,9 @@ def test_a_placeholder_is_as_big_as_one_preview_environment() -> None:
 
 
 def test_templates_keep_placeholders_below_every_workload_and_where_previews_go() -> None:
-    cfg = parse_config({"warm": {"placeholders": 3}, "kubernetes": {"node_selector": {"pool": "previews"}, "image": "img:1"}})
+    tolerate = {"key": "pool", "operator": "Exists", "effect": "NoSchedule"}
+    cfg = parse_config({"warm": {"placeholders": 3},
+                        "kubernetes": {"node_selector": {"pool": "previews"}, "tolerations": [tolerate], "image": "img:1"}})
     objs = {o["kind"]: o for o in pool.render_pool(pool.pool_values(cfg), r.PACKAGED_TEMPLATES)}
     pc = objs["PriorityClass"]
     assert pc["value"] < 0 and pc["preemptionPolicy"] == "Never" and pc["globalDefault"] is False
@@ -30,7 +32,7 @@ def test_templates_keep_placeholders_below_every_workload_and_where_previews_go(
     assert dep["metadata"]["namespace"] == "envctl-warm" and dep["spec"]["replicas"] == 3
     spec = dep["spec"]["template"]["spec"]
     assert spec["priorityClassName"] == pc["metadata"]["name"]
-    assert spec["nodeSelector"] == {"pool": "previews"}
+    assert spec["nodeSelector"] == {"pool": "previews"} and spec["tolerations"] == [tolerate]
     (c,) = spec["containers"]
     assert c["image"] == "img:1" and c["resources"]["requests"] == {"cpu": "300m", "memory": "512Mi"}
     assert "sigwait" in c["command"][-1]  # does nothing until told to stop
