@@ -32,7 +32,7 @@ from envctl.charger import rates
 from envctl.errors import EnvctlError
 from envctl.release import health, pacing
 from envctl.release.engine import HOLD_PATIENCE_S, IN_FLIGHT_S, PACE_SHARE, WATCH_EVERY_S
-from envctl.release.fleet import Fleet, HealthSample, ReplicaView
+from envctl.release.fleet import Fleet, HealthSample, ReplicaView, view_from_stats
 from envctl.release.plan import HealthThresholds, PlanOptions
 
 DEFAULT_BUDGET_PER_S: float = PlanOptions.model_fields["budget_per_s"].default
@@ -164,24 +164,25 @@ class Mover:
         if not member_ids:
             raise EnvctlError("nothing to move chargers to: no replica stays")
         start = self.clock()
-        views = {v.id: v for v in self.fleet.replicas()}
-        before = {rid: views[rid].connections for rid in [*member_ids, *leaver_ids] if rid in views}
+        everyone = [*member_ids, *leaver_ids]
+        baseline = last = sample = self.fleet.health(everyone, start)
+        views = _views(sample)
+        before = {rid: views[rid].connections for rid in everyone if rid in views}
         self._accepting = {rid: views[rid].accepting for rid in before}
         gate = ArrivalGate(sum(before.values()))
         share = sum(before.values()) / len(member_ids)
         to_move = sum(max(0, before.get(r, 0) - math.ceil(share)) for r in member_ids) + sum(
             before.get(r, 0) for r in leaver_ids)
         bucket = pacing.new_bucket(self.opts.budget_per_s * PACE_SHARE, start)
-        everyone = [*member_ids, *leaver_ids]
-        baseline = last = self.fleet.health(everyone, start)
         moved, aborted = 0, None
         last_change, last_seen = start, (moved, tuple(before.values()))
         try:
             while True:
                 now = self.clock()
-                views = {v.id: v for v in self.fleet.replicas()}
-                members = [views[r] for r in member_ids if r in views and views[r].alive]
-                leavers = [views[r] for r in leaver_ids if r in views and views[r].alive]
+                sample = self.fleet.health(everyone, now)  # one read of every replica per tick
+                views = _views(sample)
+                members = [views[r] for r in member_ids if r in views]
+                leavers = [views[r] for r in leaver_ids if r in views]
                 if not members:
                     aborted = "every replica that was to stay has exited"
                     break
@@ -200,7 +201,6 @@ class Mover:
                     aborted = f"no charger moved or landed for {self.opts.stall_s:.0f} s"
                     break
                 if now - last.at >= WATCH_EVERY_S:
-                    sample = self.fleet.health(everyone, now)
                     verdict = health.judge(baseline, sample, self.opts.thresholds)
                     if not verdict.healthy:
                         aborted = "unhealthy: " + "; ".join(verdict.reasons)
@@ -216,9 +216,9 @@ class Mover:
                     continue
                 target = math.ceil(mean)
                 weights = {v.id: max(0, v.connections - target) for v in members} | {v.id: v.connections for v in leavers}
-                want = sum(weights.values())
-                if want <= 0:  # all that is left is landing
-                    self.sleep(0.05)
+                want = min(sum(weights.values()), self._room_this_second(sample, now, in_flight, bucket))
+                if want <= 0:  # all that is left is landing, or this second's budget is spoken for
+                    self.sleep(min(0.05, max(0.005, int(now) + 1 - now)))
                     continue
                 bucket, granted = pacing.take(bucket, want, now)
                 if granted == 0:
@@ -249,6 +249,16 @@ class Mover:
             aborted=aborted,
         )
 
+    def _room_this_second(self, sample: HealthSample, now: float, in_flight: int, bucket: pacing.BucketState) -> int:
+        """What the replicas may still see arrive in this wall-clock second: the budget, less the
+        connects they already counted in it and the chargers still on their way (they land now).
+        The bucket bounds what is *sent* in any one-second window; this bounds what *arrives* in
+        each second the replicas count, late deliveries included."""
+        second = int(now)
+        arrived = sum(n for s in sample.per_replica.values() for sec, n in (s or {}).get("connects_per_second") or []
+                      if sec == second)  # fmt: skip
+        return math.floor(self.opts.budget_per_s * bucket.factor) - arrived - in_flight
+
     def _done(self, members: list[ReplicaView], leavers: list[ReplicaView], in_flight: int, mean: float,
               quiet_s: float) -> bool:  # fmt: skip
         if any(v.connections for v in leavers):
@@ -257,6 +267,11 @@ class Mover:
         within = all(abs(v.connections - mean) <= band for v in members)
         # Chargers still on their way would land on someone: wait for them, but not forever.
         return within and (in_flight == 0 or quiet_s > self.opts.settle_s)
+
+
+def _views(sample: HealthSample) -> dict[str, ReplicaView]:
+    """The replicas that answered, as the engine sees them (a silent one is gone or dying)."""
+    return {rid: view_from_stats(rid, str(s.get("version", "")), True, s) for rid, s in sample.per_replica.items() if s}
 
 
 def _peak_connects(sample: HealthSample, start: float, end: float) -> int:

@@ -1,0 +1,53 @@
+"""`envctl scale` on the Kubernetes runtime, against the real control plane (pods on kwok nodes:
+this is about the Deployment and its pods as API objects; the preStop drain is the real node's)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from envctl.runtimes.kubernetes.client import Kube, kind
+from tests.integration.kubernetes.helpers import KWOK_PLACEMENT, NS, REPO, Cli, unique
+
+pytestmark = pytest.mark.kubernetes
+
+
+def test_scale_up_then_down_one_pod_at_a_time(control_plane: Any, tmp_path: Path) -> None:
+    env = {**os.environ, "KUBECONFIG": control_plane.kubeconfig, "ENVCTL_CONFIG": str(tmp_path / "envctl.yaml"),
+           "PYTHONPATH": str(REPO)}  # fmt: skip
+    cli = Cli(env, tmp_path / "envctl.yaml", KWOK_PLACEMENT)
+    cli.write_config({})
+    admin = Kube(control_plane.kubeconfig)
+    name = unique("scale")
+    namespace = f"envctl-{name}"
+    deployment = kind("Deployment").path(namespace, "charger-server")
+    try:
+        cli.json("up", name, "--runtime", "kubernetes", "--replicas", "2", "--chargers", "0")
+        generation = int(admin.get(deployment)["metadata"]["generation"])
+
+        up = cli.json("scale", name, "--replicas", "4", "--runtime", "kubernetes")
+        assert (up["replicas_before"], up["replicas"], len(up["started"])) == (2, 4, 2)
+        d = admin.get(deployment)
+        assert d["spec"]["replicas"] == 4 and d["status"]["readyReplicas"] == 4
+        assert int(d["metadata"]["generation"]) == generation + 1  # one change
+        ns = admin.get(NS.path(name=namespace))
+        assert ns["metadata"]["annotations"]["envctl.io/replicas"] == "4"
+        assert len(cli.json("status", name, "--runtime", "kubernetes")["servers"]) == 4
+
+        down = cli.json("scale", name, "--replicas", "1", "--runtime", "kubernetes")
+        assert (down["replicas_before"], down["replicas"], len(down["retired"])) == (4, 1, 3)
+        assert "one pod at a time" in down["note"]
+        d = admin.get(deployment)
+        # 4 -> 3 -> 2 -> 1, each step waiting until the removed pod (and its drain) is gone
+        assert d["spec"]["replicas"] == 1 and int(d["metadata"]["generation"]) == generation + 1 + 3
+        pods = admin.list(kind("Pod").path(namespace), labelSelector="app.kubernetes.io/name=charger-server")
+        assert len(pods) == 1 and pods[0]["metadata"]["name"] not in down["retired"]
+
+        missing = cli.run("scale", "nope-" + name, "--replicas", "2", "--runtime", "kubernetes", "--output", "json")
+        assert missing.returncode == 3 and "no Kubernetes environment named" in missing.stderr
+    finally:
+        admin.delete(NS.path(name=namespace))
+        admin.close()
