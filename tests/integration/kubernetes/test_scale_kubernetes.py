@@ -11,6 +11,7 @@ import pytest
 
 from envctl.runtimes.kubernetes.client import Kube, kind
 from tests.integration.kubernetes.helpers import KWOK_PLACEMENT, NS, REPO, Cli, unique
+from tests.integration.kubernetes.kwok_nodes import add_node, remove_nodes
 
 pytestmark = pytest.mark.kubernetes
 
@@ -18,10 +19,11 @@ pytestmark = pytest.mark.kubernetes
 def test_scale_up_then_down_one_pod_at_a_time(control_plane: Any, tmp_path: Path) -> None:
     env = {**os.environ, "KUBECONFIG": control_plane.kubeconfig, "ENVCTL_CONFIG": str(tmp_path / "envctl.yaml"),
            "PYTHONPATH": str(REPO)}  # fmt: skip
-    cli = Cli(env, tmp_path / "envctl.yaml", KWOK_PLACEMENT)
+    name = unique("scale")
+    cli = Cli(env, tmp_path / "envctl.yaml", {**KWOK_PLACEMENT, "node_selector": {"envctl.io/test-pool": name}})
     cli.write_config({})
     admin = Kube(control_plane.kubeconfig)
-    name = unique("scale")
+    add_node(admin, f"{name}-node", name, cpu="8")
     namespace = f"envctl-{name}"
     deployment = kind("Deployment").path(namespace, "charger-server")
     try:
@@ -50,4 +52,5 @@ def test_scale_up_then_down_one_pod_at_a_time(control_plane: Any, tmp_path: Path
         assert missing.returncode == 3 and "no Kubernetes environment named" in missing.stderr
     finally:
         admin.delete(NS.path(name=namespace))
+        remove_nodes(admin, name)
         admin.close()
