@@ -56,9 +56,9 @@ class MeasureOptions:
     refine: int = 2
     retry: bool = True  # a failed step is run once more before it counts
     max_steps: int = 14
-    connect_start: float = 200.0
-    heartbeat_start: float = 2000.0
-    durable_start: float = 500.0
+    connect_start: float = 50.0
+    heartbeat_start: float = 1000.0
+    durable_start: float = 100.0
     hold_connections: int = 10_000
     message_connections: int = 2000
     connectors: int = 2  # per charger in the memory phase: each reports its status after booting

@@ -25,9 +25,9 @@ def command(
     workers: int = typer.Option(1, min=1, help="load generator processes"),
     hold_connections: int = typer.Option(10_000, help="chargers held open to measure memory per connection"),
     message_connections: int = typer.Option(2000, help="chargers that carry the message steps"),
-    connect_start: float = typer.Option(200.0, help="first connects/s step"),
-    heartbeat_start: float = typer.Option(2000.0, help="first heartbeats/s step"),
-    durable_start: float = typer.Option(500.0, help="first MeterValues/s step"),
+    connect_start: float = typer.Option(50.0, help="first connects/s step"),
+    heartbeat_start: float = typer.Option(1000.0, help="first heartbeats/s step"),
+    durable_start: float = typer.Option(100.0, help="first MeterValues/s step"),
     server_args: str = typer.Option("", help="extra args for the replica, e.g. '--heartbeat-interval 60'"),
     output: OutputFormat = OutputOption,
 ) -> None:
