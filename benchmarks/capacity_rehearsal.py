@@ -22,16 +22,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # run from a checkout without installing
-    sys.path.insert(0, str(REPO))
+from local_common import down, envctl, sim_seconds
 
 import httpx  # noqa: E402
 import psutil  # noqa: E402
@@ -46,14 +42,6 @@ from envctl.release import pacing  # noqa: E402
 from envctl.runtimes.local import LocalRuntime  # noqa: E402
 
 Buckets = list[tuple[float, float]]
-
-
-def envctl(env: dict[str, str], *args: str, timeout: float = 1800) -> Any:
-    done = subprocess.run([sys.executable, "-m", "envctl", *args, "--output", "json"], env=env, capture_output=True,
-                          text=True, timeout=timeout)  # fmt: skip
-    if done.returncode != 0:
-        raise SystemExit(f"envctl {' '.join(args)} exited {done.returncode}: {done.stderr[-3000:]}")
-    return json.loads(done.stdout)
 
 
 class Fleetview:
@@ -93,8 +81,7 @@ class Fleetview:
         return dict(json.loads((self.env_dir / "sim-status.json").read_text()))
 
     def sim_seconds(self, key: str, since: float, until: float) -> list[int]:
-        series = (self.sim().get("per_second") or {}).get(key) or []
-        return [n for sec, n in series if since <= sec < until]
+        return sim_seconds(self.env_dir, key, since, until)
 
     def wait_connected(self, chargers: int, timeout: float = 120) -> None:
         deadline = time.time() + timeout
@@ -229,8 +216,7 @@ def main() -> None:
         measured["storm"] = {"steps": steps, "absorbed_per_s": max((s["reconnects_per_s_mean"] for s in good), default=0.0)}
         measured["rss_mb_per_replica_after"] = {k: round(v / 2**20, 1) for k, v in view.rss().items()}
     finally:
-        subprocess.run([sys.executable, "-m", "envctl", "down", "fleet", "--runtime", "local"], env=env,
-                       capture_output=True, timeout=300)  # fmt: skip
+        down(env, "fleet")
 
     if not args.skip_release and predicted["release_budget_per_s"] > 0:
         release_report = args.report.with_name(args.report.stem + "_release.json")

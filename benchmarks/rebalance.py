@@ -10,33 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # run from a checkout without installing
-    sys.path.insert(0, str(REPO))
+from local_common import down, envctl, sim_seconds
 
-from envctl.bench import transactions  # noqa: E402
-from envctl.runtimes.local import EnvRecord, LocalRuntime  # noqa: E402
-
-
-def envctl(env: dict[str, str], *args: str, timeout: float = 1800) -> Any:
-    done = subprocess.run([sys.executable, "-m", "envctl", *args, "--output", "json"], env=env, capture_output=True,
-                          text=True, timeout=timeout)  # fmt: skip
-    if done.returncode != 0:
-        raise SystemExit(f"envctl {' '.join(args)} exited {done.returncode}: {done.stderr[-3000:]}")
-    return json.loads(done.stdout)
-
-
-def sim_seconds(env_dir: Path, key: str, since: float, until: float) -> list[int]:
-    """The chargers' own per-second counts (simulator status) over [since, until]."""
-    series = (json.loads((env_dir / "sim-status.json").read_text()).get("per_second") or {}).get(key) or []
-    return [n for sec, n in series if since - 1 <= sec <= until + 1]
+from envctl.bench import transactions
+from envctl.runtimes.local import EnvRecord, LocalRuntime
 
 
 def main() -> None:
@@ -80,8 +61,8 @@ def main() -> None:
             "moved": report["moved"],
             "duration_s": report["duration_s"],
             "peak_reconnects_per_s": report["peak_reconnects_per_s"],
-            "peak_reconnects_per_s_charger_side": max(sim_seconds(env_dir, "reconnects", t0, t1), default=0),
-            "connect_failures": sum(sim_seconds(env_dir, "connect_failures", t0, t1)),
+            "peak_reconnects_per_s_charger_side": max(sim_seconds(env_dir, "reconnects", t0 - 1, t1 + 2), default=0),
+            "connect_failures": sum(sim_seconds(env_dir, "connect_failures", t0 - 1, t1 + 2)),
             "spread_pct": report["spread_pct"],
             "connected_at_end": sim.get("connected"),
             "transactions": ledger,
@@ -91,8 +72,7 @@ def main() -> None:
             },
         }  # fmt: skip
     finally:
-        subprocess.run([sys.executable, "-m", "envctl", "down", "fleet", "--runtime", "local"], env=env,
-                       capture_output=True, timeout=300)  # fmt: skip
+        down(env, "fleet")
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps({k: v for k, v in out.items() if k not in ("scale", "rebalance")}, indent=2))

@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from envctl.capacity.profile import CapacityProfile
+from envctl.capacity.requests import ResourceRequests
 from envctl.errors import ConfigError
 from envctl.release.engine import PACE_SHARE
 from envctl.release.plan import START_ALLOWANCE_S, VERIFY_ALLOWANCE_S, PlanOptions
@@ -42,7 +43,6 @@ LIGHT_PER_SESSION = 3
 # Per session, durable: StartTransaction + StopTransaction (MeterValues counted separately).
 DURABLE_PER_SESSION = 2
 REBALANCE_BAND = 0.05  # `envctl rebalance` keeps every replica within +-5 % of the mean
-MIB = 2**20
 
 
 @dataclass(frozen=True)
@@ -96,12 +96,16 @@ class Sizing:
     warnings: list[str] = field(default_factory=list)
 
     @property
+    def requests(self) -> ResourceRequests:
+        return ResourceRequests(self.cpu_millicores, self.memory_bytes)
+
+    @property
     def cpu(self) -> str:
-        return f"{self.cpu_millicores}m"
+        return self.requests.cpu
 
     @property
     def memory(self) -> str:
-        return f"{math.ceil(self.memory_bytes / MIB)}Mi"
+        return self.requests.memory
 
     @property
     def bound_by(self) -> str:

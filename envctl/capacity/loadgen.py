@@ -44,8 +44,16 @@ def _percentile(values: list[float], q: float) -> float | None:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
-def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds * 1000, 3)
+def _step_answer(offered: int, done_at: list[float], end: float, failures: list[str], skipped: int,
+                 latencies: list[float]) -> dict[str, Any]:  # fmt: skip
+    """What a worker tells the parent about one step (answers after end + GRACE_S are late)."""
+    p99 = _percentile(latencies, 0.99)
+    return {
+        "offered": offered, "completed": len(done_at),
+        "completed_in_window": sum(1 for t in done_at if t <= end + GRACE_S),
+        "failures": len(failures), "skipped": skipped, "failure_examples": failures[:3],
+        "client_p99_ms": None if p99 is None else round(p99 * 1000, 3),
+    }  # fmt: skip
 
 
 async def _schedule(rate: float, count: int, t_start: float) -> AsyncIterator[range]:
@@ -133,12 +141,7 @@ class _Worker:
             t.cancel()
         for c in opened:
             c.close()
-        return {
-            "offered": count, "completed": len(done_at),
-            "completed_in_window": sum(1 for t in done_at if t <= end + GRACE_S),
-            "failures": len(failures), "skipped": skipped, "failure_examples": failures[:3],
-            "client_p99_ms": _ms(_percentile(latencies, 0.99)),
-        }  # fmt: skip
+        return _step_answer(count, done_at, end, failures, skipped, latencies)
 
     async def open(self, count: int, prefix: str, first: int, statuses: int = 0, concurrency: int = 200) -> dict[str, Any]:
         """Persistent chargers: booted, then (like a real one) a StatusNotification per connector
@@ -162,7 +165,7 @@ class _Worker:
     async def message_step(self, kind: str, rate: float, duration_s: float, start_at: float) -> dict[str, Any]:
         idle = deque(c for c in self.persistent if not c.closed)
         if not idle:
-            return {"offered": 0, "completed": 0, "completed_in_window": 0, "failures": 0, "skipped": 0, "failure_examples": []}
+            return _step_answer(0, [], 0.0, [], 0, [])
         heartbeat = RawCharger.frame(HEARTBEAT)
         count = max(1, int(rate * duration_s))
         latencies: list[float] = []
@@ -212,12 +215,7 @@ class _Worker:
         if outstanding:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(all_answered, timeout=max(0.1, end + 5.0 - time.time()))
-        return {
-            "offered": count, "completed": len(done_at),
-            "completed_in_window": sum(1 for t in done_at if t <= end + GRACE_S),
-            "failures": len(failures), "skipped": skipped, "failure_examples": failures[:3],
-            "client_p99_ms": _ms(_percentile(latencies, 0.99)),
-        }  # fmt: skip
+        return _step_answer(count, done_at, end, failures, skipped, latencies)
 
     async def close_all(self) -> dict[str, Any]:
         for c in self.persistent:

@@ -53,12 +53,6 @@ class ScaleResult:
         }  # fmt: skip
 
 
-def _local(env: str) -> tuple[LocalRuntime, LocalFleet]:
-    runtime = LocalRuntime()
-    runtime.status(env)  # NotFound, with a hint, when there is no such environment
-    return runtime, LocalFleet(runtime, env)
-
-
 @contextlib.contextmanager
 def _move_lock(runtime: LocalRuntime, env: str) -> Iterator[None]:
     path = runtime.env_dir(env) / "fleet-move.lock"
@@ -97,20 +91,29 @@ def _serving(fleet: LocalFleet, env: str) -> list[ReplicaView]:
     return views
 
 
+@contextlib.contextmanager
+def _moving(env: str) -> Iterator[tuple[LocalRuntime, LocalFleet, list[ReplicaView]]]:
+    """The environment's runtime, fleet and serving replicas, with every guard passed and the
+    move lock held for as long as the caller moves chargers."""
+    runtime = LocalRuntime()
+    runtime.status(env)  # NotFound, with a hint, when there is no such environment
+    fleet = LocalFleet(runtime, env)
+    try:
+        with _move_lock(runtime, env):
+            _check_no_release(runtime, env)
+            yield runtime, fleet, _serving(fleet, env)
+    finally:
+        fleet.close()
+
+
 def rebalance(
     env: str, options: MoveOptions, progress: Progress = _no_progress, stop: threading.Event | None = None,
     runtime: str | None = None,
 ) -> MoveReport:  # fmt: skip
     """Move chargers from the fullest replicas to the emptiest until all are within the tolerance."""
     _only_local(runtime, "rebalance")
-    rt, fleet = _local(env)
-    try:
-        with _move_lock(rt, env):
-            _check_no_release(rt, env)
-            views = _serving(fleet, env)
-            return Mover(fleet, options, progress=progress, stop=stop).run([v.id for v in views])
-    finally:
-        fleet.close()
+    with _moving(env) as (_rt, fleet, views):
+        return Mover(fleet, options, progress=progress, stop=stop).run([v.id for v in views])
 
 
 def scale(
@@ -124,36 +127,30 @@ def scale(
 
         return kubernetes.scale(env, replicas)
     _only_local(runtime, "scale")
-    rt, fleet = _local(env)
-    try:
-        with _move_lock(rt, env):
-            _check_no_release(rt, env)
-            views = _serving(fleet, env)
-            result = ScaleResult(env=env, runtime="local", replicas_before=len(views), replicas=replicas)
-            if replicas > len(views):
-                newest = max(rt.server_replicas(env), key=lambda r: r.started_at)
-                for _ in range(replicas - len(views)):
-                    result.started.append(rt.start_server_replica(env, newest.version, newest.extra_args).id)
-            elif replicas < len(views):
-                # The emptiest go (fewest chargers to move), the newest first among equals.
-                order = sorted(views, key=lambda v: (v.connections, -_ordinal(v.id)))
-                leaving = [v.id for v in order[: len(views) - replicas]]
-                staying = [v.id for v in views if v.id not in leaving]
-                result.drain = Mover(fleet, options, progress=progress, stop=stop).run(staying, leaving)
-                if result.drain.aborted is not None:
-                    result.note = f"scale-down stopped before retiring any replica: {result.drain.aborted}"
-                    result.replicas = len(views)
-                    return result
-                for rid in leaving:
-                    rt.stop_server_replica(env, rid)
-                    result.retired.append(rid)
-            serving = [v for v in fleet.replicas() if v.alive]
-            if then_rebalance:
-                result.rebalance = Mover(fleet, options, progress=progress, stop=stop).run([v.id for v in serving])
-            result.spread_pct = spread_pct([v.connections for v in fleet.replicas() if v.alive])
-            return result
-    finally:
-        fleet.close()
+    with _moving(env) as (rt, fleet, views):
+        result = ScaleResult(env=env, runtime="local", replicas_before=len(views), replicas=replicas)
+        if replicas > len(views):
+            newest = max(rt.server_replicas(env), key=lambda r: r.started_at)
+            for _ in range(replicas - len(views)):
+                result.started.append(rt.start_server_replica(env, newest.version, newest.extra_args).id)
+        elif replicas < len(views):
+            # The emptiest go (fewest chargers to move), the newest first among equals.
+            order = sorted(views, key=lambda v: (v.connections, -_ordinal(v.id)))
+            leaving = [v.id for v in order[: len(views) - replicas]]
+            staying = [v.id for v in views if v.id not in leaving]
+            result.drain = Mover(fleet, options, progress=progress, stop=stop).run(staying, leaving)
+            if result.drain.aborted is not None:
+                result.note = f"scale-down stopped before retiring any replica: {result.drain.aborted}"
+                result.replicas = len(views)
+                return result
+            for rid in leaving:
+                rt.stop_server_replica(env, rid)
+                result.retired.append(rid)
+        serving = [v for v in fleet.replicas() if v.alive]
+        if then_rebalance:
+            result.rebalance = Mover(fleet, options, progress=progress, stop=stop).run([v.id for v in serving])
+        result.spread_pct = spread_pct([v.connections for v in fleet.replicas() if v.alive])
+        return result
 
 
 def _ordinal(replica_id: str) -> int:

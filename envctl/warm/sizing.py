@@ -8,27 +8,17 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from envctl.capacity.requests import ResourceRequests
 from envctl.config import Config, quantity_value
 from envctl.envs.model import EnvSpec
 from envctl.runtimes.kubernetes import render as r
 
 WORKLOADS = ("Deployment", "StatefulSet")
-MIB = 2**20
 
 
 @dataclass(frozen=True)
-class Requests:
-    cpu_millicores: int
-    memory_bytes: int
+class Requests(ResourceRequests):
     pods: int
-
-    @property
-    def cpu(self) -> str:
-        return f"{self.cpu_millicores}m"
-
-    @property
-    def memory(self) -> str:
-        return f"{math.ceil(self.memory_bytes / MIB)}Mi"
 
     def to_dict(self) -> dict[str, Any]:
         return {"cpu": self.cpu, "memory": self.memory, "pods": self.pods}
