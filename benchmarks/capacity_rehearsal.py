@@ -59,13 +59,14 @@ class Fleetview:
         return {r.id: self.http.get(f"{r.admin_url}/admin/stats").json() for r in self.replicas()}
 
     def all_buckets(self) -> dict[str, Buckets]:
-        """Every action's handler histogram summed over the replicas (one fleet-wide histogram)."""
-        total: dict[float, float] = {}
+        """Each action's handler histogram summed over the replicas, and all of them ("all")."""
+        sums: dict[str, dict[float, float]] = {}
         for r in self.replicas():
-            for b in handler_buckets(self.http.get(f"{r.admin_url}/metrics").text).values():
-                for le, n in b:
-                    total[le] = total.get(le, 0.0) + n
-        return {"all": sorted(total.items())}
+            for action, b in handler_buckets(self.http.get(f"{r.admin_url}/metrics").text).items():
+                for key in (action, "all"):
+                    for le, n in b:
+                        sums.setdefault(key, {})[le] = sums.setdefault(key, {}).get(le, 0.0) + n
+        return {k: sorted(v.items()) for k, v in sums.items()}
 
     def cpu(self) -> dict[str, float]:
         out = {}
@@ -96,13 +97,14 @@ class Window:
 
     def __init__(self, view: Fleetview) -> None:
         self.view = view
-        self.t0, self.b0, self.c0 = time.time(), view.all_buckets()["all"], view.cpu()
+        self.t0, self.b0, self.c0 = time.time(), view.all_buckets(), view.cpu()
         self.m0 = {rid: int(s["messages_total"]) for rid, s in view.stats().items()}
 
     def close(self, bound_ms: float) -> dict[str, Any]:
-        t1, b1, c1 = time.time(), self.view.all_buckets()["all"], self.view.cpu()
+        t1, b1, c1 = time.time(), self.view.all_buckets(), self.view.cpu()
         m1 = {rid: int(s["messages_total"]) for rid, s in self.view.stats().items()}
-        window = delta(b1, self.b0)
+        window = delta(b1.get("all", []), self.b0.get("all"))
+        by_action = {a: quantile(delta(b, self.b0.get(a)), 0.99) for a, b in b1.items() if a != "all"}
         elapsed = t1 - self.t0
         p99 = quantile(window, 0.99)
         within = fraction_within(window, bound_ms / 1000)
@@ -112,6 +114,7 @@ class Window:
             "handler_p99_ms": None if p99 is None else round(p99 * 1000, 3),
             "within_bound_ratio": None if within is None else round(within, 5),
             "cpu_cores_per_replica": {r: round((c1[r] - self.c0.get(r, c1[r])) / elapsed, 3) for r in c1},
+            "handler_p99_ms_by_action": {a: round(q * 1000, 3) for a, q in sorted(by_action.items()) if q is not None},
         }
 
 
@@ -161,6 +164,7 @@ def main() -> None:
     ap.add_argument("--storm-factors", default="0.25,0.5,0.75,1.0,1.25")
     ap.add_argument("--storm-step-s", type=float, default=5.0)
     ap.add_argument("--skip-release", action="store_true")
+    ap.add_argument("--replicas", type=int, default=None, help="override the predicted count (experiments)")
     ap.add_argument("--report", type=Path, default=Path("benchmarks/results/capacity/rehearsal_30k.json"))
     args = ap.parse_args()
 
@@ -170,7 +174,7 @@ def main() -> None:
                   hold_s=args.hold)  # fmt: skip
     predicted = answer(fleet, args.profile)
     bound = float(predicted["profile"]["p99_bound_ms"])
-    replicas = int(predicted["replicas"])
+    replicas = args.replicas or int(predicted["replicas"])
     print(f"predicted: {json.dumps({k: predicted[k] for k in ('replicas', 'requests', 'storm_absorbed_per_s', 'release_budget_per_s', 'release_duration_s')})}", flush=True)
 
     state = Path(tempfile.mkdtemp(prefix="envctl-rehearsal-"))

@@ -3,10 +3,11 @@
 The model (docs/capacity.md works examples by hand):
 
 - One replica's capacity is 1 "replica unit" of work. A heartbeat costs 1/H of it, a durable
-  message (a write committed before the answer) 1/D, a reconnect (handshake + BootNotification)
-  1/C plus the StatusNotifications a charger sends after booting (connectors + 1, light). H, D, C
-  are the profile's measured limits at handler p99 <= the bound, so the units add up linearly:
-  the replica is at its bound when the shares sum to 1.
+  message (a write committed before the answer) 1/D, a reconnect 1/C: handshake, BootNotification
+  and the StatusNotifications a charger sends after booting, as measured (a fleet with more or
+  fewer connectors than the measurement adds or saves the difference at 1/H each). H, D, C are
+  the profile's measured limits at handler p99 <= the bound, so the units add up linearly: the
+  replica is at its bound when the shares sum to 1.
 - Steady load u (replica units) comes from the fleet: N/heartbeat heartbeats per second, and per
   charging session an Authorize and two StatusNotifications (light), a StartTransaction, a
   StopTransaction and one MeterValues per meter interval (durable). `session_rate` is how often a
@@ -153,9 +154,10 @@ def steady_load(fleet: Fleet, profile: CapacityProfile) -> SteadyLoad:
 
 
 def reconnect_cost(fleet: Fleet, profile: CapacityProfile) -> float:
-    """Replica units one reconnecting charger costs: handshake + boot, then its status reports."""
-    statuses = fleet.connectors + STATUS_PER_BOOT_EXTRA
-    return 1 / profile.connects.per_s + statuses / profile.heartbeats.per_s
+    """Replica units one reconnecting charger costs: as measured (handshake, boot, status reports),
+    corrected for a fleet whose chargers report more or fewer statuses than the measured ones."""
+    extra_statuses = fleet.connectors + STATUS_PER_BOOT_EXTRA - profile.connect_statuses
+    return 1 / profile.connects.per_s + extra_statuses / profile.heartbeats.per_s
 
 
 def release_duration(chargers: int, replicas: int, budget_per_s: float, hold_s: float) -> float | None:

@@ -10,7 +10,8 @@ too many handshakes outstanding) is counted as `skipped`, apart from `failures` 
 refused, closed or answered with an error).
 
     connect_step   open `rate` connections per second for `duration_s`, each a WebSocket
-                   handshake + BootNotification; afterwards close them all
+                   handshake + BootNotification + the charger's status reports; afterwards close
+                   them all
     open           open `count` persistent connections (booted), kept for the message steps
     message_step   `rate` CALLs per second round-robin over the persistent connections
                    (Heartbeat, or MeterValues which the replica commits before answering)
@@ -103,7 +104,9 @@ class _Worker:
             raise ConnectionError(f"BootNotification answered {answer[:80]!r}")
         return c
 
-    async def connect_step(self, rate: float, duration_s: float, start_at: float, prefix: str, first: int) -> dict[str, Any]:
+    async def connect_step(self, rate: float, duration_s: float, start_at: float, prefix: str, first: int,
+                           statuses: int = 0) -> dict[str, Any]:  # fmt: skip
+        """A reconnect as a charger does it: handshake, BootNotification, then its status reports."""
         count = max(1, int(rate * duration_s))
         opened: list[RawCharger] = []
         latencies: list[float] = []
@@ -116,7 +119,10 @@ class _Worker:
             nonlocal in_flight
             t0 = time.perf_counter()
             try:
-                opened.append(await self._boot(self._path(prefix, i), source_address(first + i)))
+                c = await self._boot(self._path(prefix, i), source_address(first + i))
+                opened.append(c)
+                for connector in range(statuses):
+                    await c.call(_status_frame(connector))
                 latencies.append(time.perf_counter() - t0)
                 done_at.append(time.time())
             except (OSError, ConnectionError) as exc:

@@ -59,11 +59,12 @@ class CapacityProfile(BaseModel):
     server_version: str
     database: str  # sqlite or postgresql: the store is part of what was measured
     p99_bound_ms: float
-    connects: Limit  # WebSocket handshake + BootNotification (committed before the answer)
+    connects: Limit  # handshake + BootNotification (committed before the answer) + the status reports
     heartbeats: Limit  # light messages: answered from memory
     durable_messages: Limit  # MeterValues: committed to the store before the answer
     memory: Memory
     connections_limit: int  # open files the replica may hold, minus those it holds idle
+    connect_statuses: int = 3  # StatusNotifications each measured connect sent after its boot
     conditions: dict[str, Any] = Field(default_factory=dict)
 
     def save(self, path: Path) -> None:

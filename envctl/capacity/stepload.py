@@ -7,7 +7,8 @@ processes of its own (envctl/capacity/loadgen.py). Phases, in this order on a fr
    status, as real ones do -> bytes per connection;
    the open-file limit minus what the idle replica holds -> how many connections it can take.
 2. connects: steps of new connections per second, each a handshake + BootNotification
-   (committed before the answer); the connections are closed between steps.
+   (committed before the answer) + a StatusNotification per connector and for the charge point,
+   as a reconnecting charger sends them; the connections are closed between steps.
 3. heartbeats, then durable messages (MeterValues, committed before the answer), as CALLs per
    second over `message_connections` persistent chargers.
 
@@ -61,7 +62,7 @@ class MeasureOptions:
     durable_start: float = 100.0
     hold_connections: int = 10_000
     message_connections: int = 2000
-    connectors: int = 2  # per charger in the memory phase: each reports its status after booting
+    connectors: int = 2  # per charger: each reports its connectors' and its own status after booting
     workers: int = 1
     server_args: list[str] = field(default_factory=list)
 
@@ -248,6 +249,7 @@ class Measurement:
             answers = load.run(
                 "connect_step", timeout_s=duration + 60, rate=rate / load.count, duration_s=duration,
                 start_at=time.time() + 0.3, prefix=f"cap{step}", first=step * 1_000_000,
+                statuses=self.opts.connectors + 1,
             )  # fmt: skip
             replica.wait_connections(at_most=0)  # the next step starts from an empty replica
             return {**_sum(answers), "duration_s": duration}
@@ -293,6 +295,7 @@ class Measurement:
             durable_messages=durable,
             memory=memory,
             connections_limit=conn_limit,
+            connect_statuses=self.opts.connectors + 1,
             conditions={
                 "python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine(),
                 "loadavg_at_start": list(load_at_start), "loadavg_at_end": list(os.getloadavg()),

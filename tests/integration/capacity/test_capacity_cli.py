@@ -77,14 +77,14 @@ def test_capacity_answers_in_text_json_and_png(tmp_path: Path) -> None:
     # the DESIGN.md contract, with the hand-worked figures of tests/unit/capacity/test_arithmetic.py
     assert d["replicas"] == 2
     assert d["requests"] == {"cpu": "1000m", "memory": "426Mi"}
-    assert d["storm_absorbed_per_s"] == pytest.approx(3038.5, abs=0.1)
-    assert d["release_budget_per_s"] == 2884
-    assert d["release_duration_s"] == pytest.approx(66.0, abs=0.1)
+    assert d["storm_absorbed_per_s"] == pytest.approx(3950.0)
+    assert d["release_budget_per_s"] == 3750
+    assert d["release_duration_s"] == pytest.approx(63.4, abs=0.1)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
 
     text = envctl("capacity", "--chargers", "30000", "--profile", str(profile))
     assert text.returncode == 0, text.stderr
-    assert "replicas             2" in text.stdout and "2,884 reconnects/s" in text.stdout
+    assert "replicas             2" in text.stdout and "3,750 reconnects/s" in text.stdout
 
     # the profile envctl.yaml names is the default
     cfg = tmp_path / "envctl.yaml"

@@ -42,13 +42,13 @@ def test_connection_bound_fleet() -> None:
     # 5 x 0.025 fits one replica, but 30,000 connections need ceil(30,000 / 19,900) = 2.
     assert (s.replicas_by_load, s.replicas_by_connections, s.replicas) == (1, 2, 2)
     assert s.bound_by == "connections"
-    # A reconnect: 1/2000 (handshake + boot) + 3/20,000 (status of 2 connectors + the charge point).
-    assert s.reconnect_cost_units == pytest.approx(0.00065)
-    # Storm: (2 - 0.025) / 0.00065 = 3038.5/s; budget keeps the spike: floor((2 - 0.125) / 0.00065) = 2884.
-    assert s.storm_absorbed_per_s == pytest.approx(3038.46, abs=0.01)
-    assert s.release_budget_per_s == 2884
-    # Release: 2 replicas x 10 s + 30,000 / (2884 x 0.95) + 30 s hold + 5 s verify = 65.95 s.
-    assert s.release_duration_s == pytest.approx(65.95, abs=0.01)
+    # A reconnect (handshake, boot and the 3 status reports, as measured): 1/2000.
+    assert s.reconnect_cost_units == pytest.approx(0.0005)
+    # Storm: (2 - 0.025) / 0.0005 = 3950/s; budget keeps the spike: floor((2 - 0.125) / 0.0005) = 3750.
+    assert s.storm_absorbed_per_s == pytest.approx(3950.0)
+    assert s.release_budget_per_s == 3750
+    # Release: 2 replicas x 10 s + 30,000 / (3750 x 0.95) + 30 s hold + 5 s verify = 63.42 s.
+    assert s.release_duration_s == pytest.approx(63.42, abs=0.01)
     # Memory: 50 MiB + 25,000 B x ceil(15,000 x 1.05) = 446,178,800 B = 425.5 MiB -> 426Mi; CPU as measured.
     assert s.memory_bytes == 446_178_800
     assert s.to_dict()["requests"] == {"cpu": "1000m", "memory": "426Mi"}
@@ -73,10 +73,10 @@ def test_load_bound_fleet_with_sessions() -> None:
     s = size(fleet, SLOW)
     # 5 x 0.862222 = 4.3111 -> 5 replicas
     assert (s.replicas_by_load, s.replicas_by_connections, s.replicas, s.bound_by) == (5, 1, 5, "load")
-    # cost = 1/200 + 3/2000 = 0.0065; storm = (5 - 0.862222) / 0.0065; budget = floor((5 - 4.311111) / 0.0065)
-    assert s.storm_absorbed_per_s == pytest.approx(636.58, abs=0.01)
-    assert s.release_budget_per_s == 105
-    assert s.release_duration_s == pytest.approx(5 * 10 + 10_000 / (105 * 0.95) + 35, abs=0.01)
+    # cost = 1/200 = 0.005; storm = (5 - 0.862222) / 0.005; budget = floor((5 - 4.311111) / 0.005)
+    assert s.storm_absorbed_per_s == pytest.approx(827.56, abs=0.01)
+    assert s.release_budget_per_s == 137
+    assert s.release_duration_s == pytest.approx(5 * 10 + 10_000 / (137 * 0.95) + 35, abs=0.01)
     assert s.utilisation_spike == pytest.approx(0.862222, abs=1e-6)
     assert s.cpu == "950m"
 
@@ -86,17 +86,23 @@ def test_more_spike_headroom_means_more_replicas_and_a_smaller_budget() -> None:
     calm, spiky = size(fleet, SLOW), size(Fleet(**{**fleet.__dict__, "spike": 8}), SLOW)
     assert calm.replicas == 2 and spiky.replicas == 7  # ceil(2 x 0.8622), ceil(8 x 0.8622)
     assert calm.storm_absorbed_per_s < spiky.storm_absorbed_per_s  # more replicas absorb more
-    assert calm.release_budget_per_s == 42  # floor((2 - 1.724444) / 0.0065)
+    assert calm.release_budget_per_s == 55  # floor((2 - 1.724444) / 0.005)
 
 
 def test_no_budget_left_is_said_not_hidden() -> None:
-    # 5.795 x 0.862222 = 4.9966 units: 5 replicas, (5 - 4.9966) / 0.0065 = 0.53 -> no whole reconnect per
-    # second; a sixth replica would give floor((6 - 4.9966) / 0.0065) = 154.
+    # 5.795 x 0.862222 = 4.9966 units: 5 replicas, (5 - 4.9966) / 0.005 = 0.68 -> no whole reconnect per
+    # second; a sixth replica would give floor((6 - 4.9966) / 0.005) = 200.
     s = size(Fleet(chargers=10_000, heartbeat_s=10, session_rate=2, spike=5.795), SLOW)
     assert s.replicas == 5 and s.release_budget_per_s == 0
     assert s.release_duration_s is None
-    assert any("with 6 replicas it would be 154/s" in w for w in s.warnings), s.warnings
+    assert any("with 6 replicas it would be 200/s" in w for w in s.warnings), s.warnings
     json.dumps(s.to_dict(), allow_nan=False)  # still valid JSON
+
+
+def test_chargers_with_more_connectors_than_measured_cost_their_extra_status_reports() -> None:
+    # measured with 3 status reports per connect; 4 connectors report 5: 2 more at 1/20,000 each
+    s = size(Fleet(chargers=30_000, connectors=4), FAST)
+    assert s.reconnect_cost_units == pytest.approx(1 / 2000 + 2 / 20_000)
 
 
 def test_release_duration_is_the_engines_pace() -> None:
