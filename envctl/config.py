@@ -121,9 +121,13 @@ class ContainerLimits(_Section):
 
 
 class Drain(_Section):
-    """How a charger-server pod drains before it stops (preStop hook and grace period)."""
+    """How a charger-server pod drains before it stops (preStop hook and grace period).
 
-    rate_per_s: float = Field(default=50.0, gt=0)
+    budget_per_s is the fleet-wide reconnect budget (as in a release): each replica sheds at its
+    share, budget / replicas, so a node drain that takes every replica at once stays within it."""
+
+    budget_per_s: float = Field(default=100.0, gt=0)
+    rate_per_s: float | None = Field(default=None, gt=0)  # per replica, overriding the share
     margin_s: int = Field(default=10, ge=0)
 
 

@@ -54,7 +54,7 @@ class EnvSpec:
     ttl: timedelta = timedelta(hours=8)
     owner: str | None = None
     commit_sha: str | None = None
-    server_version: str = "v1"
+    server_version: str | None = None  # None: what the environment runs already, else v1
     database_url: str | None = None  # None: the runtime's embedded default (SQLite)
     reconnect: str = "immediate"
     session_rate: float = 0.0  # charging sessions per charger per hour

@@ -19,6 +19,8 @@ ANN_OWNER = "envctl.io/owner"  # the owner as typed; the label is its sanitized 
 ANN_CHARGERS = "envctl.io/chargers"
 ANN_REPLICAS = "envctl.io/replicas"
 ANN_SERVER_VERSION = "envctl.io/server-version"
+# A release's state ConfigMaps (envctl/release/stores/kubernetes.py) carry this label.
+LABEL_RELEASE_PART = "envctl.io/release-part"
 
 _LABEL_BAD = re.compile(r"[^A-Za-z0-9_.-]+")
 

@@ -4,7 +4,9 @@ Rules, in order:
 - closed: tear down (always; teardown is idempotent).
 - a fork's code never gets an automatic preview (its code would run with our secrets): a push to a
   fork PR with a live preview only marks it stale until a writer runs `/preview up` again.
-- a push (synchronize) to a PR that has a preview redeploys it, whatever started it.
+- a push (synchronize) to a PR whose preview a writer asked for (`/preview up`) marks it stale:
+  the preview keeps running the commit that was asked for until someone asks again. Only a
+  standing request (auto_preview, or the trigger label on the PR) redeploys on push.
 - otherwise a PR gets one when auto_preview is on or it carries the trigger label, unless it is a
   draft and drafts are skipped; removing the trigger label (with auto_preview off) tears it down.
 """
@@ -42,9 +44,9 @@ def decide(event: PullRequestEvent, policy: PreviewPolicy, preview_exists: bool 
         if event.action == "synchronize" and preview_exists:
             return Decision("stale", "new commits on a fork need a writer's /preview up")
         return Decision("none", "pull requests from forks are previewed only on a writer's /preview up")
-    if event.action == "synchronize" and preview_exists:
-        return Decision("up", "redeploy after push")
     labelled = policy.trigger_label is not None and policy.trigger_label in event.labels
+    if event.action == "synchronize" and preview_exists and not (policy.auto_preview or labelled):
+        return Decision("stale", "new commits: the preview runs what a writer asked for until /preview up")
     if event.action == "unlabeled":
         if policy.trigger_label and event.label == policy.trigger_label and not policy.auto_preview:
             return Decision("down", f"label {policy.trigger_label!r} removed")

@@ -128,7 +128,7 @@ class Previews:
         ))  # fmt: skip
         return success(f"{name}: {status.phase}")
 
-    def stale(self, pr: PullTarget, new_sha: str) -> Result:
+    def stale(self, pr: PullTarget, new_sha: str, from_fork: bool = True) -> Result:
         name = self.env_name(pr.number)
         try:
             status = self.runtime().status(name)
@@ -136,8 +136,11 @@ class Previews:
             return success(f"{name}: no preview to mark stale")
         pr.updater.upsert_sticky(self._view(
             pr, "stale", status=status.to_dict(), environment_url=environment_url(status),
-            notes=(f"New commits ({markdown.inline(new_sha[:12])}) come from a fork and are not deployed "
-                   "automatically. A collaborator with write access can review them and run `/preview up`.",),
+            notes=((f"New commits ({markdown.inline(new_sha[:12])}) come from a fork and are not deployed "
+                    "automatically. A collaborator with write access can review them and run `/preview up`.")
+                   if from_fork else
+                   (f"New commits ({markdown.inline(new_sha[:12])}): the preview still runs the commit that was "
+                    "asked for. Run `/preview up` to deploy the new head."),),
         ))  # fmt: skip
         return success(f"{name}: marked stale at {new_sha[:12]}")
 

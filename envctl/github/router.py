@@ -167,7 +167,7 @@ class Router:
             return self.previews.up(target, event.head_sha, event.author)
         if decision.action == "down":
             return self.previews.down(target, decision.reason)
-        return self.previews.stale(target, event.head_sha)
+        return self.previews.stale(target, event.head_sha, event.from_fork)
 
     # --- run: a persisted delivery, for the job queue ------------------------------------------
 

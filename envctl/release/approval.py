@@ -1,86 +1,173 @@
-"""The approval gate: a release starts only from a plan someone allowed has approved, unchanged.
+"""The approval gate: a release starts only from a plan the right person approved, unchanged.
 
-An approval is a record {plan_id, plan_hash, approver, approved_at}. It is checked, never
-trusted: at `start` the stored plan is hashed again and must match what was approved.
-The policy (who may approve, whether the planner may approve their own plan) comes from
-envctl.yaml `release.approval` or, in CI, from environment variables.
+An approval is a record {plan_id, plan_hash, approver, approved_at, source, run?}. It is checked,
+never trusted: at `start` the stored plan is hashed again and must match what was approved, and
+the policy is applied again (it may have tightened since).
+
+Who approved comes from an authority, never from a flag:
+  - in GitHub Actions, GitHub's review history of the run (envctl/release/approval_github.py);
+    `--approver` is refused there;
+  - outside CI, the operating system: the approver is the OS user running `envctl release
+    approve` (the kernel's uid, not $USER). `--approver` is only accepted when it names that user,
+    so nobody can record an approval in someone else's name.
+
+The policy comes from envctl.yaml `release.approval` or, in CI, from environment variables.
 """
 
 from __future__ import annotations
 
-import getpass
 import os
 from datetime import datetime
 from pathlib import Path
+from typing import Literal, Protocol
 
-import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from envctl.errors import ConfigError, Refused
 from envctl.release.plan import ReleasePlan
 
+Source = Literal["local", "github-actions"]
+
+
+class RunCoordinates(Protocol):
+    """Which GitHub Actions run a job is part of (envctl.release.approval_github.ActionsContext)."""
+
+    @property
+    def repository(self) -> str: ...
+    @property
+    def run_id(self) -> int: ...
+    @property
+    def run_attempt(self) -> int: ...
+
 
 class ApprovalPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     approvers: list[str] = Field(default_factory=list)  # empty: anyone may approve
-    forbid_self_approval: bool = False
+    # The planner (and, in CI, whoever dispatched the run) may not be the approver.
+    forbid_self_approval: bool = True
+    # ...except for a release of the local runtime approved by the OS user who planned it: the
+    # processes and state files are that user's own, so a second-person rule would be theatre.
+    local_self_approval: bool = True
+    # Only approvals read from a GitHub Actions run may start a release (none given locally).
+    require_github_approval: bool = False
+    github_environment: str = "production"  # whose required reviewers approve, in release.yml
+    workflow: str = ".github/workflows/release.yml"  # the only workflow whose runs may approve
+    workflow_refs: list[str] = Field(default_factory=list)  # e.g. [refs/heads/main]; empty: any branch or tag
 
     @classmethod
     def load(cls, config_path: Path | None = None) -> ApprovalPolicy:
-        """envctl.yaml `release: {approval: {approvers: [...], forbid_self_approval: true}}`,
-        overridden by ENVCTL_RELEASE_APPROVERS (comma list) and ENVCTL_RELEASE_FORBID_SELF_APPROVAL."""
+        """envctl.yaml `release: {approval: {...}}`, overridden by ENVCTL_RELEASE_APPROVERS (comma
+        list), ENVCTL_RELEASE_FORBID_SELF_APPROVAL and ENVCTL_RELEASE_REQUIRE_GITHUB_APPROVAL."""
+        from envctl.config import config_path as default_path
+        from envctl.config import load_config
+
+        path = config_path or default_path()
         data: dict[str, object] = {}
-        path = config_path or Path(os.environ.get("ENVCTL_CONFIG", "envctl.yaml"))
         if path.is_file():
-            try:
-                doc = yaml.safe_load(path.read_text()) or {}
-            except yaml.YAMLError as err:
-                raise ConfigError(f"{path} is not valid YAML: {err}") from err
-            section = ((doc.get("release") or {}) if isinstance(doc, dict) else {}).get("approval") or {}
-            if not isinstance(section, dict):
-                raise ConfigError(f"{path}: release.approval must be a mapping")
-            data.update(section)
+            release = getattr(load_config(path), "release", None) or {}
+            section = release.get("approval") if isinstance(release, dict) else None
+            if section is not None and not isinstance(section, dict):
+                raise ConfigError(f"{path.name}: release.approval must be a mapping")
+            data.update(section or {})
         if "ENVCTL_RELEASE_APPROVERS" in os.environ:
             data["approvers"] = [a.strip() for a in os.environ["ENVCTL_RELEASE_APPROVERS"].split(",") if a.strip()]
-        if "ENVCTL_RELEASE_FORBID_SELF_APPROVAL" in os.environ:
-            data["forbid_self_approval"] = os.environ["ENVCTL_RELEASE_FORBID_SELF_APPROVAL"].lower() in ("1", "true", "yes")
+        for var, key in (("ENVCTL_RELEASE_FORBID_SELF_APPROVAL", "forbid_self_approval"),
+                         ("ENVCTL_RELEASE_REQUIRE_GITHUB_APPROVAL", "require_github_approval")):
+            if var in os.environ:
+                data[key] = _flag(var, os.environ[var])
         try:
             return cls.model_validate(data)
-        except ValueError as err:
-            raise ConfigError(f"release.approval in {path} is invalid: {err}") from err
+        except ValidationError as err:
+            fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+            raise ConfigError(f"{path.name}: release.approval is invalid: {fields}", "fix it and run again") from None
+
+    def allows(self, login: str) -> bool:
+        return not self.approvers or any(same_login(login, a) for a in self.approvers)
+
+
+def _flag(var: str, raw: str) -> bool:
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{var}={raw!r} is not a boolean", "use true or false")
+
+
+class ApprovalRun(BaseModel):
+    """The GitHub Actions run whose required reviewers approved, as GitHub described it."""
+
+    repository: str
+    id: int
+    attempt: int
+    url: str
+    workflow: str
+    environment: str
+    title: str
+    dispatched_by: list[str]
 
 
 class Approval(BaseModel):
     plan_id: str
     plan_hash: str
     approver: str
-    approved_at: datetime
+    approved_at: datetime  # when envctl verified it (GitHub's review history carries no time)
+    source: Source = "local"
+    run: ApprovalRun | None = None
+    comment: str = ""
+    self_approved: bool = False
 
 
-def current_identity() -> str:
-    """Who is acting: the GitHub actor inside Actions, else the OS user."""
-    return os.environ.get("GITHUB_ACTOR") or getpass.getuser()
+def same_login(a: str, b: str) -> bool:
+    """GitHub logins are case-insensitive; so is this comparison (OS user names rarely differ only in case)."""
+    return a.casefold() == b.casefold()
 
 
-def check_may_approve(plan: ReleasePlan, approver: str, policy: ApprovalPolicy) -> None:
-    if policy.approvers and approver not in policy.approvers:
+def _not_allowed(plan: ReleasePlan, approver: str, policy: ApprovalPolicy) -> Refused:
+    return Refused(
+        f"{approver!r} may not approve releases (allowed: {', '.join(policy.approvers)})",
+        f"ask one of the allowed approvers to approve {plan.id}",
+    )
+
+
+def check_may_approve(plan: ReleasePlan, approval: Approval, policy: ApprovalPolicy) -> None:
+    """The policy's rules about the person, for a record made now or earlier."""
+    if not policy.allows(approval.approver):
+        raise _not_allowed(plan, approval.approver, policy)
+    if not policy.forbid_self_approval:
+        return
+    if approval.source == "local" and plan.runtime == "local" and policy.local_self_approval:
+        return
+    involved = [plan.planner, *(approval.run.dispatched_by if approval.run else [])]
+    if any(same_login(approval.approver, who) for who in involved):
+        role = "planned" if same_login(approval.approver, plan.planner) else "dispatched the run of"
         raise Refused(
-            f"{approver!r} may not approve releases (allowed: {', '.join(policy.approvers)})",
-            "ask one of the allowed approvers to run `envctl release approve " + plan.id + "`",
+            f"{approval.approver!r} {role} {plan.id} and may not approve it (self-approval is forbidden)",
+            "ask another approver" + (" (a required reviewer of the run)" if approval.run else f" to run `envctl release approve {plan.id}`"),
         )
-    if policy.forbid_self_approval and approver == plan.planner:
+
+
+def approve_local(plan: ReleasePlan, os_user: str, claimed: str | None, policy: ApprovalPolicy, now: datetime) -> Approval:
+    """An approval given outside CI: by the OS user running envctl, and only in their own name."""
+    if claimed is not None and not same_login(claimed, os_user):
         raise Refused(
-            f"{approver!r} planned {plan.id} and may not approve their own plan (self-approval is forbidden)",
-            "ask another approver to run `envctl release approve " + plan.id + "`",
+            f"--approver {claimed!r} is not trusted: an approval is recorded as the OS user who gives it ({os_user!r})",
+            f"have {claimed} run `envctl release approve {plan.id} --env {plan.env}` themselves",
         )
+    record = Approval(
+        plan_id=plan.id, plan_hash=plan.hash, approver=os_user, approved_at=now, source="local",
+        self_approved=same_login(os_user, plan.planner),
+    )  # fmt: skip
+    check_may_approve(plan, record, policy)
+    return record
 
 
-def approve(plan: ReleasePlan, approver: str, policy: ApprovalPolicy, now: datetime) -> Approval:
-    check_may_approve(plan, approver, policy)
-    return Approval(plan_id=plan.id, plan_hash=plan.hash, approver=approver, approved_at=now)
+def check_approved(plan: ReleasePlan, approval: Approval | None, policy: ApprovalPolicy, ci_run: RunCoordinates | None = None) -> Approval:
+    """Raise Refused with what to do unless `approval` still allows `plan` to start.
 
-
-def check_approved(plan: ReleasePlan, approval: Approval | None, policy: ApprovalPolicy) -> Approval:
-    """Raise Refused with what to do unless `approval` still allows `plan` to start."""
+    `ci_run`: the GitHub Actions run we are in, if any: there, only an approval by that very run's
+    reviewers starts anything (an approval of another run, or one given locally, does not).
+    """
     if approval is None:
         raise Refused(
             f"plan {plan.id} has no approval",
@@ -92,6 +179,21 @@ def check_approved(plan: ReleasePlan, approval: Approval | None, policy: Approva
             f"(approved {approval.plan_hash[:19]}…, now {plan.hash[:19]}…)",
             f"review it with `envctl release status {plan.id} --env {plan.env}` and approve it again",
         )
-    # The policy may have tightened since the approval was given; it is checked again.
-    check_may_approve(plan, approval.approver, policy)
+    if (policy.require_github_approval or ci_run is not None) and (approval.source != "github-actions" or approval.run is None):
+        raise Refused(
+            f"plan {plan.id} was approved locally by {approval.approver}; "
+            + ("this job runs in GitHub Actions, where" if ci_run else "the policy says")
+            + " only an approval by the release workflow's reviewers counts",
+            "dispatch the release workflow and have a required reviewer of its `production` environment approve the run",
+        )
+    if ci_run is not None and approval.run is not None and (
+        approval.run.id != ci_run.run_id or approval.run.attempt != ci_run.run_attempt
+        or not same_login(approval.run.repository, ci_run.repository)
+    ):
+        raise Refused(
+            f"plan {plan.id} was approved in run {approval.run.id} (attempt {approval.run.attempt}) of "
+            f"{approval.run.repository}; this is run {ci_run.run_id} (attempt {ci_run.run_attempt}) of {ci_run.repository}",
+            "start a release in the run whose reviewers approved it, or plan and approve it in this run",
+        )
+    check_may_approve(plan, approval, policy)  # the policy may have tightened since
     return approval

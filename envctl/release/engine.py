@@ -17,12 +17,10 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from typing import Any
 
 from envctl.errors import EnvctlError, Refused
 from envctl.release import health, pacing
 from envctl.release.fleet import Fleet, HealthSample, ReplicaView
-from envctl.release.hooks import Hooks
 from envctl.release.plan import ReleasePlan
 from envctl.release.status import (
     FORWARD_STEPS,
@@ -74,14 +72,13 @@ class Engine:
         sleep: Callable[[float], None] = time.sleep,
         tick_s: float = 0.1,
         observer: Observer = _no_observer,
-        hooks: Hooks | None = None,
+        lease_wait_s: float = 0.0,
     ) -> None:
         self.plan, self.fleet, self.store = plan, fleet, store
         self.clock, self.sleep, self.tick_s = clock, sleep, tick_s
         self.observer = observer
-        self.hooks = hooks or Hooks.from_env()
+        self.lease_wait_s = lease_wait_s  # a resume waits for a dead orchestrator's lease to expire
         self._last_watch: HealthSample | None = None
-        self._batches: dict[str, int] = {}
         self._views: list[ReplicaView] = []
         self._offline_floor: int | None = None  # chargers already away before we moved any
         self._held_since: float | None = None
@@ -96,7 +93,7 @@ class Engine:
                 "the plan file was changed after the release started; restore it or abort the release",
             )
         holder = f"pid {os.getpid()} on {socket.gethostname()}"
-        with self.store.lease(self.plan.id, holder):
+        with self.store.lease(self.plan.id, holder, wait_s=self.lease_wait_s):
             self.store.save_status(status)
             while release_phase(self.plan, status) not in TERMINAL:
                 delay = self.reconcile(status)
@@ -117,7 +114,6 @@ class Engine:
                 continue
             rec = status.step(name)
             if rec is None:
-                self.hooks.fire("before", name)
                 rec = StepRecord(name=name, started_at=self.clock())
                 status.steps.append(rec)
                 self.store.append_event(self.plan.id, {"t": rec.started_at, "event": "step_started", "step": name})
@@ -131,7 +127,6 @@ class Engine:
             status.message = f"{name} done"
             self.store.append_event(self.plan.id, {"t": rec.finished_at, "event": "step_done", "step": name, **rec.detail})
             self.store.save_status(status)
-            self.hooks.fire("after", name)
             self._views = self.fleet.replicas()
             self._count_connections(status)
         status.finished_at = self.clock()
@@ -209,7 +204,7 @@ class Engine:
             status.message = f"starting replica {len(new) + 1}/{self.plan.new_replicas} of {self.plan.to_version}"
             self.store.save_status(status)
             try:
-                started = self.fleet.start(self.plan.to_version, 1, self.plan.new_replica_args)
+                started = self.fleet.start(self.plan.to_version, 1, self.plan.new_replica_args, image=self.plan.image)
             except EnvctlError as err:
                 self._views = self.fleet.replicas()
                 found = [v.id for v in self._views if v.id not in self._old_ids and v.version == self.plan.to_version]
@@ -220,7 +215,6 @@ class Engine:
             status.replicas_started += len(started)
             rec.detail["started"] = rec.detail.get("started", []) + started
             self.store.save_status(status)
-            self.hooks.fire("during", rec.name, len(status.new_replica_ids))
             return 0.0
         if all(v.ready for v in new):
             self._unpause(status, "WaitingForReady")
@@ -295,7 +289,6 @@ class Engine:
             self.fleet.retire(rid)
             retired.append(rid)
             self.store.save_status(status)
-            self.hooks.fire("during", rec.name, len(retired))
         return None
 
     # -- rollback steps ------------------------------------------------------------------------
@@ -412,8 +405,6 @@ class Engine:
             return min(max(wait, 0.005), 1.0)
         shares = pacing.split_proportionally(granted, {v.id: v.connections for v in sources})
         self.store.save_status(status)  # write-ahead: the tokens are spent before the chargers are
-        batch = self._batches[rec.name] = self._batches.get(rec.name, 0) + 1
-        self.hooks.fire("during", rec.name, batch)
         closed: dict[str, int] = {}
         for rid, n in shares.items():
             try:

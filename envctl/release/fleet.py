@@ -6,7 +6,7 @@ API (AdminClient below), the same on every runtime.
 
     Fleet (Protocol)
      ├── replicas()                      -> [ReplicaView]  version, ready, connections, accepting
-     ├── start(version, count, args)     -> ids started (returns once each is up, or raises)
+     ├── start(version, count, args, image) -> ids started (returns once each is up, or raises)
      ├── set_accepting(id, bool)         new connections on/off, existing ones untouched
      ├── disconnect(id, n)               close up to n now (code 1012) -> closed
      ├── health(ids)                     -> HealthSample (counters to diff over a window)
@@ -62,7 +62,7 @@ class HealthSample:
 class Fleet(Protocol):
     def replicas(self) -> list[ReplicaView]: ...
 
-    def start(self, version: str, count: int, extra_args: Sequence[str] = ()) -> list[str]: ...
+    def start(self, version: str, count: int, extra_args: Sequence[str] = (), image: str | None = None) -> list[str]: ...
 
     def set_accepting(self, replica_id: str, accepting: bool) -> None: ...
 

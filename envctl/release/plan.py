@@ -11,7 +11,7 @@ import json
 import math
 import secrets
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -42,6 +42,7 @@ class PlanOptions(BaseModel):
     verify_tolerance: float = 0.0  # share of the fleet allowed to be missing at verify
     new_replica_args: list[str] = Field(default_factory=list)  # e.g. ["--fault", "callerror"] in rehearsals
     thresholds: HealthThresholds = Field(default_factory=HealthThresholds)
+    image: str | None = None  # Kubernetes: the new version's image (None: the running version's)
 
     def validate_values(self) -> None:
         if self.budget_per_s <= 0:
@@ -58,6 +59,16 @@ class PlannedReplica(BaseModel):
     id: str
     version: str
     connections: int
+
+
+class PlanOrigin(BaseModel):
+    """The CI run a plan was made in: only that run's reviewers may approve it."""
+
+    kind: Literal["github-actions"] = "github-actions"
+    repository: str
+    run_id: int
+    run_attempt: int
+    url: str
 
 
 class ReleasePlan(BaseModel):
@@ -81,9 +92,15 @@ class ReleasePlan(BaseModel):
     new_replica_args: list[str]
     thresholds: HealthThresholds
     estimated_duration_s: float
+    origin: PlanOrigin | None = None  # None: made outside CI
+    image: str | None = None  # Kubernetes: the new version's image; None keeps the running one's
 
     def content(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        data = self.model_dump(mode="json")
+        for optional in ("origin", "image"):
+            if data.get(optional) is None:
+                data.pop(optional, None)  # plans made before these fields existed keep their hash
+        return data
 
     @property
     def hash(self) -> str:
@@ -119,6 +136,7 @@ def compute_plan(
     planner: str,
     now: datetime,
     plan_id: str | None = None,
+    origin: PlanOrigin | None = None,
 ) -> ReleasePlan:
     """A pure function of the fleet as seen now and the options asked for."""
     options.validate_values()
@@ -156,4 +174,6 @@ def compute_plan(
         new_replica_args=list(options.new_replica_args),
         thresholds=options.thresholds,
         estimated_duration_s=round(estimate, 1),
+        origin=origin,
+        image=options.image,
     )

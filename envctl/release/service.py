@@ -15,9 +15,11 @@ from envctl.errors import ConfigError, NotFound, Refused
 from envctl.release import approval as gate
 from envctl.release.engine import Engine, Observer, new_status
 from envctl.release.fleet import Fleet
-from envctl.release.plan import PlanOptions, ReleasePlan, compute_plan
+from envctl.release.identity import Acting
+from envctl.release.plan import PlanOptions, PlanOrigin, ReleasePlan, compute_plan
 from envctl.release.status import TERMINAL, Abort, ReleaseStatus, release_phase, summary
 from envctl.release.store import FileReleaseStore, ReleaseStore
+from envctl.release.timeline import timeline
 
 
 @dataclass
@@ -30,17 +32,16 @@ class ReleaseContext:
     store: ReleaseStore
     policy: gate.ApprovalPolicy = field(default_factory=gate.ApprovalPolicy)
     engine_options: dict[str, Any] = field(default_factory=dict)
+    # How long a resume waits for a dead orchestrator's lease to lapse (0: the lease dies with it).
+    takeover_wait_s: float = 0.0
 
 
 def open_context(env: str | None, runtime: str | None = None) -> ReleaseContext:
     from envctl.envs.service import get_runtime
 
-    rt = get_runtime(runtime or "local")  # the only runtime with a fleet adapter so far
-    if rt.name != "local":
-        raise ConfigError(
-            f"releases on the {rt.name} runtime are not supported yet",
-            "use --runtime local; the Kubernetes fleet adapter is planned (state in a ConfigMap)",
-        )
+    rt = get_runtime(runtime)
+    if rt.name == "kubernetes":
+        return _kubernetes_context(rt, env)
     from envctl.release.fleets.local import LocalFleet
     from envctl.runtimes.local import LocalRuntime
 
@@ -53,6 +54,25 @@ def open_context(env: str | None, runtime: str | None = None) -> ReleaseContext:
         fleet=LocalFleet(rt, name),
         store=FileReleaseStore(rt.env_dir(name) / "releases"),
         policy=gate.ApprovalPolicy.load(),
+    )
+
+
+def _kubernetes_context(rt: Any, env: str | None) -> ReleaseContext:
+    """The release's state lives in the environment's namespace; any machine with a kubeconfig
+    for it can plan, watch, abort or resume."""
+    from envctl.release.fleets.kubernetes import KubernetesFleet
+    from envctl.release.stores.kubernetes import LEASE_S, KubernetesReleaseStore
+
+    name = env or _only_env(rt.list())
+    rt.status(name)  # NotFound with a hint when there is no such environment
+    namespace = rt.namespace(name)
+    return ReleaseContext(
+        env=name,
+        runtime="kubernetes",
+        fleet=KubernetesFleet(rt.kube, namespace),
+        store=KubernetesReleaseStore(rt.kube, namespace, name),
+        policy=gate.ApprovalPolicy.load(),
+        takeover_wait_s=LEASE_S + 3,
     )
 
 
@@ -70,20 +90,27 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def make_plan(ctx: ReleaseContext, options: PlanOptions, planner: str, plan_id: str | None = None) -> ReleasePlan:
+def make_plan(
+    ctx: ReleaseContext, options: PlanOptions, planner: str, plan_id: str | None = None, origin: PlanOrigin | None = None
+) -> ReleasePlan:
     if plan_id is not None and ctx.store.load_status(plan_id) is not None:
         raise Refused(f"release {plan_id} has already started; its plan can no longer change", "plan under a new id")
     plan = compute_plan(
         env=ctx.env, runtime=ctx.runtime, replicas=ctx.fleet.replicas(), options=options,
-        planner=planner, now=_now(), plan_id=plan_id,
+        planner=planner, now=_now(), plan_id=plan_id, origin=origin,
     )  # fmt: skip
     ctx.store.save_plan(plan)
     return plan
 
 
-def approve(ctx: ReleaseContext, plan_id: str, approver: str) -> gate.Approval:
+def approve(ctx: ReleaseContext, plan_id: str, acting: Acting, claimed_approver: str | None = None) -> gate.Approval:
+    """Record who approved, as the authority says: the run's reviewers in Actions, else the OS user."""
     plan = ctx.store.load_plan(plan_id)
-    record = gate.approve(plan, approver, ctx.policy, _now())
+    if acting.ci is not None:
+        earlier = [a for p in ctx.store.list_plans() if (a := ctx.store.load_approval(p.id)) is not None]
+        record = acting.ci.approve(plan, claimed_approver, ctx.policy, _now(), earlier)
+    else:
+        record = gate.approve_local(plan, acting.login, claimed_approver, ctx.policy, _now())
     ctx.store.save_approval(record)
     return record
 
@@ -98,7 +125,10 @@ def _check_fleet_matches(ctx: ReleaseContext, plan: ReleasePlan) -> None:
         )
 
 
-def start(ctx: ReleaseContext, plan_id: str, actor: str, observer: Observer | None = None) -> ReleaseStatus:
+def start(
+    ctx: ReleaseContext, plan_id: str, actor: str, observer: Observer | None = None, ci_run: gate.RunCoordinates | None = None
+) -> ReleaseStatus:
+    """`ci_run`: the GitHub Actions run we are in; there only that run's own approval starts anything."""
     plan = ctx.store.load_plan(plan_id)
     existing = ctx.store.load_status(plan_id)
     if existing is not None:
@@ -108,7 +138,7 @@ def start(ctx: ReleaseContext, plan_id: str, actor: str, observer: Observer | No
         )
     if ctx.store.load_abort(plan_id) is not None:
         raise Refused(f"plan {plan_id} was aborted before it started", "make a new plan")
-    record = gate.check_approved(plan, ctx.store.load_approval(plan_id), ctx.policy)
+    record = gate.check_approved(plan, ctx.store.load_approval(plan_id), ctx.policy, ci_run)
     _check_fleet_matches(ctx, plan)
     status = new_status(plan, actor, record.approver, time.time())
     return _engine(ctx, plan, observer).run(status)
@@ -122,7 +152,7 @@ def resume(ctx: ReleaseContext, plan_id: str, observer: Observer | None = None) 
     if release_phase(plan, status) in TERMINAL:
         return status
     status.resumes += 1
-    return _engine(ctx, plan, observer).run(status)
+    return _engine(ctx, plan, observer, lease_wait_s=ctx.takeover_wait_s).run(status)
 
 
 def abort(ctx: ReleaseContext, plan_id: str, reason: str, by: str) -> Abort:
@@ -153,6 +183,16 @@ def status(ctx: ReleaseContext, plan_id: str | None) -> dict[str, Any]:
     return out
 
 
+def report(ctx: ReleaseContext, plan_id: str | None) -> dict[str, Any]:
+    """Plan, status (with the approval) and the per-second timeline from the journal: what a job summary shows."""
+    plan = ctx.store.load_plan(plan_id) if plan_id else _latest(ctx)
+    return {
+        "plan": plan.to_dict(),
+        "status": status(ctx, plan.id),
+        "timeline": timeline(plan, ctx.store.load_status(plan.id), ctx.store.events(plan.id)),
+    }
+
+
 def _latest(ctx: ReleaseContext) -> ReleasePlan:
     plans = ctx.store.list_plans()
     if not plans:
@@ -160,8 +200,8 @@ def _latest(ctx: ReleaseContext) -> ReleasePlan:
     return plans[-1]
 
 
-def _engine(ctx: ReleaseContext, plan: ReleasePlan, observer: Observer | None) -> Engine:
-    opts = dict(ctx.engine_options)
+def _engine(ctx: ReleaseContext, plan: ReleasePlan, observer: Observer | None, lease_wait_s: float = 0.0) -> Engine:
+    opts = {"lease_wait_s": lease_wait_s, **ctx.engine_options}
     if observer is not None:
         opts["observer"] = observer
     return Engine(plan, ctx.fleet, ctx.store, **opts)

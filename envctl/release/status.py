@@ -7,7 +7,6 @@ from them the same way, so `status`, `resume` and the engine never disagree abou
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field

@@ -42,8 +42,9 @@ class ReleaseStore(Protocol):
     def load_abort(self, plan_id: str) -> Abort | None: ...
     def append_event(self, plan_id: str, event: dict[str, Any]) -> None: ...
     def events(self, plan_id: str) -> list[dict[str, Any]]: ...
-    def lease(self, plan_id: str, holder: str) -> contextlib.AbstractContextManager[None]:
-        """Held while an orchestrator drives the release; Refused if another one holds it."""
+    def lease(self, plan_id: str, holder: str, wait_s: float = 0.0) -> contextlib.AbstractContextManager[None]:
+        """Held while an orchestrator drives the release; Refused if another one holds it (after
+        waiting up to wait_s for it to be given up)."""
         ...
 
 
@@ -131,8 +132,9 @@ class FileReleaseStore:
         return out
 
     @contextlib.contextmanager
-    def lease(self, plan_id: str, holder: str) -> Iterator[None]:
-        """An flock: the kernel drops it when the holder dies, even by kill -9, so resume just works."""
+    def lease(self, plan_id: str, holder: str, wait_s: float = 0.0) -> Iterator[None]:
+        """An flock: the kernel drops it when the holder dies, even by kill -9, so resume just works
+        (wait_s is not needed here: a dead holder's lock is gone at once)."""
         path = self._dir(plan_id) / "lock"
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)

@@ -8,6 +8,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from cluster.common import Error
+
 
 class Api:
     def __init__(self, run: Path, server: str):
@@ -51,5 +53,5 @@ class Api:
         """POST obj, treating "already exists" as done (start is idempotent)."""
         code, resp = self.json("POST", collection, obj)
         if code not in (200, 201, 409):
-            raise RuntimeError(f"creating {obj.get('kind')} {obj['metadata']['name']} failed: {code} {resp}")
+            raise Error(f"creating {obj.get('kind')} {obj['metadata']['name']} failed: {code} {resp}")
         return resp

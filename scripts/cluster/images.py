@@ -36,9 +36,10 @@ CACHE = Path(os.environ.get("ENVCTL_IMAGE_CACHE") or Path.home() / ".cache" / "e
 REPO = Path(__file__).resolve().parents[2]
 SUITE = "bookworm"
 
-PAUSE_IMAGE = "local/pause:1"
-POSTGRES_IMAGE_REPO = "local/postgres"
-ENVCTL_IMAGE_REPO = "local/envctl"
+# A registry-style name with a dot: containerd would otherwise read "local/x" as docker.io/local/x.
+PAUSE_IMAGE = "envctl.local/pause:1"
+POSTGRES_IMAGE_REPO = "envctl.local/postgres"
+ENVCTL_IMAGE_REPO = "envctl.local/envctl"
 
 # The Dockerfile's image, as an OCI config (kept equal to the Dockerfile by a test).
 ENVCTL_CONFIG = {
@@ -316,6 +317,10 @@ def ensure_imported(ctr: list[str], log_dir: Path) -> dict[str, str]:
     """Build what is missing and import into containerd what it does not have; name -> reference."""
     built = build_all(log_dir)
     have = set(subprocess.run([*ctr, "images", "ls", "-q"], capture_output=True, text=True).stdout.split())
+    wanted = {ref for ref, _archive in built.values()}
+    stale = sorted(have - wanted)
+    if stale:  # earlier builds, and names tests added: the store holds exactly this run's images
+        subprocess.run([*ctr, "images", "rm", *stale], capture_output=True)
     for _name, (ref, archive) in built.items():
         if ref in have:
             continue

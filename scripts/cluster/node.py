@@ -158,7 +158,7 @@ def _bootstrap_objects(api: Api) -> None:
         "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
         "metadata": {"name": "kube-dns-node", "namespace": "kube-system",
                      "labels": {"kubernetes.io/service-name": "kube-dns",
-                                "endpointslice.kubernetes.io/managed-by": "envctl.io/control-plane"}},
+                                "endpointslice.kubernetes.io/managed-by": "envctl"}},
         "addressType": "IPv4",
         "endpoints": [{"addresses": [NODE_IP], "conditions": {"ready": True}}],
         "ports": ports,

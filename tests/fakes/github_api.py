@@ -27,6 +27,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import jwt
 
+from tests.fakes.github_workflow_runs import WORKFLOW_RUN_ROUTES, WorkflowRunRoutes
+
 DATA = Path(__file__).parent / "github_data"
 SAMPLE_API = "https://api.github.com"
 COMMENT_LIMIT = 65_536
@@ -64,7 +66,7 @@ class Reply(Exception):
         self.status, self.body, self.headers = status, body, headers or {}
 
 
-class FakeGitHub:
+class FakeGitHub(WorkflowRunRoutes):
     def __init__(self, token: str = "test-token", default_permission: str = "read") -> None:
         self.token = token
         self.default_permission = default_permission
@@ -87,6 +89,7 @@ class FakeGitHub:
             "repository", "issue", "user", "issue_comment", "pull_request", "deployment", "deployment_status",
             "validation_error", "response_headers",
         )}  # fmt: skip
+        self.shapes.update({name: _shape(name) for name in ("workflow_run", "environment_approvals")})
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -95,6 +98,9 @@ class FakeGitHub:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out as two writes; with Nagle on, the body waits for the client's
+            # delayed ACK of the headers (~40 ms per request on loopback)
+            disable_nagle_algorithm = True
 
             def log_message(self, *_: Any) -> None:
                 return None
@@ -244,6 +250,7 @@ class FakeGitHub:
         ("GET", r"/repos/(?P<repo>[^/]+/[^/]+)/deployments/(?P<id>\d+)", "_get_deployment"),
         ("GET", r"/repos/(?P<repo>[^/]+/[^/]+)/deployments/(?P<id>\d+)/statuses", "_list_statuses"),
         ("POST", r"/repos/(?P<repo>[^/]+/[^/]+)/deployments/(?P<id>\d+)/statuses", "_create_status"),
+        *WORKFLOW_RUN_ROUTES,
     ]
 
     def _route(self, rec: Recorded) -> tuple[int, Any, dict[str, str]]:

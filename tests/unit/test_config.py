@@ -16,7 +16,7 @@ def test_no_file_means_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.delenv("ENVCTL_CONFIG", raising=False)
     cfg = load_config()
     assert cfg == Config()
-    assert cfg.kubernetes.database.kind == "sqlite"
+    assert cfg.kubernetes.database.kind == "postgres"  # replicas share one store on Kubernetes
     assert cfg.envs.default_ttl == timedelta(hours=8)
 
 

@@ -74,6 +74,10 @@ def test_preview_never_runs_pull_request_code_or_interpolates_comment_text() -> 
         assert not re.search(r"\$\{\{[^}]*github\.event", step.get("run", "")), step
 
 
+def step_named(workflow: dict[Any, Any], prefix: str) -> dict[str, Any]:
+    return next(step for step in steps(workflow) if str(step.get("name", "")).startswith(prefix))
+
+
 def test_release_is_gated_by_the_production_environment() -> None:
     release = load("release.yml")
     inputs = release["on"]["workflow_dispatch"]["inputs"]
@@ -81,10 +85,62 @@ def test_release_is_gated_by_the_production_environment() -> None:
     [job] = release["jobs"].values()
     assert job["environment"] == "production"
     text = scripts(release)
-    order = [text.index(f"envctl release {verb}") for verb in ("plan", "approve", "start")]
+    order = [text.index(f"envctl release {verb}") for verb in ("plan", "approve", "start", "summary")]
     assert order == sorted(order)
-    assert text.count("$GITHUB_STEP_SUMMARY") >= 2
     assert "${{" not in text  # inputs reach the shell only through env
+
+
+def test_release_takes_the_approver_from_githubs_api_not_from_the_job() -> None:
+    release = load("release.yml")
+    [job] = release["jobs"].values()
+    text = scripts(release)
+    assert "--approver" not in text and "GITHUB_ACTOR" not in text
+    assert release["permissions"] == {"contents": "read", "actions": "read"}  # reading the run and its reviews
+    assert job["env"]["ENVCTL_GITHUB_TOKEN"] == "${{ github.token }}"
+
+
+def test_the_run_title_reviewers_see_is_the_one_the_gate_parses() -> None:
+    from envctl.release.approval_github import parse_run_title
+
+    release = load("release.yml")
+    title = release["run-name"].replace("${{ inputs.version }}", "v2.4.1").replace("${{ inputs.budget }}", "250")
+    assert parse_run_title(title) == ("v2.4.1", 250.0)
+    # ...and the plan is made from the same inputs the title shows
+    assert release["env"]["VERSION"] == "${{ inputs.version }}" and release["env"]["BUDGET"] == "${{ inputs.budget }}"
+    plan = step_named(release, "Plan")["run"]
+    assert '--to "$VERSION" --budget "$BUDGET"' in plan
+
+
+def test_the_kubeconfig_secret_becomes_a_file_only_the_job_can_read(tmp_path: Path) -> None:
+    step = step_named(load("release.yml"), "Cluster credentials")
+    assert step["env"]["KUBECONFIG_DATA"] == "${{ secrets.ENVCTL_KUBECONFIG }}"
+    github_env = tmp_path / "github_env"
+    secret = "apiVersion: v1\nkind: Config\nusers: [{name: release, user: {token: s3cr3t}}]"
+    env = {"PATH": "/usr/bin:/bin", "RUNNER_TEMP": str(tmp_path), "GITHUB_ENV": str(github_env), "KUBECONFIG_DATA": secret}
+    done = subprocess.run(["bash", "-e", "-c", step["run"]], env=env, capture_output=True, text=True, timeout=10)
+    assert done.returncode == 0, done.stderr
+    kubeconfig = tmp_path / "kubeconfig"
+    assert kubeconfig.read_text() == secret + "\n"
+    assert kubeconfig.stat().st_mode & 0o777 == 0o600
+    assert github_env.read_text() == f"KUBECONFIG={kubeconfig}\n"
+    assert secret not in done.stdout + done.stderr
+    kubeconfig.unlink()
+    missing = subprocess.run(["bash", "-e", "-c", step["run"]], env=env | {"KUBECONFIG_DATA": ""},
+                             capture_output=True, text=True, timeout=10)  # fmt: skip
+    assert missing.returncode == 1 and "no ENVCTL_KUBECONFIG secret" in missing.stdout and not kubeconfig.exists()
+    cleanup = step_named(load("release.yml"), "Remove the cluster credentials")
+    assert cleanup["if"] == "always()" and '"$RUNNER_TEMP/kubeconfig"' in cleanup["run"]
+
+
+def test_the_timeline_png_is_uploaded_and_linked_from_the_summary() -> None:
+    release = load("release.yml")
+    upload = step_named(release, "Upload the timeline")
+    assert upload["uses"].startswith("actions/upload-artifact@") and upload["with"]["path"] == "timeline.png"
+    assert upload["with"]["archive"] is False and "always()" in upload["if"]
+    assert "--plot timeline.png" in step_named(release, "Timeline")["run"]
+    summary = step_named(release, "Job summary")
+    assert summary["if"] == "always()" and summary["env"]["TIMELINE_URL"] == f"${{{{ steps.{upload['id']}.outputs.artifact-url }}}}"
+    assert '--output markdown ${TIMELINE_URL:+--timeline-url "$TIMELINE_URL"} >> "$GITHUB_STEP_SUMMARY"' in summary["run"]
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -23,7 +23,7 @@ def command(
     pr: Optional[int] = typer.Option(None, help="pull request this environment previews"),
     image: Optional[str] = typer.Option(None, help="container image (kubernetes runtime)"),
     ttl: str = typer.Option("8h", help="time to live, e.g. 8h, 30m"),
-    server_version: str = typer.Option("v1", help="version label of the charger-server"),
+    server_version: Optional[str] = typer.Option(None, help="version label of the charger-server (default: what it runs, else v1)"),
     database_url: Optional[str] = typer.Option(None, help="postgresql://... (default: embedded SQLite)"),
     session_rate: float = typer.Option(0.0, help="charging sessions per charger per hour"),
     session_minutes: str = typer.Option("30", help='charging session length in minutes: "30" or a range "5-10"'),

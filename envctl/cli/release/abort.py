@@ -11,7 +11,7 @@ from envctl.cli.release.options import EnvOption, RuntimeOption
 from envctl.cli.release.render import live_progress
 from envctl.errors import Refused
 from envctl.release import service
-from envctl.release.approval import current_identity
+from envctl.release.identity import current_identity
 
 
 def command(

@@ -11,7 +11,7 @@ from envctl.cli.output import OutputFormat, OutputOption, emit, user_errors
 from envctl.cli.release.options import EnvOption, RuntimeOption, seconds
 from envctl.cli.release.render import show_plan
 from envctl.release import service
-from envctl.release.approval import current_identity
+from envctl.release.identity import acting
 from envctl.release.plan import HealthThresholds, PlanOptions
 
 
@@ -30,6 +30,7 @@ def command(
     max_callerror_ratio: float = typer.Option(0.02, help="abort above this CALLERRORs per message"),
     max_p99_ms: float = typer.Option(1000.0, help="abort above this handler p99 latency"),
     server_args: str = typer.Option("", help="extra args for new replicas, e.g. '--fault callerror' (rehearsals)"),
+    image: Optional[str] = typer.Option(None, help="container image of the new version (kubernetes; default: the running one's)"),
     plan_id: Optional[str] = typer.Option(None, "--id", help="plan id (default: generated)"),
     output: OutputFormat = OutputOption,
 ) -> None:
@@ -43,7 +44,9 @@ def command(
             to_version=to, budget_per_s=budget, canary_share=canary_share, hold_s=seconds(hold),
             new_replicas=replicas, ready_timeout_s=seconds(ready_timeout), verify_timeout_s=seconds(verify_timeout),
             verify_tolerance=verify_tolerance, new_replica_args=shlex.split(server_args), thresholds=thresholds,
+            image=image,
         )  # fmt: skip
         ctx = service.open_context(env, runtime)
-        plan = service.make_plan(ctx, options, current_identity(), plan_id)
+        who = acting()  # in GitHub Actions: the run's dispatcher, and the run becomes the plan's origin
+        plan = service.make_plan(ctx, options, who.login, plan_id, who.ci.origin() if who.ci else None)
         emit(output, plan.to_dict(), show_plan)

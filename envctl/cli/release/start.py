@@ -10,7 +10,7 @@ from envctl.cli.output import OutputFormat, OutputOption, emit, user_errors
 from envctl.cli.release.options import EnvOption, RuntimeOption
 from envctl.cli.release.render import live_progress, show_status
 from envctl.release import service
-from envctl.release.approval import current_identity
+from envctl.release.identity import acting
 from envctl.release.status import release_phase
 
 
@@ -23,8 +23,9 @@ def command(
     """Start a release; refused without a valid approval. Exits 1 unless it completes."""
     with user_errors(output):
         ctx = service.open_context(env, runtime)
+        who = acting()
         with live_progress(output == OutputFormat.text) as observer:
-            status = service.start(ctx, plan_id, current_identity(), observer)
+            status = service.start(ctx, plan_id, who.login, observer, who.ci.ctx if who.ci else None)
         emit(output, service.status(ctx, plan_id), show_status)
         if release_phase(ctx.store.load_plan(plan_id), status) != "Completed":
             raise typer.Exit(1)

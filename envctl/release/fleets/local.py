@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from envctl.errors import NotFound
+from envctl.errors import ConfigError, NotFound
 from envctl.release.fleet import AdminClient, HealthSample, ReplicaUnreachable, ReplicaView, sum_health, view_from_stats
 from envctl.runtimes.local import LocalRuntime, ReplicaRecord
 from envctl.state import read_json
@@ -79,7 +79,10 @@ class LocalFleet:
             views.append(view_from_stats(rec.id, rec.version, alive, self._stats(rec) if alive else None))
         return views
 
-    def start(self, version: str, count: int, extra_args: Sequence[str] = ()) -> list[str]:
+    def start(self, version: str, count: int, extra_args: Sequence[str] = (), image: str | None = None) -> list[str]:
+        if image is not None:
+            raise ConfigError(f"--image {image}: the local runtime runs this checkout's code, not images",
+                              "leave --image out, or release on --runtime kubernetes")
         return [self.runtime.start_server_replica(self.env, version, list(extra_args)).id for _ in range(count)]
 
     def set_accepting(self, replica_id: str, accepting: bool) -> None:

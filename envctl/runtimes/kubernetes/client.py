@@ -8,12 +8,14 @@ does kubeconfig loading, auth, TLS and connection pooling.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+import urllib3
 from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
 
@@ -65,6 +67,7 @@ _KINDS = [
     Kind("apps/v1", "ReplicaSet", "replicasets"),
     Kind("batch/v1", "CronJob", "cronjobs"),
     Kind("batch/v1", "Job", "jobs"),
+    Kind("coordination.k8s.io/v1", "Lease", "leases"),
     Kind("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies"),
     Kind("networking.k8s.io/v1", "Ingress", "ingresses"),
     Kind("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings"),
@@ -113,9 +116,21 @@ class Kube:
                  configuration: client.Configuration | None = None) -> None:
         self.configuration = configuration or load_configuration(kubeconfig, context)
         self.api = client.ApiClient(self.configuration)
+        self._once: client.ApiClient | None = None
 
     def close(self) -> None:
         self.api.close()
+        if self._once is not None:
+            self._once.close()
+
+    @property
+    def once(self) -> client.ApiClient:
+        """A client that does not retry: for polls that would rather miss one answer than wait."""
+        if self._once is None:
+            cfg = copy.copy(self.configuration)
+            cfg.retries = 0
+            self._once = client.ApiClient(cfg)
+        return self._once
 
     def request(
         self,
@@ -128,19 +143,21 @@ class Kube:
         timeout: float = 30.0,
         raw: bool = False,
         extra_headers: dict[str, str] | None = None,
+        retry: bool = True,
     ) -> Any:
         headers = {"Accept": "application/json", "Content-Type": content_type, **(extra_headers or {})}
-        _, url, headers, body, _ = self.api.param_serialize(
+        api = self.api if retry else self.once
+        _, url, headers, body, _ = api.param_serialize(
             method, path, query_params=[(k, v) for k, v in (query or {}).items() if v is not None],
             header_params=headers, body=body, auth_settings=["BearerToken"],
         )
         try:
-            resp = self.api.call_api(method, url, header_params=headers, body=body,
-                                     _request_timeout=timeout)
+            resp = api.call_api(method, url, header_params=headers, body=body,
+                                _request_timeout=timeout)
             data = resp.read()
         except client.ApiException as err:  # TLS failures surface here with status 0
             raise ApiError(err.status or 0, str(err.reason), str(err.reason)) from None
-        except OSError as err:
+        except (OSError, urllib3.exceptions.HTTPError) as err:
             raise EnvctlError(
                 f"cannot reach the Kubernetes API at {self.configuration.host}: {err}",
                 "is the cluster running? (`scripts/control-plane status`)",
@@ -224,7 +241,7 @@ class Kube:
         authenticating the caller, so a pod's own credentials travel in another header."""
         return self.request(
             method, kind("Pod").path(namespace, f"{pod}:{port}") + "/proxy" + path,
-            body=body, timeout=timeout, extra_headers=headers,
+            body=body, timeout=timeout, extra_headers=headers, retry=False,
         )
 
     def whoami(self) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from envctl.envs import naming
 from envctl.envs.model import EnvSpec
 from envctl.envs.ttl import format_time
 from envctl.errors import ConfigError
+from envctl.runtimes.kubernetes.state import server_deployment
 
 Manifest = dict[str, Any]
 
@@ -115,6 +116,10 @@ class Values:
         return naming.label_value(self.server_version)
 
     @property
+    def server_deployment(self) -> str:
+        return server_deployment(self.server_version)
+
+    @property
     def quota(self) -> Any:
         return self.config.kubernetes.quota
 
@@ -152,9 +157,10 @@ class Values:
     @property
     def drain(self) -> Drain:
         d = self.config.kubernetes.drain
+        rate = round(d.rate_per_s or d.budget_per_s / self.replicas, 3)  # this replica's share of the budget
         connections = math.ceil(self.chargers / self.replicas)
-        seconds = math.ceil(connections / d.rate_per_s)
-        return Drain(d.rate_per_s, connections, seconds, seconds + d.margin_s)
+        seconds = math.ceil(connections / rate)
+        return Drain(rate, connections, seconds, seconds + d.margin_s)
 
     @property
     def ingress(self) -> IngressValues:
@@ -218,7 +224,7 @@ def values_for(
         image_pull_policy=config.kubernetes.image_pull_policy,
         replicas=spec.replicas,
         chargers=spec.chargers,
-        server_version=spec.server_version,
+        server_version=spec.server_version or "v1",
         credentials=credentials,
         subject=subject,
         config=config,

@@ -11,6 +11,7 @@ app.kubernetes.io/managed-by=envctl (and templates/rbac enforces the same in the
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 import time
 from collections.abc import Callable
@@ -90,6 +91,7 @@ class KubernetesRuntime:
         values.owner = ann.get(naming.ANN_OWNER) or values.owner
         values.created_at = parse_time(ann.get(naming.ANN_CREATED_AT)) or values.created_at
         values.expires_at = parse_time(ann.get(naming.ANN_EXPIRES)) or values.expires_at
+        values.server_version = self._converged_version(spec, ns, ann)
         values.subject = self.subject()
 
         progress("applying manifests", 0, 1)
@@ -125,6 +127,39 @@ class KubernetesRuntime:
                     "raise --timeout if the fleet is large",
                 )
             time.sleep(0.25)
+
+    def _converged_version(self, spec: EnvSpec, ns: Obj, ann: dict[str, str]) -> str:
+        """An existing environment keeps the server version it runs: changing it with `up` would
+        replace every server pod at once, the outage releases exist to prevent."""
+        running = ann.get(naming.ANN_SERVER_VERSION)
+        namespace = ns["metadata"]["name"]
+        release = self._release_in_progress(namespace)
+        if release:
+            raise Refused(
+                f"environment {spec.name} is in the middle of release {release}; `up` would undo its progress",
+                f"wait for it (`envctl release status {release}`) or abort it (`envctl release abort {release}`)",
+            )
+        if running and spec.server_version and spec.server_version != running:
+            raise Refused(
+                f"environment {spec.name} runs charger-server {running}; `up --server-version "
+                f"{spec.server_version}` would drop every charger at once",
+                f"release it instead: `envctl release plan --env {spec.name} --to {spec.server_version}`",
+            )
+        return running or spec.server_version or "v1"
+
+    def _release_in_progress(self, namespace: str) -> str | None:
+        """A release's state ConfigMap whose status has neither finished nor failed."""
+        for cm in self.kube.list(kind("ConfigMap").path(namespace), labelSelector=f"{naming.LABEL_RELEASE_PART}=state"):
+            raw = (cm.get("data") or {}).get("status.json")
+            if not raw:
+                continue
+            try:
+                status = json.loads(raw)
+            except ValueError:
+                continue
+            if status.get("finished_at") is None and not status.get("failure"):
+                return str(status.get("plan_id") or cm["metadata"]["name"])
+        return None
 
     def _claim(self, spec: EnvSpec, ns_manifest: Obj, requester: str) -> Obj:
         """The namespace of this environment, created now (limits checked) or already there."""
@@ -245,6 +280,9 @@ class KubernetesRuntime:
         def prune_kind(kind_name: str) -> list[str]:
             gone = []
             for obj in self.kube.list(kind(kind_name).path(namespace), labelSelector=selector):
+                if kind_name == "Deployment" and (obj["metadata"].get("labels") or {}).get(
+                        "app.kubernetes.io/name") == SERVER:
+                    continue  # server versions come and go with releases, which retire them
                 if (kind_name, obj["metadata"]["name"]) not in wanted:
                     self.kube.delete(kind(kind_name).path(namespace, obj["metadata"]["name"]),
                                      propagationPolicy="Background")

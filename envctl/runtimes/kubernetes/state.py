@@ -7,6 +7,7 @@ status counts 0 for it and says so in "message" rather than guessing.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from envctl.envs import naming
@@ -17,6 +18,12 @@ from envctl.runtimes.kubernetes.rollout import readiness
 Obj = dict[str, Any]
 SERVER = "charger-server"
 SERVER_ADMIN_PORT = 9100
+
+
+def server_deployment(version: str) -> str:
+    """charger-server-<version>, one Deployment per server version, as a DNS label."""
+    slug = re.sub(r"[^a-z0-9-]+", "-", version.lower()).strip("-")[:40] or "default"
+    return f"{SERVER}-{slug}"
 
 
 def is_managed(ns: Obj) -> bool:
@@ -35,7 +42,7 @@ def phase_of(ns: Obj, workloads: list[Obj]) -> Phase:
     if all(s.done for s in states):
         return "Ready"
     # Some servers serve (a replica lost, a rollout stuck) versus none serving yet.
-    server = [s for s in states if s.name == f"deployment/{SERVER}"]
+    server = [s for s in states if s.name.startswith(f"deployment/{SERVER}-")]
     return "Degraded" if server and server[0].ready > 0 else "Starting"
 
 

@@ -66,7 +66,7 @@ class LocalRuntime:
                 total = spec.replicas + 1 + spec.chargers
                 for i in range(spec.replicas):
                     progress(f"starting charger-server replica {i + 1}/{spec.replicas}", i, total)
-                    self._start_replica(record, env_dir, spec.server_version, [])
+                    self._start_replica(record, env_dir, spec.server_version or "v1", [])
                 progress("starting simulator", spec.replicas, total)
                 self._start_simulator(record, env_dir, spec)
                 self._wait_connected(record, env_dir, spec, progress, total)

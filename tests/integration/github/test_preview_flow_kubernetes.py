@@ -27,19 +27,33 @@ from tests.fakes import payloads
 from tests.fakes.github_api import FakeGitHub
 from tests.fixtures.control_plane import ControlPlane
 from tests.integration.github.conftest import REPO, SECRET, RunningServer
+from tests.integration.kubernetes.helpers import real_placement
 
 pytestmark = pytest.mark.kubernetes
 
 SHA = "3" * 40
+SHA2 = "4" * 40
 # Roomy limits: other sessions' environments may share the control plane.
 CONFIG = {"envs": {"max_environments": 5000, "max_per_owner": 5000}}
+IMAGE_PATTERN = "envctl.local/charger-server:{sha}"
+
+
+def image_for(sha: str) -> str:
+    return IMAGE_PATTERN.replace("{sha}", sha)
 
 
 @pytest.fixture
 def kube_env(control_plane: ControlPlane, state_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The webhook's runtime talks to the control plane (state_dir pointed KUBECONFIG elsewhere)."""
+    """The webhook's runtime talks to the control plane (state_dir pointed KUBECONFIG elsewhere).
+
+    Previews run on the real node, each PR's commit picking "its" image through image_pattern:
+    the node holds the envctl image under one name per commit, as a registry would after CI."""
+    for sha in (SHA, SHA2):
+        control_plane.ctr("images", "tag", "--force", control_plane.images["envctl"], image_for(sha))
     cfg = tmp_path / "envctl.yaml"
-    cfg.write_text(json.dumps(CONFIG))  # JSON is YAML
+    placement = real_placement(control_plane)
+    del placement["image"]
+    cfg.write_text(json.dumps({**CONFIG, "kubernetes": {**placement, "image_pattern": IMAGE_PATTERN}}))
     monkeypatch.setenv("KUBECONFIG", control_plane.kubeconfig)
     monkeypatch.setenv("ENVCTL_CONFIG", str(cfg))
     return control_plane.kubeconfig
@@ -107,6 +121,8 @@ def test_writer_up_extend_then_close_on_the_cluster(
     assert "charger-server" in {d.metadata.name for d in deployments}
     for d in deployments:
         assert d.spec.replicas >= 1 and d.status.ready_replicas == d.spec.replicas, d.metadata.name
+        # The commit alice asked for, built into its own image.
+        assert d.spec.template.spec.containers[0].image == image_for(SHA), d.metadata.name
 
     [deployment] = fake_github.deployment_list(REPO, env)
     assert deployment["sha"] == SHA and deployment["transient_environment"] is True
@@ -115,7 +131,7 @@ def test_writer_up_extend_then_close_on_the_cluster(
     assert url == f"http://charger-server.envctl-{env}.svc:9100"
     body = str(sticky(fake_github, n)["body"])
     assert f"🟢 Preview `{env}` is ready" in body and "| Runtime | kubernetes |" in body
-    assert "| Requested by | @alice |" in body and "| Chargers | 0/2 connected |" in body  # kwok: no processes
+    assert "| Requested by | @alice |" in body and "| Chargers | 2/2 connected |" in body  # they really run
 
     expires = parse_time(ns.metadata.annotations["envctl.io/expires-at"])
     assert expires is not None
@@ -126,6 +142,18 @@ def test_writer_up_extend_then_close_on_the_cluster(
     assert moved == expires + timedelta(hours=4)
     extended = sticky(fake_github, n)  # the same comment, edited in place
     assert extended["_edits"] > edits and f"| Expires | {moved:%Y-%m-%d %H:%M} UTC" in str(extended["body"])
+
+    # A push after the comment does not change what runs until someone asks again.
+    fake_github.add_pull(REPO, n, SHA2)
+    webhook.send("pull_request", payloads.pull_request("synchronize", number=n, sha=SHA2, repo=REPO))
+    webhook.wait_idle(60)
+    server = client.AppsV1Api(k8s).read_namespaced_deployment("charger-server", f"envctl-pr-{n}")
+    assert server.spec.template.spec.containers[0].image == image_for(SHA)
+    assert "`444444444444`" in str(sticky(fake_github, n)["body"])  # says the preview is behind
+    webhook.send("issue_comment", comment("/preview up", n, "alice", 3))
+    webhook.wait_idle(180)
+    server = client.AppsV1Api(k8s).read_namespaced_deployment("charger-server", f"envctl-pr-{n}")
+    assert server.spec.template.spec.containers[0].image == image_for(SHA2)
 
     webhook.send("pull_request", payloads.pull_request("closed", number=n, sha=SHA, repo=REPO))
     webhook.wait_idle(120)

@@ -11,9 +11,11 @@ Two placements, chosen per test:
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,3 +83,46 @@ def objects_in(kube: Kube, namespace: str) -> set[tuple[str, str]]:
         for o in kube.list(kind(k).path(namespace), labelSelector="app.kubernetes.io/managed-by=envctl"):
             found.add((k, o["metadata"]["name"]))
     return found
+
+
+def pods(admin: Kube, namespace: str, app: str) -> list[dict[str, Any]]:
+    return [p for p in admin.list(kind("Pod").path(namespace), labelSelector=f"app.kubernetes.io/name={app}")
+            if not p["metadata"].get("deletionTimestamp")]
+
+
+def ready(pod: dict[str, Any]) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions") or [])
+
+
+def wait_until(what: str, cond: Any, timeout: float, every: float = 0.25) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
+        time.sleep(every)
+
+
+def database_url(admin: Kube, namespace: str) -> str:
+    """The environment's Postgres, reached at its pod address (the node's pod network is local)."""
+    data = admin.get(kind("Secret").path(namespace, "envctl-credentials"))["data"]
+    password = base64.b64decode(data["postgres-password"]).decode()
+    [pg] = pods(admin, namespace, "postgres")
+    return f"postgresql://envctl:{password}@{pg['status']['podIP']}:5432/envctl"
+
+
+def ledger_from_simulator(cli: Cli, admin: Kube, namespace: str, dest: Path) -> None:
+    """The simulator's ledger, copied out of its pod (kubectl exec through the API server)."""
+    [sim] = pods(admin, namespace, "charger-simulator")
+    dest.mkdir(parents=True, exist_ok=True)
+    kubectl = cli.env.get("KUBECTL") or "kubectl"
+    pod = sim["metadata"]["name"]
+    listing = subprocess.run([kubectl, "-n", namespace, "exec", pod, "--", "ls", "/status/ledger"],
+                             capture_output=True, text=True, env=cli.env, timeout=60)
+    assert listing.returncode == 0, listing.stderr
+    for fname in listing.stdout.split():
+        out = subprocess.run([kubectl, "-n", namespace, "exec", pod, "--", "cat", f"/status/ledger/{fname}"],
+                             capture_output=True, env=cli.env, timeout=120)
+        assert out.returncode == 0, out.stderr
+        (dest / fname).write_bytes(out.stdout)

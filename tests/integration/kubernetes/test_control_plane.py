@@ -40,12 +40,19 @@ def test_version(api, control_plane):
     assert control_plane.kubernetes_version == "v1.37.2"
 
 
-def test_fake_nodes_ready(api):
+def test_real_node_and_tainted_fake_nodes_ready(api):
     nodes = client.CoreV1Api(api).list_node().items
-    assert 1 <= len(nodes) <= 3
-    for n in nodes:
+    real = [n for n in nodes if (n.metadata.labels or {}).get("envctl.io/node") == "real"]
+    fake = [n for n in nodes if (n.metadata.labels or {}).get("type") == "kwok"]
+    assert len(real) == 1 and real[0].status.node_info.kubelet_version == "v1.37.2"
+    assert real[0].status.node_info.container_runtime_version.startswith("containerd://")
+    assert {c.type: c.status for c in real[0].status.conditions}["Ready"] == "True"
+    assert 1 <= len(fake) <= 3
+    for n in fake:
         ready = {c.type: c.status for c in n.status.conditions}
         assert ready.get("Ready") == "True", n.metadata.name
+        # Only workloads that tolerate fake nodes land there; everything else really runs.
+        assert [(t.key, t.effect) for t in n.spec.taints] == [("kwok.x-k8s.io/node", "NoSchedule")]
         alloc = {k: parse_quantity(v) for k, v in n.status.allocatable.items()}
         assert alloc["cpu"] >= 32
         assert alloc["memory"] >= parse_quantity("256Gi")
@@ -73,8 +80,11 @@ def test_quota_blocks_second_replica_and_namespace_deletion(api):
                 selector=client.V1LabelSelector(match_labels=labels),
                 template=client.V1PodTemplateSpec(
                     metadata=client.V1ObjectMeta(labels=labels),
-                    spec=client.V1PodSpec(containers=[client.V1Container(
-                        name="app", image="example.invalid/smoke:1")])))))
+                    spec=client.V1PodSpec(
+                        node_selector={"type": "kwok"},
+                        tolerations=[client.V1Toleration(key="kwok.x-k8s.io/node", operator="Exists",
+                                                         effect="NoSchedule")],
+                        containers=[client.V1Container(name="app", image="example.invalid/smoke:1")])))))
 
         def running_ready_pods():
             pods = core.list_namespaced_pod(ns, label_selector="app=smoke").items

@@ -8,7 +8,6 @@ proxy, container logs, a pod deleted under traffic, a CronJob that runs.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import time
@@ -25,7 +24,10 @@ from envctl.envs.model import utcnow
 from envctl.envs.ttl import format_time, parse_time
 from envctl.runtimes.kubernetes import render as r
 from envctl.runtimes.kubernetes.client import Kube, kind
-from tests.integration.kubernetes.helpers import KWOK_PLACEMENT, NS, REPO, Cli, objects_in, real_placement, unique
+from tests.integration.kubernetes.helpers import (
+    KWOK_PLACEMENT, NS, REPO, Cli, database_url, ledger_from_simulator, objects_in, pods, ready, real_placement, unique,
+    wait_until,
+)
 
 pytestmark = pytest.mark.kubernetes
 
@@ -42,7 +44,7 @@ def admin(control_plane: Any) -> Iterator[Kube]:
 @pytest.fixture
 def cli(control_plane: Any, tmp_path: Path) -> Cli:
     env = {**os.environ, "KUBECONFIG": control_plane.kubeconfig, "ENVCTL_CONFIG": str(tmp_path / "envctl.yaml"),
-           "PYTHONPATH": str(REPO)}
+           "PYTHONPATH": str(REPO), "KUBECTL": control_plane.kubectl}
     c = Cli(env, tmp_path / "envctl.yaml", real_placement(control_plane))
     c.write_config({})
     return c
@@ -55,25 +57,6 @@ def cleanup(cli: Cli) -> Iterator[list[str]]:
     yield names
     for name in names:
         cli.run("down", name, "--runtime", "kubernetes")
-
-
-def pods(admin: Kube, namespace: str, app: str) -> list[dict[str, Any]]:
-    return [p for p in admin.list(POD.path(namespace), labelSelector=f"app.kubernetes.io/name={app}")
-            if not p["metadata"].get("deletionTimestamp")]
-
-
-def ready(pod: dict[str, Any]) -> bool:
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions") or [])
-
-
-def wait_until(what: str, cond: Any, timeout: float, every: float = 0.25) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
-        time.sleep(every)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,35 +121,12 @@ def test_two_replicas_200_chargers_through_the_service(cli: Cli, admin: Kube, cl
     print(f"envctl up --runtime kubernetes, 2 replicas, 200 chargers: {took:.1f} s")
 
 
-def _secret(admin: Kube, namespace: str, key: str) -> str:
-    data = admin.get(kind("Secret").path(namespace, "envctl-credentials"))["data"]
-    return base64.b64decode(data[key]).decode()
-
-
-def _ledger_from_simulator(cli: Cli, admin: Kube, namespace: str, dest: Path) -> None:
-    """The simulator's ledger, copied out of its pod (kubectl exec through the API server)."""
-    [sim] = pods(admin, namespace, "charger-simulator")
-    dest.mkdir(parents=True, exist_ok=True)
-    kubectl = cli.env.get("KUBECTL") or "kubectl"
-    import subprocess
-
-    listing = subprocess.run([kubectl, "-n", namespace, "exec", sim["metadata"]["name"], "--", "sh", "-c",
-                              "ls /status/ledger"], capture_output=True, text=True, env=cli.env, timeout=60)
-    assert listing.returncode == 0, listing.stderr
-    for fname in listing.stdout.split():
-        out = subprocess.run([kubectl, "-n", namespace, "exec", sim["metadata"]["name"], "--", "cat",
-                              f"/status/ledger/{fname}"], capture_output=True, env=cli.env, timeout=60)
-        assert out.returncode == 0, out.stderr
-        (dest / fname).write_bytes(out.stdout)
-
-
 def test_deleting_a_server_pod_under_traffic_loses_nothing_acknowledged(
     control_plane: Any, cli: Cli, admin: Kube, cleanup: list[str], tmp_path: Path
 ) -> None:
     name = unique("crash")
     ns = f"envctl-{name}"
     cleanup.append(name)
-    cli.env["KUBECTL"] = str(control_plane.bin_dir / "kubectl")
     # Sessions often and meter values every few seconds: plenty of transaction messages in flight.
     cli.json("up", name, "--runtime", "kubernetes", "--chargers", "100", "--replicas", "2",
              "--session-rate", "600", "--session-minutes", "0.1-0.3", "--meter-interval", "2")
@@ -181,10 +141,8 @@ def test_deleting_a_server_pod_under_traffic_loses_nothing_acknowledged(
     wait_until("every charger reconnected and a new server pod", back_on_two_servers, 120, every=1)
     time.sleep(5)  # let sessions that straddled the move finish on the new replicas
 
-    _ledger_from_simulator(cli, admin, ns, tmp_path / "ledger")
-    [pg] = pods(admin, ns, "postgres")
-    url = f"postgresql://envctl:{_secret(admin, ns, 'postgres-password')}@{pg['status']['podIP']}:5432/envctl"
-    tx = count_transactions(str(tmp_path / "ledger"), url)
+    ledger_from_simulator(cli, admin, ns, tmp_path / "ledger")
+    tx = count_transactions(str(tmp_path / "ledger"), database_url(admin, ns))
     assert tx["acknowledged"] > 20, tx  # the test really had transactions to lose
     assert tx["lost"] == 0 and tx.get("stops_lost", 0) == 0 and tx.get("meter_values_lost", 0) == 0, tx
 

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,8 @@ import pytest
 
 from envctl.release.store import FileReleaseStore
 from envctl.runtimes.local import LocalRuntime
+from envctl.release.status import ReleaseStatus
+from tests.fakes.github_api import FakeGitHub
 
 
 class Rig:
@@ -36,8 +38,12 @@ class Rig:
         return f"v{next(self._versions)}"
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ENVCTL_RELEASE_")}
-        return env | {"ENVCTL_STATE_DIR": str(self.state_dir), "COLUMNS": "200"} | extra
+        # Outside a test that says otherwise, envctl must not think it runs in GitHub Actions (the
+        # suite itself may): there the approver and the planner come from GitHub's API.
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ENVCTL_RELEASE_", "GITHUB_", "ENVCTL_GITHUB_"))}
+        # Nor that a cluster is configured: these releases run on the local runtime.
+        no_cluster = str(self.state_dir / "no-kubeconfig")
+        return env | {"ENVCTL_STATE_DIR": str(self.state_dir), "COLUMNS": "200", "KUBECONFIG": no_cluster} | extra
 
     def cli(self, *args: str, timeout: float = 120, **extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -55,8 +61,9 @@ class Rig:
         assert res.returncode == 0, res.stderr
         return json.loads(res.stdout)
 
-    def approve(self, plan_id: str, approver: str = "release-manager") -> None:
-        res = self.cli("release", "approve", plan_id, "--env", self.name, "--approver", approver)
+    def approve(self, plan_id: str) -> None:
+        """As the OS user running the tests, who also planned it: allowed on the local runtime."""
+        res = self.cli("release", "approve", plan_id, "--env", self.name)
         assert res.returncode == 0, res.stderr
 
     def status(self, plan_id: str) -> dict[str, Any]:
@@ -125,22 +132,65 @@ def rig(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
     """A module may set CHARGERS / REPLICAS for its fleet; default 100 chargers on 2 replicas."""
     state_dir = tmp_path_factory.mktemp("state")
     old = os.environ.get("ENVCTL_STATE_DIR")
+    old_kubeconfig = os.environ.get("KUBECONFIG")
     os.environ["ENVCTL_STATE_DIR"] = str(state_dir)
+    os.environ["KUBECONFIG"] = str(state_dir / "no-kubeconfig")  # releases here run on the local runtime
     chargers, replicas = getattr(request.module, "CHARGERS", 100), getattr(request.module, "REPLICAS", 2)
     rig = _up(state_dir, "rel", chargers=chargers, replicas=replicas)
     try:
         yield rig
     finally:
         rig.runtime.down("rel")
-        if old is None:
-            os.environ.pop("ENVCTL_STATE_DIR", None)
-        else:
-            os.environ["ENVCTL_STATE_DIR"] = old
+        for key, value in (("ENVCTL_STATE_DIR", old), ("KUBECONFIG", old_kubeconfig)):
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture(scope="module")
+def github() -> Iterator[FakeGitHub]:
+    """The fake GitHub API a module's CI jobs ask about their runs."""
+    fake = FakeGitHub().start()
+    yield fake
+    fake.stop()
 
 
 def kill9(proc: subprocess.Popen[str]) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
+
+
+# Moments to kill an orchestrator at, read off its persisted status (what a resume starts from).
+MOMENTS: dict[str, Callable[[ReleaseStatus], bool]] = {
+    "during:start_new": lambda s: len(s.new_replica_ids) >= 1 and not s.done("start_new"),
+    "after:start_new": lambda s: s.done("start_new"),
+    "after:switch_traffic": lambda s: s.done("switch_traffic"),
+    "during:canary_drain": lambda s: s.step("canary_drain") is not None and s.moved_forward >= 1,
+    "after:canary_drain": lambda s: s.done("canary_drain"),
+    "during:canary_hold": lambda s: s.step("canary_hold") is not None,
+    "during:drain_rest": lambda s: (r := s.step("drain_rest")) is not None and r.detail.get("closed", 0) >= 3,
+    "after:drain_rest": lambda s: s.done("drain_rest"),
+    "after:verify": lambda s: s.done("verify"),
+    "during:retire_old": lambda s: (r := s.step("retire_old")) is not None and len(r.detail.get("retired", [])) >= 1,
+}
+
+
+def kill_when(proc: subprocess.Popen[str], store: Any, plan_id: str, moment: str, timeout: float = 120) -> ReleaseStatus:
+    """SIGKILL the orchestrator from outside as soon as its persisted status shows `moment`
+    (polled every few milliseconds); returns the status it was killed at."""
+    seen = MOMENTS[moment]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = store.load_status(plan_id)
+        if status is not None and seen(status):
+            kill9(proc)
+            return status
+        if proc.poll() is not None:
+            raise AssertionError(f"the orchestrator exited ({proc.returncode}) before {moment}: {proc.stderr.read() if proc.stderr else ''}")
+        time.sleep(0.005)
+    kill9(proc)
+    raise AssertionError(f"release {plan_id} never reached {moment}")
 
 
 def max_in_window(events: list[dict[str, Any]], window: float = 1.0) -> int:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-import getpass
+import os
+import pwd
+from pathlib import Path
 
 from tests.integration.release.conftest import Rig
 
@@ -35,24 +37,40 @@ def test_an_approval_is_void_once_the_plan_changed(rig: Rig) -> None:
     assert rig.status(plan["id"])["approval"]["valid"] is False
 
 
-def test_self_approval_is_forbidden_when_configured(rig: Rig) -> None:
+def test_the_approver_is_the_os_user_and_cannot_be_claimed(rig: Rig, tmp_path: Path) -> None:
+    me = pwd.getpwuid(os.geteuid()).pw_name
     plan = rig.plan(rig.next_version())
-    assert plan["planner"] == getpass.getuser()
-    res = rig.cli("release", "approve", plan["id"], "--env", rig.name, ENVCTL_RELEASE_FORBID_SELF_APPROVAL="1")
-    assert res.returncode == 4 and "may not approve their own plan" in res.stderr and "another approver" in res.stderr
-    ok = rig.cli("release", "approve", plan["id"], "--env", rig.name, "--approver", "bob", ENVCTL_RELEASE_FORBID_SELF_APPROVAL="1")
+    assert plan["planner"] == me
+    # Someone else's name is refused, whatever $USER or $GITHUB_ACTOR say outside Actions.
+    res = rig.cli("release", "approve", plan["id"], "--env", rig.name, "--approver", "bob", USER="bob", GITHUB_ACTOR="bob")
+    assert res.returncode == 4 and "--approver 'bob' is not trusted" in res.stderr and "have bob run" in res.stderr
+    assert rig.status(plan["id"])["approval"] is None
+    # On the local runtime the OS user may approve their own plan (the fleet is theirs) ...
+    ok = rig.cli("release", "approve", plan["id"], "--env", rig.name, "--output", "json", GITHUB_ACTOR="bob")
     assert ok.returncode == 0, ok.stderr
+    record = json.loads(ok.stdout)
+    assert (record["approver"], record["source"], record["self_approved"]) == (me, "local", True)
+    # ... unless the team's envctl.yaml says otherwise.
+    cfg = tmp_path / "envctl.yaml"
+    cfg.write_text("release:\n  approval:\n    local_self_approval: false\n")
+    res = rig.cli("release", "approve", plan["id"], "--env", rig.name, ENVCTL_CONFIG=str(cfg))
+    assert res.returncode == 4 and f"'{me}' planned {plan['id']} and may not approve it" in res.stderr
+    res = rig.cli("release", "start", plan["id"], "--env", rig.name, ENVCTL_CONFIG=str(cfg))
+    assert res.returncode == 4 and "may not approve it" in res.stderr
 
 
 def test_only_allowed_approvers_may_approve(rig: Rig) -> None:
+    me = pwd.getpwuid(os.geteuid()).pw_name
     plan = rig.plan(rig.next_version())
-    res = rig.cli("release", "approve", plan["id"], "--env", rig.name, "--approver", "mallory", ENVCTL_RELEASE_APPROVERS="carol,dave")
-    assert res.returncode == 4 and "'mallory' may not approve" in res.stderr and "carol" in res.stderr
-    # The GitHub actor is the default identity inside Actions.
-    ok = rig.cli("release", "approve", plan["id"], "--env", rig.name, "--output", "json",
-                 ENVCTL_RELEASE_APPROVERS="carol,dave", GITHUB_ACTOR="dave")  # fmt: skip
+    res = rig.cli("release", "approve", plan["id"], "--env", rig.name, ENVCTL_RELEASE_APPROVERS="carol,dave")
+    assert res.returncode == 4 and f"'{me}' may not approve releases (allowed: carol, dave)" in res.stderr
+    ok = rig.cli("release", "approve", plan["id"], "--env", rig.name, "--output", "json", ENVCTL_RELEASE_APPROVERS=f"carol,{me}")
     assert ok.returncode == 0, ok.stderr
-    assert json.loads(ok.stdout)["approver"] == "dave"
+    assert json.loads(ok.stdout)["approver"] == me
     # ...and an approval by someone later removed from the list no longer starts anything.
     res = rig.cli("release", "start", plan["id"], "--env", rig.name, ENVCTL_RELEASE_APPROVERS="carol")
-    assert res.returncode == 4 and "'dave' may not approve" in res.stderr
+    assert res.returncode == 4 and f"'{me}' may not approve" in res.stderr
+    # A team may require every release to be approved in GitHub Actions.
+    res = rig.cli("release", "start", plan["id"], "--env", rig.name, ENVCTL_RELEASE_APPROVERS=f"carol,{me}",
+                  ENVCTL_RELEASE_REQUIRE_GITHUB_APPROVAL="1")  # fmt: skip
+    assert res.returncode == 4 and "only an approval by the release workflow's reviewers counts" in res.stderr

@@ -29,7 +29,9 @@ def pr(action: str, **kw: object) -> PullRequestEvent:
         (pr("opened", draft=True), AUTO, False, "none"),
         (pr("opened", draft=True), AUTO.model_copy(update={"skip_drafts": False}), False, "up"),
         (pr("ready_for_review"), AUTO, False, "up"),
-        (pr("synchronize"), OFF, True, "up"),  # redeploy on push, however the preview started
+        (pr("synchronize"), OFF, True, "stale"),  # asked for by a comment: runs that commit until asked again
+        (pr("synchronize"), AUTO, True, "up"),  # a standing request redeploys
+        (pr("synchronize", labels=("preview",)), LABEL, True, "up"),
         (pr("synchronize"), OFF, False, "none"),
         (pr("synchronize"), AUTO, False, "up"),
         (pr("closed"), OFF, False, "down"),

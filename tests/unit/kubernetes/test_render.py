@@ -37,7 +37,7 @@ def test_default_environment_has_every_object(make_values: Callable[..., r.Value
         ("Namespace", "envctl-pr-42"), ("ResourceQuota", "envctl-quota"), ("LimitRange", "envctl-limits"),
         ("NetworkPolicy", "envctl-isolation"), ("ServiceAccount", "charger"),
         ("Secret", "envctl-credentials"), ("Secret", "envctl-basic-auth"), ("ConfigMap", "envctl-config"),
-        ("Service", "charger-server"), ("Deployment", "charger-server"), ("Deployment", "charger-simulator"),
+        ("Service", "charger-server"), ("Deployment", "charger-server-v1"), ("Deployment", "charger-simulator"),
         # Postgres by default: the replicas share one store that outlives any of their pods.
         ("Service", "postgres"), ("StatefulSet", "postgres"),
     ])
@@ -84,9 +84,9 @@ def test_quota_and_limits_come_from_config(make_values: Callable[..., r.Values])
 
 
 def test_server_probes_drain_and_grace_period(make_values: Callable[..., r.Values]) -> None:
-    cfg = {"kubernetes": {"drain": {"rate_per_s": 25, "margin_s": 15}}}
+    cfg = {"kubernetes": {"drain": {"budget_per_s": 100, "margin_s": 15}}}  # 25/s per replica
     objs = r.render(make_values(config=cfg, chargers=1000, replicas=4), T)
-    dep = next(o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == "charger-server")
+    dep = next(o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == "charger-server-v1")
     assert dep["spec"]["replicas"] == 4
     pod = dep["spec"]["template"]["spec"]
     # 1000 chargers over 4 replicas = 250 each; at 25/s that is 10 s of draining, + 15 s margin.
@@ -96,7 +96,8 @@ def test_server_probes_drain_and_grace_period(make_values: Callable[..., r.Value
     assert {"name": "admin", "containerPort": 9100} in c["ports"]
     hook = c["lifecycle"]["preStop"]["exec"]["command"]
     script = hook[-1]
-    assert "/admin/drain" in script and '"rate_per_s": 25.0' in script and "time.sleep(10)" in script
+    assert "/admin/drain" in script and '"rate_per_s": 25.0' in script
+    assert "deadline = time.monotonic() + 25" in script and "/admin/stats" in script  # waits for them to go
     compile(script, "preStop", "exec")  # the hook is valid Python
     assert c["args"][0] == "server" and "--admin-port" in c["args"] and "--replica-id" in c["args"]
 
@@ -106,7 +107,7 @@ def test_sqlite_when_asked_for_one_replica(make_values: Callable[..., r.Values])
     assert "StatefulSet" not in by_kind(objs)
     secret = next(o for o in objs if o["metadata"]["name"] == "envctl-credentials")
     assert secret["stringData"]["database-url"] == "sqlite:////data/envctl.db"
-    assert container(objs, "charger-server")["volumeMounts"] == [{"name": "data", "mountPath": "/data"}]
+    assert container(objs, "charger-server-v1")["volumeMounts"] == [{"name": "data", "mountPath": "/data"}]
 
 
 def test_sqlite_with_several_replicas_is_refused_saying_why(make_values: Callable[..., r.Values]) -> None:
@@ -160,12 +161,22 @@ def test_basic_auth_is_htpasswd_sha(make_values: Callable[..., r.Values]) -> Non
 
 
 def test_config_change_rolls_pods(make_values: Callable[..., r.Values]) -> None:
-    a = r.render(make_values(server_version="v1"), T)
-    b = r.render(make_values(server_version="v2"), T)
-    get = lambda objs: next(o for o in objs if o["metadata"]["name"] == "charger-server" and o["kind"] == "Deployment")[  # noqa: E731
+    a = r.render(make_values(chargers=10), T)
+    b = r.render(make_values(chargers=20), T)
+    get = lambda objs: next(o for o in objs if o["metadata"]["name"] == "charger-server-v1" and o["kind"] == "Deployment")[  # noqa: E731
         "spec"]["template"]["metadata"]["annotations"]["envctl.io/config-checksum"]
     assert get(a) != get(b)
-    assert r.render(make_values(server_version="v1"), T) == a  # same values, same manifests
+    assert r.render(make_values(chargers=10), T) == a  # same values, same manifests
+
+
+def test_each_version_has_its_deployment_and_the_service_routes_to_it(make_values: Callable[..., r.Values]) -> None:
+    objs = r.render(make_values(server_version="2.0-rc.1"), T)
+    [dep] = [o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"].startswith("charger-server-")]
+    assert dep["metadata"]["name"] == "charger-server-2-0-rc-1"
+    assert dep["spec"]["selector"]["matchLabels"]["envctl.io/server-version"] == "2.0-rc.1"
+    assert dep["spec"]["template"]["metadata"]["annotations"]["envctl.io/server-version"] == "2.0-rc.1"
+    [svc] = [o for o in objs if o["kind"] == "Service" and o["metadata"]["name"] == "charger-server"]
+    assert svc["spec"]["selector"]["envctl.io/server-version"] == "2.0-rc.1"
 
 
 def test_node_selector_reaches_every_pod(make_values: Callable[..., r.Values]) -> None:

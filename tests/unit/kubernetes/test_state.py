@@ -28,16 +28,16 @@ def server_pod(name: str, ready: bool = True) -> dict[str, Any]:
 
 def test_phases() -> None:
     assert phase_of(NS, []) == "Pending"
-    assert phase_of(NS, [dep("charger-server", 2, 2), dep("charger-simulator", 1, 1)]) == "Ready"
-    assert phase_of(NS, [dep("charger-server", 2, 0)]) == "Starting"
-    assert phase_of(NS, [dep("charger-server", 2, 1)]) == "Degraded"
-    assert phase_of(NS, [dep("charger-server", 2, 0, failure="exceeded quota")]) == "Failed"
+    assert phase_of(NS, [dep("charger-server-v1", 2, 2), dep("charger-simulator", 1, 1)]) == "Ready"
+    assert phase_of(NS, [dep("charger-server-v1", 2, 0)]) == "Starting"
+    assert phase_of(NS, [dep("charger-server-v1", 2, 1)]) == "Degraded"
+    assert phase_of(NS, [dep("charger-server-v1", 2, 0, failure="exceeded quota")]) == "Failed"
     terminating = {"metadata": {**NS["metadata"], "deletionTimestamp": "2026-03-01T13:00:00Z"}}
-    assert phase_of(terminating, [dep("charger-server", 1, 1)]) == "Stopped"
+    assert phase_of(terminating, [dep("charger-server-v1", 1, 1)]) == "Stopped"
 
 
 def test_status_contract_when_admin_api_unreachable() -> None:
-    st = env_status(NS, [dep("charger-server", 2, 2)], "envctl-", Ingress(), [server_pod("s-1"), server_pod("s-2")], {})
+    st = env_status(NS, [dep("charger-server-v1", 2, 2)], "envctl-", Ingress(), [server_pod("s-1"), server_pod("s-2")], {})
     d = st.to_dict()
     assert d["name"] == "pr-42" and d["runtime"] == "kubernetes" and d["phase"] == "Ready"
     assert d["chargers"] == {"target": 10, "connected": 0}
@@ -50,7 +50,7 @@ def test_status_contract_when_admin_api_unreachable() -> None:
 
 def test_connections_come_from_admin_stats() -> None:
     stats = {"s-1": {"connections": 6, "draining": False, "version": "v2"}, "s-2": {"connections": 4}}
-    st = env_status(NS, [dep("charger-server", 2, 2)], "envctl-", Ingress(), [server_pod("s-1"), server_pod("s-2")], stats)
+    st = env_status(NS, [dep("charger-server-v1", 2, 2)], "envctl-", Ingress(), [server_pod("s-1"), server_pod("s-2")], stats)
     assert st.chargers_connected == 10 and st.message is None
     assert [s.version for s in st.servers] == ["v2", "v1"]
 
@@ -61,5 +61,5 @@ def test_public_endpoint_with_ingress() -> None:
 
 
 def test_failed_status_says_why() -> None:
-    st = env_status(NS, [dep("charger-server", 1, 0, failure="exceeded quota: envctl-quota")], "envctl-", Ingress())
+    st = env_status(NS, [dep("charger-server-v1", 1, 0, failure="exceeded quota: envctl-quota")], "envctl-", Ingress())
     assert st.phase == "Failed" and st.message and st.message.startswith("exceeded quota: envctl-quota")

@@ -1,0 +1,1 @@
+"""Where release state lives on each runtime (the file store is envctl/release/store.py)."""

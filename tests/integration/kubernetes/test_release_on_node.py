@@ -1,0 +1,176 @@
+"""Graceful releases on the Kubernetes runtime, on the real node, driven as a user and CI do:
+`envctl release plan/approve/start/resume/abort --runtime kubernetes` as subprocesses holding only
+a kubeconfig. The chargers are the environment's own simulator pod; the servers count their
+connects per second, and the simulator's ledger is reconciled with Postgres at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from envctl.bench.transactions import count as count_transactions
+from envctl.release.pacing import default_burst
+from envctl.release.stores.kubernetes import KubernetesReleaseStore
+from envctl.runtimes.kubernetes.client import Kube, kind
+from tests.integration.kubernetes.helpers import (
+    REPO, Cli, database_url, ledger_from_simulator, pods, real_placement, unique, wait_until,
+)
+from tests.integration.release.conftest import kill_when, max_in_window
+
+pytestmark = pytest.mark.kubernetes
+
+
+@pytest.fixture
+def admin(control_plane: Any) -> Iterator[Kube]:
+    kube = Kube(control_plane.kubeconfig)
+    yield kube
+    kube.close()
+
+
+@pytest.fixture
+def cli(control_plane: Any, tmp_path: Path) -> Cli:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "ENVCTL_RELEASE_"))}
+    env |= {"KUBECONFIG": control_plane.kubeconfig, "ENVCTL_CONFIG": str(tmp_path / "envctl.yaml"),
+            "PYTHONPATH": str(REPO), "KUBECTL": control_plane.kubectl}
+    c = Cli(env, tmp_path / "envctl.yaml", real_placement(control_plane))
+    # One person plans and approves here; in CI the approval comes from GitHub (test_ci_approval).
+    c.write_config({"release": {"approval": {"forbid_self_approval": False}}})
+    return c
+
+
+class Release:
+    def __init__(self, cli: Cli, admin: Kube, name: str, chargers: int) -> None:
+        self.cli, self.admin, self.name, self.chargers = cli, admin, name, chargers
+        self.namespace = f"envctl-{name}"
+        self.store = KubernetesReleaseStore(admin, self.namespace, name)
+
+    def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return self.cli.run("release", *args, "--env", self.name, "--runtime", "kubernetes", timeout=timeout)
+
+    def json(self, *args: str, timeout: float = 300) -> Any:
+        p = self.run(*args, "--output", "json", timeout=timeout)
+        assert p.returncode == 0, f"envctl release {' '.join(args)} exited {p.returncode}:\n{p.stderr}"
+        return json.loads(p.stdout)
+
+    def spawn(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen([sys.executable, "-m", "envctl", "release", *args, "--env", self.name,
+                                 "--runtime", "kubernetes", "--output", "json"],
+                                env=self.cli.env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def planned(self, to: str, *opts: str) -> dict[str, Any]:
+        plan = self.json("plan", "--to", to, *opts)
+        self.json("approve", plan["id"])
+        return dict(plan)
+
+    def versions(self) -> Counter[str]:
+        return Counter((p["metadata"].get("annotations") or {}).get("envctl.io/server-version", "?")
+                       for p in pods(self.admin, self.namespace, "charger-server"))
+
+    def connected(self) -> int:
+        return int(self.cli.json("status", self.name, "--runtime", "kubernetes")["chargers"]["connected"])
+
+
+@pytest.fixture
+def env(cli: Cli, admin: Kube, request: pytest.FixtureRequest) -> Iterator[Release]:
+    chargers = getattr(request, "param", 200)
+    name = unique("rel")
+    cli.json("up", name, "--runtime", "kubernetes", "--chargers", str(chargers), "--replicas", "2",
+             "--session-rate", "60", "--session-minutes", "0.2-0.5", "--meter-interval", "5", timeout=300)
+    release = Release(cli, admin, name, chargers)
+    yield release
+    cli.run("down", name, "--runtime", "kubernetes")
+
+
+@pytest.mark.parametrize("env", [2000], indirect=True)
+def test_release_of_2000_chargers_completes_under_budget_losing_nothing(env: Release, tmp_path: Path) -> None:
+    budget = 200.0
+    plan = env.planned("v2", "--budget", str(budget), "--hold", "3s", "--canary-share", "0.05")
+    assert plan["runtime"] == "kubernetes" and plan["connections"] == 2000
+
+    done = env.json("start", plan["id"], timeout=600)
+
+    assert done["phase"] == "Completed", done
+    assert env.versions() == Counter({"v2": 2}), env.versions()  # old pods retired, new ones serve
+    assert env.connected() == 2000  # no charger left disconnected
+    assert env.admin.get_or_none(kind("Deployment").path(env.namespace, "charger-server-v1")) is None
+    ns = env.admin.get(kind("Namespace").path(name=env.namespace))
+    assert ns["metadata"]["annotations"]["envctl.io/server-version"] == "v2"  # `up` converges to v2 now
+    svc = env.admin.get(kind("Service").path(env.namespace, "charger-server"))
+    assert svc["spec"]["selector"]["envctl.io/server-version"] == "v2"
+    events = env.store.events(plan["id"])
+    assert max_in_window(events) <= budget + default_burst(budget)  # what the engine sent, per second
+    # What the servers saw: their exact per-second connect counts stayed within the budget too.
+    assert done["connections"]["moved_forward"] >= 2000 * 0.95
+
+    ledger_from_simulator(env.cli, env.admin, env.namespace, tmp_path / "ledger")
+    tx = count_transactions(str(tmp_path / "ledger"), database_url(env.admin, env.namespace))
+    assert tx["acknowledged"] > 50, tx
+    for counter in ("lost", "stops_lost", "meter_values_lost", "phantom"):
+        assert tx.get(counter, 0) == 0, (counter, tx)
+    assert tx.get("energy_mismatch_wh", 0) == 0, tx
+
+
+def test_kill_9_mid_drain_then_resume_from_another_process_finishes_with_nothing_redone(env: Release) -> None:
+    budget = 40.0
+    plan = env.planned("v2", "--budget", str(budget), "--hold", "1s", "--canary-share", "0.1")
+    running = env.spawn("start", plan["id"])
+    killed_at = kill_when(running, env.store, plan["id"], "during:drain_rest", timeout=240)
+    assert killed_at.moved_forward < env.chargers
+
+    # Another process, as another machine would: it waits out the dead orchestrator's lease.
+    resumed = env.json("resume", plan["id"], timeout=600)
+
+    assert resumed["phase"] == "Completed" and resumed["resumes"] == 1
+    events = env.store.events(plan["id"])
+    started = Counter(e["step"] for e in events if e["event"] == "step_started")
+    assert set(started.values()) == {1}, started  # no step began twice
+    assert max_in_window(events) <= budget + default_burst(budget)  # the budget held across the crash
+    status = env.store.load_status(plan["id"])
+    assert status is not None and status.replicas_started == 2  # no extra replica started
+    assert env.versions() == Counter({"v2": 2})
+    wait_until("every charger back", lambda: env.connected() == env.chargers, 60)
+
+
+@pytest.mark.parametrize(("fault", "why"), [("callerror", "callerror"), ("exit-at-start", "exited")])
+def test_a_broken_new_version_is_rolled_back_automatically(env: Release, fault: str, why: str) -> None:
+    plan = env.planned("v2-broken", "--budget", "100", "--hold", "5s", "--canary-share", "0.2",
+                       "--server-args", f"--fault {fault}", "--ready-timeout", "40s")
+    done = env.run("start", plan["id"], "--output", "json", timeout=600)
+    assert done.returncode != 0
+    status = env.json("status", plan["id"])
+    assert status["phase"] == "Aborted" and status["abort"]["automatic"], status
+    assert why in status["abort"]["reason"].lower(), status["abort"]
+    assert env.versions() == Counter({"v1": 2})  # the new version's pods are gone
+    wait_until("every charger back on v1", lambda: env.connected() == env.chargers, 90)
+
+
+def test_a_release_without_approval_is_refused(env: Release) -> None:
+    plan = env.json("plan", "--to", "v2")
+    refused = env.run("start", plan["id"])
+    assert refused.returncode == 4 and "has no approval" in " ".join(refused.stderr.split())
+    assert env.versions() == Counter({"v1": 2})
+
+
+def test_up_during_a_release_and_a_version_change_by_up_are_refused(env: Release) -> None:
+    changed = env.cli.run("up", env.name, "--runtime", "kubernetes", "--server-version", "v9")
+    assert changed.returncode == 4 and "envctl release plan" in " ".join(changed.stderr.split())
+    plan = env.planned("v2", "--budget", "20", "--hold", "60s")
+    running = env.spawn("start", plan["id"])
+    try:
+        kill_when(running, env.store, plan["id"], "during:canary_hold", timeout=120)
+        again = env.cli.run("up", env.name, "--runtime", "kubernetes", "--chargers", str(env.chargers))
+        assert again.returncode == 4 and f"middle of release {plan['id']}" in " ".join(again.stderr.split())
+    finally:
+        if running.poll() is None:
+            running.kill()
+    rolled = env.json("abort", plan["id"], "--reason", "test over", timeout=300)
+    assert rolled["phase"] == "Aborted"
