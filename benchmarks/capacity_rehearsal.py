@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from local_common import down, envctl, sim_seconds
+from local_common import down, envctl, sim_seconds, temporary_postgres
 
 import httpx  # noqa: E402
 import psutil  # noqa: E402
@@ -176,6 +176,19 @@ def release(env: dict[str, str], view: Fleetview, budget: float, hold_s: float, 
 
 
 def main() -> None:
+    args = _args()
+    if not args.postgres:
+        rehearse(args)
+        return
+    with temporary_postgres() as pg:
+        if not args.profile.exists():  # a profile of one replica on this same store
+            envctl({**os.environ}, "bench", "capacity", "--report", str(args.profile), "--database-url",
+                   pg.create_database(), timeout=3600)  # fmt: skip
+        args.database_url = pg.create_database()
+        rehearse(args)
+
+
+def _args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", type=Path, default=Path("benchmarks/results/capacity/profile.json"))
     ap.add_argument("--chargers", type=int, default=30_000)
@@ -191,9 +204,12 @@ def main() -> None:
     ap.add_argument("--skip-release", action="store_true")
     ap.add_argument("--replicas", type=int, default=None, help="override the predicted count (experiments)")
     ap.add_argument("--database-url", default=None, help="the fleet's store (default: the local runtime's SQLite)")
+    ap.add_argument("--postgres", action="store_true", help="measure the profile and run the fleet on a temporary PostgreSQL")
     ap.add_argument("--report", type=Path, default=Path("benchmarks/results/capacity/rehearsal_30k.json"))
-    args = ap.parse_args()
+    return ap.parse_args()
 
+
+def rehearse(args: argparse.Namespace) -> None:
     lo, hi = parse_session_minutes(args.session_minutes)
     fleet = Fleet(chargers=args.chargers, heartbeat_s=args.heartbeat, session_rate=args.session_rate,
                   session_minutes=(lo + hi) / 2, meter_interval_s=args.meter_interval, spike=args.spike,
@@ -277,6 +293,7 @@ def main() -> None:
         row["measured_over_predicted"] = round(m / p, 3) if isinstance(p, (int, float)) and isinstance(m, (int, float)) and p else None
     report = {
         "benchmark": "capacity_rehearsal", "chargers": args.chargers, "fleet": predicted["fleet"],
+        "store": "postgresql" if args.database_url else "sqlite",
         "predicted": predicted, "measured": measured, "comparison": comparison,
         "conditions": {"loadavg_at_start": load_at_start, "loadavg_at_end": os.getloadavg(), "cpus": os.cpu_count(),
                        "note": "replicas, the simulator and other engineers' work share 2 cores"},
