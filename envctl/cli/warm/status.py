@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import typer
 
 from envctl.cli.output import OutputFormat, OutputOption, emit, stdout, user_errors
 

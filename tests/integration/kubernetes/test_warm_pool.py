@@ -49,7 +49,6 @@ def pool(control_plane: Any, tmp_path: Path) -> Iterator[tuple[Cli, Kube, str]]:
         "kubernetes": {"server": {"cpu": "150m"}, "postgres": {"cpu": "150m"}},
         "warm": {"namespace": f"envctl-{pool_id}", "priority_class": f"envctl-{pool_id}", "placeholders": 1},
     })
-    nodes: list[str] = []
     try:
         yield cli, admin, pool_id
     finally:

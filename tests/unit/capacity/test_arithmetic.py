@@ -4,7 +4,6 @@ docs/capacity.md), so a change to the model shows up as a changed number here.""
 from __future__ import annotations
 
 import json
-import math
 
 import pytest
 
