@@ -292,19 +292,6 @@ class KubernetesRuntime:
         with ThreadPoolExecutor(max_workers=8) as pool:
             return [g for gs in pool.map(prune_kind, PRUNABLE) for g in gs]
 
-    # ------------------------------------------------------------------ scale (envctl scale)
-    def scale_servers(self, name: str, replicas: int) -> int:
-        """Set the charger-server Deployment's replicas and return what it had. Pods removed by a
-        scale-down drain their chargers through their preStop hook (kubernetes.drain.rate_per_s)
-        before they stop; callers that want one fleet-wide pace step down one replica at a time."""
-        namespace = self._namespace_obj(name)["metadata"]["name"]
-        path = kind("Deployment").path(namespace, SERVER)
-        before = int((self.kube.get(path).get("spec") or {}).get("replicas", 1))
-        self.kube.merge_patch(path, {"spec": {"replicas": replicas}})
-        self.kube.merge_patch(kind("Namespace").path(name=namespace),
-                              {"metadata": {"annotations": {naming.ANN_REPLICAS: str(replicas)}}})
-        return before
-
     # ------------------------------------------------------------------ status / list
     def _namespace_obj(self, name: str) -> Obj:
         validate_name(name)
