@@ -29,10 +29,12 @@ PATH = "/webhooks/github"
 class FakeProcess:
     """The fake GitHub API in its own process, so its CPU is not the load generator's."""
 
-    def __init__(self, pulls: int, permissions: tuple[str, ...] = ()) -> None:
+    def __init__(self, pulls: int, permissions: tuple[str, ...] = (), heads: dict[int, str] | None = None) -> None:
         args = [sys.executable, "-m", "tests.fakes.github_api", "--repo", REPO, "--pulls", str(pulls)]
         for item in permissions:
             args += ["--permission", item]
+        for number, sha in (heads or {}).items():
+            args += ["--pull", f"{number}={sha}"]
         self.proc = subprocess.Popen(args, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         self.url = self.proc.stdout.readline().strip()

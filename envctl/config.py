@@ -21,6 +21,7 @@ from envctl.capacity.settings import CapacitySettings
 from envctl.envs.model import parse_duration
 from envctl.warm.settings import WarmSettings
 from envctl.errors import ConfigError
+from envctl.terraform.settings import TerraformConfig
 
 DEFAULT_FILE = "envctl.yaml"
 
@@ -252,6 +253,7 @@ class Config(BaseModel):
     kubernetes: Kubernetes = Kubernetes()
     capacity: CapacitySettings = CapacitySettings()
     warm: WarmSettings = WarmSettings()
+    terraform: TerraformConfig | None = None  # envctl/terraform/settings.py
 
 
 def _format(err: ValidationError, source: str) -> str:

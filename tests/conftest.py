@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.control_plane",
     "tests.fixtures.ports",
     "tests.fixtures.postgres",
+    "tests.fixtures.terraform",
 ]

@@ -12,7 +12,7 @@ from typing import Any
 
 from envctl.bench import report as report_mod
 from envctl.bench import strategies, transactions
-from envctl.bench.sampler import Sampler
+from envctl.bench.sampler import Sampler, Watched
 from envctl.envs.model import EnvSpec
 from envctl.errors import ConfigError
 from envctl.release.fleets.local import LocalFleet
@@ -47,10 +47,14 @@ def _quiet(_msg: str) -> None:
 
 
 def run(opts: BenchOptions, say: Say = _quiet) -> dict[str, Any]:
-    if opts.runtime != "local":
-        raise ConfigError(f"bench release on the {opts.runtime} runtime is not supported yet", "use --runtime local")
     if opts.strategy not in strategies.STRATEGIES:
         raise ConfigError(f"unknown strategy {opts.strategy!r}", "use --strategy recreate, rolling or graceful")
+    if opts.runtime == "kubernetes":
+        from envctl.bench import rehearsal_kubernetes
+
+        return rehearsal_kubernetes.run(opts, say)
+    if opts.runtime != "local":
+        raise ConfigError(f"unknown runtime {opts.runtime!r}", "use --runtime local or --runtime kubernetes")
     runtime = LocalRuntime()
     name = opts.env_name or f"bench-{opts.strategy}-{os.getpid()}"
     runtime.down(name)
@@ -84,7 +88,7 @@ def _rehearse(opts: BenchOptions, runtime: LocalRuntime, name: str, fleet: Local
         detail = strategies.run(opts.strategy, ctx)
         released_at = time.time()
         say("waiting for every charger to be back")
-        settled_at = _settle(fleet, opts.chargers, opts.settle_timeout_s)
+        settled_at = settle(fleet, opts.chargers, opts.settle_timeout_s)
         time.sleep(opts.tail_s)
     time.sleep(1.5)  # the simulator flushes its ledger at least once a second
     record = EnvRecord.load(runtime.env_dir(name))
@@ -99,7 +103,7 @@ def _rehearse(opts: BenchOptions, runtime: LocalRuntime, name: str, fleet: Local
     )  # fmt: skip
 
 
-def _settle(fleet: LocalFleet, chargers: int, timeout_s: float) -> float:
+def settle(fleet: Watched, chargers: int, timeout_s: float) -> float:
     """When every charger is connected again (or the timeout passed), by a simulator status written
     after the release finished: the file lags by up to a second and must not vouch for the past."""
     released = time.time()

@@ -15,11 +15,17 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+from typing import Protocol
 
 from envctl.charger import rates
-from envctl.release.fleet import AdminClient, ReplicaUnreachable
-from envctl.release.fleets.local import LocalFleet
+
+
+class Watched(Protocol):
+    """What the sampler needs of a fleet (LocalFleet and KubernetesFleet both offer it)."""
+
+    def replica_stats(self) -> list[tuple[str, str, dict[str, Any] | None]]: ...
+
+    def simulator_status(self) -> dict[str, Any] | None: ...
 
 SIM_COUNTERS = ("reconnects_total", "connect_failures_total", "disconnects_total", "connects_total")
 
@@ -36,7 +42,7 @@ class FleetPoint:
 
 @dataclass
 class Sampler:
-    fleet: LocalFleet
+    fleet: Watched
     to_version: str
     interval_s: float = 1.0
     fleet_points: list[FleetPoint] = field(default_factory=list)
@@ -59,19 +65,18 @@ class Sampler:
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
-        with httpx.Client(timeout=0.8) as http:
-            next_fleet = time.time()
-            while not self._stop.is_set():
-                now = time.time()
-                self._sample_sim()
-                if now >= next_fleet:
-                    self._sample_fleet(http, now)
-                    next_fleet += self.interval_s
-                    if next_fleet < now:
-                        next_fleet = now + self.interval_s
-                self._stop.wait(0.2)
+        next_fleet = time.time()
+        while not self._stop.is_set():
+            now = time.time()
             self._sample_sim()
-            self._sample_fleet(http, time.time())
+            if now >= next_fleet:
+                self._sample_fleet(now)
+                next_fleet += self.interval_s
+                if next_fleet < now:
+                    next_fleet = now + self.interval_s
+            self._stop.wait(0.2)
+        self._sample_sim()
+        self._sample_fleet(time.time())
 
     def _sample_sim(self) -> None:
         status = self.fleet.simulator_status()
@@ -82,24 +87,19 @@ class Sampler:
             return
         self.sim_points.append((at, status))
 
-    def _sample_fleet(self, http: httpx.Client, now: float) -> None:
+    def _sample_fleet(self, now: float) -> None:
         old = new = r_old = r_new = connects = 0
         with contextlib.suppress(Exception):
-            records = self.fleet.runtime.server_replicas(self.fleet.env)
-            for rec in records:
-                url = self.fleet._admin_url(rec)
-                if url is None or not rec.alive:
-                    continue
-                try:
-                    stats = AdminClient(http, url).stats()
-                except ReplicaUnreachable:
+            for rid, version, stats in self.fleet.replica_stats():
+                if stats is None:
                     continue
                 n = int(stats.get("connections", 0))
-                self._connect_series[rec.id] = stats.get("connects_per_second") or []
+                self._connect_series[rid] = stats.get("connects_per_second") or []
                 total = int(stats.get("connects_total", 0))
-                connects += max(0, total - self._connects.get(rec.id, 0))
-                self._connects[rec.id] = total
-                if rec.version == self.to_version:
+                connects += max(0, total - self._connects.get(rid, 0))
+                self._connects[rid] = total
+                # What the server says it runs: a rolling update changes it under the same labels.
+                if str(stats.get("version") or version) == self.to_version:
                     new, r_new = new + n, r_new + 1
                 else:
                     old, r_old = old + n, r_old + 1

@@ -25,7 +25,7 @@ from envctl.release.engine import Engine, new_status
 from envctl.release.fleets.local import LocalFleet
 from envctl.release.plan import HealthThresholds, PlanOptions, compute_plan
 from envctl.release.status import release_phase
-from envctl.release.store import FileReleaseStore
+from envctl.release.store import FileReleaseStore, ReleaseStore
 from envctl.runtimes.local import LocalRuntime
 
 STRATEGIES = ("recreate", "rolling", "graceful")
@@ -43,6 +43,12 @@ class StrategyContext:
     hold_s: float = 10.0
     canary_share: float = 0.05
     new_replica_args: list[str] = field(default_factory=list)
+
+    @property
+    def store(self) -> ReleaseStore:
+        return FileReleaseStore(self.runtime.env_dir(self.env) / "releases")
+
+    runtime_name = "local"
 
 
 def recreate(ctx: StrategyContext) -> dict[str, Any]:
@@ -72,16 +78,18 @@ def rolling(ctx: StrategyContext) -> dict[str, Any]:
     return {"stopped": old, "started": started, "steps": steps}
 
 
-def graceful(ctx: StrategyContext) -> dict[str, Any]:
+def graceful(ctx: Any) -> dict[str, Any]:
+    """The release engine itself, on any runtime (ctx: a StrategyContext of either runtime)."""
     now = datetime.now(timezone.utc)
     options = PlanOptions(
         to_version=ctx.to_version, budget_per_s=ctx.budget_per_s, canary_share=ctx.canary_share, hold_s=ctx.hold_s,
         new_replicas=ctx.replicas, new_replica_args=ctx.new_replica_args, thresholds=HealthThresholds(),
     )  # fmt: skip
     plan = compute_plan(
-        env=ctx.env, runtime="local", replicas=ctx.fleet.replicas(), options=options, planner="envctl-bench", now=now
+        env=ctx.env, runtime=ctx.runtime_name, replicas=ctx.fleet.replicas(), options=options, planner="envctl-bench",
+        now=now,
     )
-    store = FileReleaseStore(ctx.runtime.env_dir(ctx.env) / "releases")
+    store = ctx.store
     store.save_plan(plan)
     # A rehearsal on a throw-away fleet the bench itself created: recorded, not gated by a person.
     store.save_approval(Approval(plan_id=plan.id, plan_hash=plan.hash, approver="envctl-bench (rehearsal)", approved_at=now))

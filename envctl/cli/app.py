@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from envctl import __version__
-from envctl.cli import bench, capacity, charger, cluster, env, fleet, release, warm, webhook
+from envctl.cli import bench, capacity, charger, cluster, env, fleet, release, tf, warm, webhook
 
 app = typer.Typer(
     name="envctl",
@@ -23,6 +23,7 @@ app.add_typer(release.app, name="release")
 app.add_typer(bench.app, name="bench")
 app.add_typer(webhook.app, name="webhook")
 app.add_typer(cluster.app, name="cluster")
+app.add_typer(tf.app, name="tf")
 app.add_typer(warm.app, name="warm")
 
 

@@ -6,6 +6,7 @@ Only the first line counts, so people can explain themselves below it:
     /preview down
     /preview status
     /preview extend 4h
+    /plan [project]      /apply [project]      /unlock [project]      (Terraform, when enabled)
     /help
 
 Anything else starting with `/preview` gets a Reply that says what was wrong and what would work;
@@ -15,6 +16,7 @@ only thing that leaves this module: comment text never reaches a shell or a runt
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
@@ -40,6 +42,19 @@ class Command:
     ttl: timedelta | None = None
 
 
+TfCommandName = Literal["plan", "apply", "unlock"]
+TF_USAGE = ("`/plan [project]`", "`/apply [project]`", "`/unlock [project]`")
+_PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class TfCommand:
+    """A Terraform command; `project` is only a name, matched later against the configured list."""
+
+    name: TfCommandName
+    project: str | None = None
+
+
 @dataclass(frozen=True)
 class Reply:
     """The comment was meant for us but is wrong; `message` is markdown, safe to post."""
@@ -52,7 +67,7 @@ class Ignore:
     reason: str
 
 
-Parsed = Command | Reply | Ignore
+Parsed = Command | TfCommand | Reply | Ignore
 
 MAX_ECHO = 40
 
@@ -134,6 +149,21 @@ def _up(args: list[str], max_chargers: int, max_ttl: timedelta) -> Parsed:
     return Command("up", chargers=chargers, ttl=ttl)
 
 
+def _terraform(verb: TfCommandName, args: list[str]) -> Parsed:
+    options = [a for a in args if a.startswith("-")]
+    if options:
+        return Reply(f"`/{verb}` takes no options, got {code(options[0])}. Usage: `/{verb} [project]`.")
+    if len(args) > 1:
+        return Reply(f"`/{verb}` takes at most one project name, got {code(' '.join(args))}. "
+                     f"Usage: `/{verb} [project]`.")
+    if not args:
+        return TfCommand(verb)
+    name = args[0]
+    if not _PROJECT.match(name) or ".." in name.split("/"):
+        return Reply(f"{code(name)} is not a project name (letters, digits, `.`, `_`, `-` and `/`).")
+    return TfCommand(verb, name)
+
+
 def parse_comment(body: str, *, max_chargers: int = 50, max_ttl: timedelta = timedelta(days=3)) -> Parsed:
     lines = [line.strip() for line in (body or "").strip().splitlines()]
     first = lines[0] if lines else ""
@@ -143,6 +173,8 @@ def parse_comment(body: str, *, max_chargers: int = 50, max_ttl: timedelta = tim
     head = tokens[0].lower()
     if head == "/help":
         return Command("help")
+    if head in ("/plan", "/apply", "/unlock"):
+        return _terraform(head[1:], tokens[1:])  # type: ignore[arg-type]
     if head != "/preview":
         return Ignore("not a /preview command")
     if len(tokens) == 1:

@@ -14,6 +14,7 @@ states: queued -> running -> done | failed     (running -> queued again when ret
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -164,6 +165,26 @@ class DeliveryStore:
                 (delivery_id,),
             ).fetchone()
         return Delivery(*row) if row else None
+
+    def pushes_after(self, key: str, delivery_id: str) -> list[tuple[str, str]]:
+        """(before, after) of every push (pull_request synchronize) to the same pull request that
+        GitHub delivered after `delivery_id`, in arrival order. Deliveries of one key run in that
+        order, so these are the pushes that came after a comment whose job is running now."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body FROM deliveries WHERE key = ? AND event = 'pull_request'"
+                " AND rowid > (SELECT rowid FROM deliveries WHERE id = ?) ORDER BY rowid",
+                (key, delivery_id),
+            ).fetchall()
+        out = []
+        for (body,) in rows:
+            try:
+                payload = json.loads(body)
+            except ValueError:
+                continue
+            if payload.get("action") == "synchronize" and payload.get("before") and payload.get("after"):
+                out.append((str(payload["before"]), str(payload["after"])))
+        return out
 
     def unfinished(self) -> list[Delivery]:
         """Queued or interrupted (running) deliveries, oldest first."""

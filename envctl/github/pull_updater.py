@@ -8,7 +8,7 @@ by (environment, sha) before one is created.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from github import Github
 from github.Deployment import Deployment
@@ -16,6 +16,18 @@ from github.Issue import Issue
 from github.Repository import Repository
 
 from envctl.github.markdown import MARKER, REPLY_MARKER, truncate
+from envctl.terraform.render import MARKER_RE as TF_MARKER_RE
+
+
+@dataclass(frozen=True)
+class PullInfo:
+    """What GitHub says about the PR right now (apply requirements and planning need it)."""
+
+    head_sha: str
+    head_repo: str | None
+    base_ref: str
+    mergeable: bool | None
+    reviews: tuple[tuple[str, str], ...] = field(default=())  # (login, state), oldest first
 
 
 @dataclass(frozen=True)
@@ -44,7 +56,45 @@ class PullUpdater:
         head_repo = pr.head.repo
         return pr.head.sha, (head_repo.full_name if head_repo is not None else None)
 
+    def pull_info(self, with_reviews: bool = False) -> PullInfo:
+        pr = self.repo.get_pull(self.number)
+        head_repo = pr.head.repo
+        reviews: tuple[tuple[str, str], ...] = ()
+        if with_reviews:
+            reviews = tuple((r.user.login if r.user else "", r.state) for r in pr.get_reviews())
+        return PullInfo(pr.head.sha, head_repo.full_name if head_repo is not None else None, pr.base.ref,
+                        pr.mergeable, reviews)
+
+    def set_status(self, sha: str, state: str, context: str, description: str) -> None:
+        """A commit status (pending / success / failure / error) under `context`, e.g. envctl/plan: NAME."""
+        self.repo.get_commit(sha).create_status(state=state, context=context, description=description[:140])
+
     # --- comments -------------------------------------------------------------------------------
+
+    def upsert_parts(self, kind: str, project: str, bodies: list[str]) -> list[int]:
+        """Post a project's (possibly split) comment, editing its earlier parts in place.
+
+        Part i replaces the earlier part i; earlier parts beyond the new count are deleted, so a
+        plan that shrank leaves nothing stale behind and comments never pile up.
+        """
+        existing: dict[int, object] = {}
+        for comment in self._issue().get_comments():
+            match = TF_MARKER_RE.match(comment.body or "")
+            if match and match["kind"] == kind and match["project"] == project:
+                existing.setdefault(int(match["part"]), comment)
+        ids = []
+        issue = self._issue()
+        for part, body in enumerate(bodies, start=1):
+            old = existing.pop(part, None)
+            if old is None:
+                ids.append(int(issue.create_comment(body).id))
+            else:
+                if getattr(old, "body", None) != body:
+                    old.edit(body)  # type: ignore[attr-defined]
+                ids.append(int(old.id))  # type: ignore[attr-defined]
+        for stale in existing.values():
+            stale.delete()  # type: ignore[attr-defined]
+        return ids
 
     def find_sticky(self) -> int | None:
         for comment in self._issue().get_comments():

@@ -19,7 +19,7 @@ from github import GithubException, RateLimitExceededException
 
 from envctl.github import markdown, policy
 from envctl.github.client import GitHubClients
-from envctl.github.comment_parser import Command, Ignore, Reply, parse_comment
+from envctl.github.comment_parser import Command, Ignore, Reply, TfCommand, parse_comment
 from envctl.github.deliveries import Delivery
 from envctl.github.events import CommentEvent, OtherEvent, PingEvent, PullRequestEvent, parse_event, serial_key
 from envctl.github.jobs import RetryLater
@@ -28,8 +28,13 @@ from envctl.github.previews import Previews, PullTarget
 from envctl.github.pull_updater import PullUpdater
 from envctl.github.result import Result, failure, ignored, success
 from envctl.github.settings import GitHubSettings
+from envctl.github.terraform import TfJob
+from envctl.github.workers import TerraformWorkers
 
 log = logging.getLogger("envctl.github.router")
+
+TF_VERBS = ("/plan", "/apply", "/unlock")
+TF_AUTOPLAN = ("opened", "reopened", "synchronize", "ready_for_review")
 
 
 class DeliveryFailed(Exception):
@@ -48,6 +53,7 @@ class CommentJob:
     command: Command
     target: PullTarget
     attempt: int
+    delivery_id: str | None = None
 
 
 class Router:
@@ -57,6 +63,11 @@ class Router:
         self.clients = clients or GitHubClients(settings)
         self.previews = previews or Previews(settings.policy)
         self.permissions = permissions or PermissionCache(settings.permission_cache_s)
+        # Set by the front door that persists deliveries (server, `webhook handle`): the pushes a
+        # pull request received after a given delivery (DeliveryStore.pushes_after).
+        self.pushes_after: Callable[[str, str], list[tuple[str, str]]] | None = None
+        # Terraform jobs run in worker processes (workers.py), never on this interpreter
+        self.terraform = TerraformWorkers(settings) if settings.terraform.enabled else None
         # atlantis command_runner habit: one small runner per command name
         self.runners: dict[str, Callable[[CommentJob], Result]] = {
             "help": self._help, "up": self._up, "down": self._down, "status": self._status, "extend": self._extend,
@@ -81,19 +92,33 @@ class Router:
                 return Triage(None, parsed.reason)
             return Triage(key, "command")
         if isinstance(event, PullRequestEvent):
+            if self._terraform_op(event) is not None:
+                return Triage(key, f"pull_request {event.action} (terraform)")
             rules = self.settings.policy
             if all(policy.decide(event, rules, exists).action == "none" for exists in (False, True)):
                 return Triage(None, policy.decide(event, rules).reason)
             return Triage(key, f"pull_request {event.action}")
         return Triage(None, f"{event_name} events are not handled")
 
-    def _parse(self, body: str) -> Command | Reply | Ignore:
+    def _parse(self, body: str) -> Command | TfCommand | Reply | Ignore:
         rules = self.settings.policy
+        words = (body or "").strip().split(maxsplit=1)
+        if self.terraform is None and words and words[0].lower() in TF_VERBS:
+            return Ignore("terraform is not enabled on this webhook")
         return parse_comment(body, max_chargers=rules.max_chargers, max_ttl=rules.ttl_cap())
+
+    def _terraform_op(self, event: PullRequestEvent) -> str | None:
+        if self.terraform is None:
+            return None
+        if event.action == "closed":
+            return "closed"
+        if event.action in TF_AUTOPLAN and self.settings.terraform.autoplan:
+            return "autoplan"
+        return None
 
     # --- dispatch: the work -------------------------------------------------------------------
 
-    def dispatch(self, event_name: str, payload: dict[str, Any], attempt: int = 1) -> Result:
+    def dispatch(self, event_name: str, payload: dict[str, Any], attempt: int = 1, delivery_id: str | None = None) -> Result:
         event = parse_event(event_name, payload)
         if isinstance(event, PingEvent):
             return success("pong")
@@ -103,14 +128,14 @@ class Router:
         if triage.key is None:
             return ignored(triage.reason)
         if isinstance(event, CommentEvent):
-            return self._comment(event, attempt)
+            return self._comment(event, attempt, delivery_id)
         return self._pull_request(event)
 
     def _target(self, repo: str, number: int, installation_id: int | None) -> PullTarget:
         gh = self.clients.for_installation(installation_id)
         return PullTarget(repo, number, PullUpdater(gh, repo, number))
 
-    def _comment(self, event: CommentEvent, attempt: int) -> Result:
+    def _comment(self, event: CommentEvent, attempt: int, delivery_id: str | None = None) -> Result:
         parsed = self._parse(event.body)
         target = self._target(event.repo, event.number, event.installation_id)
         retrying = attempt > 1
@@ -125,8 +150,12 @@ class Router:
             body = markdown.render_parse_error(event.comment_id, event.author, parsed.message)
             target.updater.reply(event.comment_id, body, check_existing=retrying)
             return failure(f"bad command: {parsed.message}")
+        if isinstance(parsed, TfCommand):
+            assert self.terraform is not None
+            return self.terraform.run(TfJob(parsed.name, event.repo, event.number, event.installation_id, event.author,
+                                            parsed.project, event.comment_id, attempt=attempt))
         assert isinstance(parsed, Command)
-        return self.runners[parsed.name](CommentJob(event, parsed, target, attempt))
+        return self.runners[parsed.name](CommentJob(event, parsed, target, attempt, delivery_id))
 
     def _help(self, job: CommentJob) -> Result:
         body = markdown.render_help(job.event.comment_id, job.event.author)
@@ -134,8 +163,14 @@ class Router:
         return success("help")
 
     def _up(self, job: CommentJob) -> Result:
-        # bound to the head at this moment: a fork's later pushes need another /preview up
+        # Bound to the head when the writer asked: later pushes (a fork's above all) need another
+        # /preview up. GitHub's head is "now"; a push that arrived after the comment says what
+        # the head was before it.
         sha, head_repo = job.target.updater.head()
+        if self.pushes_after is not None and job.delivery_id is not None:
+            later = self.pushes_after(serial_key(job.event) or "", job.delivery_id)
+            if later:
+                sha = later[0][0]
         note = None
         if head_repo != job.event.repo:
             note = (f"This pull request comes from a fork; commit {markdown.inline(sha[:12])} was approved for a "
@@ -157,6 +192,24 @@ class Router:
         return result
 
     def _pull_request(self, event: PullRequestEvent) -> Result:
+        preview = self._preview_pull_request(event)
+        op = self._terraform_op(event)
+        if op is None:
+            return preview
+        assert self.terraform is not None
+        tf = self.terraform.run(TfJob(op, event.repo, event.number, event.installation_id, event.author,
+                                      head_sha=event.head_sha))
+        if preview.kind == "ignored":
+            return tf
+        worst = next(k for k in ("error", "failure", "success", "ignored") if k in (preview.kind, tf.kind))
+        return Result(worst, f"preview: {preview.summary}; terraform: {tf.summary}")  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        if self.terraform is not None:
+            self.terraform.close()
+        self.clients.close()
+
+    def _preview_pull_request(self, event: PullRequestEvent) -> Result:
         rules = self.settings.policy
         exists = self.previews.exists(event.number) if policy.needs_env_lookup(event) else False
         decision = policy.decide(event, rules, exists)
@@ -174,7 +227,7 @@ class Router:
     def run(self, delivery: Delivery) -> str:
         payload = json.loads(delivery.body)
         try:
-            result = self.dispatch(delivery.event, payload, attempt=delivery.attempts)
+            result = self.dispatch(delivery.event, payload, attempt=delivery.attempts, delivery_id=delivery.id)
         except RateLimitExceededException as err:
             raise RetryLater(_rate_limit_delay(err), f"GitHub rate limit: {err.status}") from err
         except GithubException as err:

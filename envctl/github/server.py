@@ -70,6 +70,7 @@ class WebhookService:
         settings.require_credentials()
         store = DeliveryStore.in_state_dir(settings.state_dir)
         router = router or Router(settings)
+        router.pushes_after = store.pushes_after
         queue = JobQueue(store, router.run, workers=settings.workers, max_attempts=settings.max_attempts,
                          synchronous=synchronous)
         return cls(settings, store, router, queue)
@@ -122,7 +123,7 @@ class WebhookService:
 
     def stop(self, timeout: float = 60.0) -> None:
         self.queue.drain(timeout)
-        self.router.clients.close()
+        self.router.close()
         self.store.close()
 
     def app(self) -> Starlette:

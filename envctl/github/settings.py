@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from envctl.envs.model import parse_duration
 from envctl.errors import ConfigError
+from envctl.github.tf_settings import TerraformWebhookSettings
 
 MiB = 1024 * 1024
 
@@ -63,6 +64,7 @@ class GitHubSettings(BaseModel):
     permission_cache_s: float = 60.0
     max_attempts: int = Field(default=5, ge=1)
     policy: PreviewPolicy = Field(default_factory=PreviewPolicy)
+    terraform: TerraformWebhookSettings = Field(default_factory=TerraformWebhookSettings)  # tf_settings.py
 
     def require_credentials(self) -> None:
         """Fail at start-up, not on the first delivery, when there is no way to talk to GitHub."""
@@ -143,4 +145,5 @@ class GitHubSettings(BaseModel):
             secondary_rate_wait_s=number("ENVCTL_GITHUB_SECONDARY_RATE_WAIT", 60.0),
             permission_cache_s=number("ENVCTL_GITHUB_PERMISSION_CACHE", 60.0),
             policy=policy,
+            terraform=TerraformWebhookSettings.from_env(env),
         )

@@ -27,6 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import jwt
 
+from tests.fakes.github_terraform import TERRAFORM_ROUTES, TerraformRoutes
 from tests.fakes.github_workflow_runs import WORKFLOW_RUN_ROUTES, WorkflowRunRoutes
 
 DATA = Path(__file__).parent / "github_data"
@@ -66,7 +67,7 @@ class Reply(Exception):
         self.status, self.body, self.headers = status, body, headers or {}
 
 
-class FakeGitHub(WorkflowRunRoutes):
+class FakeGitHub(WorkflowRunRoutes, TerraformRoutes):
     def __init__(self, token: str = "test-token", default_permission: str = "read") -> None:
         self.token = token
         self.default_permission = default_permission
@@ -77,7 +78,10 @@ class FakeGitHub(WorkflowRunRoutes):
         self.comments: dict[int, dict[str, Any]] = {}
         self.deployments: dict[int, dict[str, Any]] = {}
         self.statuses: dict[int, list[dict[str, Any]]] = {}
+        self.commit_statuses: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (repo, sha) -> oldest first
+        self.issues: dict[tuple[str, int], dict[str, Any]] = {}  # real issues (not pull requests)
         self.rate_limits: list[RateLimitRule] = []
+        self.holds: list[tuple[float, Callable[[str, str], bool]]] = []  # answer the next match late
         self.app: tuple[str, str] | None = None  # (app id, PEM public key)
         self.installation_tokens: dict[str, datetime] = {}
         self.token_lifetime = timedelta(hours=1)
@@ -87,7 +91,7 @@ class FakeGitHub(WorkflowRunRoutes):
         self.bot_login = "envctl[bot]"
         self.shapes = {name: _shape(name) for name in (
             "repository", "issue", "user", "issue_comment", "pull_request", "deployment", "deployment_status",
-            "validation_error", "response_headers",
+            "validation_error", "response_headers", "status",
         )}  # fmt: skip
         self.shapes.update({name: _shape(name) for name in ("workflow_run", "environment_approvals")})
 
@@ -133,9 +137,18 @@ class FakeGitHub(WorkflowRunRoutes):
             self.permissions[(repo.lower(), login.lower())] = (permission, role_name or permission)
 
     def add_pull(self, repo: str, number: int, head_sha: str, head_repo: str | None = None,
-                 author: str = "octocat") -> None:
+                 author: str = "octocat", base_ref: str = "master", mergeable: bool | None = None) -> None:
         with self.lock:
-            self.pulls[(repo, number)] = {"head_sha": head_sha, "head_repo": head_repo or repo, "author": author}
+            old = self.pulls.get((repo, number), {})
+            self.pulls[(repo, number)] = {"head_sha": head_sha, "head_repo": head_repo or repo, "author": author,
+                                          "base_ref": base_ref, "mergeable": mergeable,
+                                          "reviews": old.get("reviews", [])}
+
+    def add_review(self, repo: str, number: int, login: str, state: str = "APPROVED") -> None:
+        """A submitted review (APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED) on the PR's current head."""
+        with self.lock:
+            pull = self.pulls[(repo, number)]
+            pull["reviews"].append({"login": login, "state": state, "commit_id": pull["head_sha"]})
 
     def rate_limit_next(self, times: int = 1, retry_after: int = 1,
                         matches: Callable[[str, str], bool] = lambda _m, _p: True, primary: bool = False) -> None:
@@ -143,6 +156,12 @@ class FakeGitHub(WorkflowRunRoutes):
         or (primary=True) the hourly limit exhausted until x-ratelimit-reset, `retry_after` s from now."""
         with self.lock:
             self.rate_limits.append(RateLimitRule(times, retry_after, matches, primary))
+
+    def hold_next(self, seconds: float, matches: Callable[[str, str], bool]) -> None:
+        """The next matching request is answered `seconds` late, from the state at that later moment
+        (a slow GitHub, or a job caught between two events)."""
+        with self.lock:
+            self.holds.append((seconds, matches))
 
     def enable_app(self, app_id: str, public_key_pem: str, token_lifetime: timedelta = timedelta(hours=1)) -> None:
         with self.lock:
@@ -183,6 +202,12 @@ class FakeGitHub(WorkflowRunRoutes):
         rec = Recorded(h.command, parts.path, parse_qs(parts.query), body, {k.lower(): v for k, v in h.headers.items()})
         with self.lock:
             self.requests.append(rec)
+        with self.lock:
+            hold = next((x for x in self.holds if x[1](h.command, parts.path)), None)
+            if hold is not None:
+                self.holds.remove(hold)
+        if hold is not None:
+            time.sleep(hold[0])
         try:
             self._rate_limit(h.command, parts.path)
             self._authenticate(rec)
@@ -251,6 +276,7 @@ class FakeGitHub(WorkflowRunRoutes):
         ("GET", r"/repos/(?P<repo>[^/]+/[^/]+)/deployments/(?P<id>\d+)/statuses", "_list_statuses"),
         ("POST", r"/repos/(?P<repo>[^/]+/[^/]+)/deployments/(?P<id>\d+)/statuses", "_create_status"),
         *WORKFLOW_RUN_ROUTES,
+        *TERRAFORM_ROUTES,
     ]
 
     def _route(self, rec: Recorded) -> tuple[int, Any, dict[str, str]]:
@@ -328,11 +354,16 @@ class FakeGitHub(WorkflowRunRoutes):
         data = self._fill("pull_request", repo, number=int(n), url=f"{self.url}/repos/{repo}/pulls/{n}",
                           user=self._user(pull["author"]))
         data["head"]["sha"] = pull["head_sha"]
+        data["base"]["ref"] = pull.get("base_ref", data["base"]["ref"])
+        data["mergeable"] = pull.get("mergeable")
+        data["mergeable_state"] = {True: "clean", False: "dirty", None: "unknown"}[pull.get("mergeable")]
         data["head"]["repo"] = self._repo_obj(pull["head_repo"])
         data["base"]["repo"] = self._repo_obj(repo)
         return 200, data, {}
 
     def _get_issue(self, rec: Recorded, repo: str, n: str) -> tuple[int, Any, dict[str, str]]:
+        if (repo, int(n)) in self.issues:
+            return 200, self._public(self.issues[(repo, int(n))]), {}
         self._pull(repo, n)
         data = self._fill("issue", repo, number=int(n), url=f"{self.url}/repos/{repo}/issues/{n}")
         data["pull_request"] = {"url": f"{self.url}/repos/{repo}/pulls/{n}"}
@@ -461,10 +492,14 @@ def main() -> None:
     ap.add_argument("--repo", default="Codertocat/Hello-World")
     ap.add_argument("--pulls", type=int, default=20, help="pull requests 1..N, each with its own head sha")
     ap.add_argument("--permission", action="append", default=[], help="LOGIN=PERMISSION")
+    ap.add_argument("--pull", action="append", default=[], help="N=SHA: pull request N with this head (terraform)")
     args = ap.parse_args()
     fake = FakeGitHub().start()
     for number in range(1, args.pulls + 1):
         fake.add_pull(args.repo, number, f"{number:040x}")
+    for item in args.pull:
+        number, _, sha = item.partition("=")
+        fake.add_pull(args.repo, int(number), sha, mergeable=True)
     for item in args.permission:
         login, _, level = item.partition("=")
         fake.set_permission(args.repo, login, level)

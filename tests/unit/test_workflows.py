@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / ".github" / "workflows"
-NAMES = ("ci.yml", "preview.yml", "release.yml")
+NAMES = ("ci.yml", "preview.yml", "release.yml", "terraform.yml", "terraform-drift.yml")
 
 
 def check_jsonschema(*files: Path) -> subprocess.CompletedProcess[str]:
@@ -148,3 +148,25 @@ def test_actions_are_pinned_to_a_major_version(name: str) -> None:
     for step in steps(load(name)):
         if "uses" in step:
             assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+", step["uses"]), step["uses"]
+
+
+def test_terraform_hands_comments_and_pull_requests_to_envctl_safely() -> None:
+    tf = load("terraform.yml")
+    assert tf["on"]["issue_comment"]["types"] == ["created"] and "pull_request_target" not in tf["on"]
+    assert {"opened", "synchronize", "closed"} <= set(tf["on"]["pull_request"]["types"])
+    [job] = tf["jobs"].values()
+    assert "/plan" in job["if"] and "/apply" in job["if"] and "/unlock" in job["if"]
+    checkout = next(s for s in steps(tf) if str(s.get("uses", "")).startswith("actions/checkout"))
+    assert checkout["with"]["ref"] == "${{ github.event.repository.default_branch }}"
+    handle = next(s for s in steps(tf) if "envctl webhook handle" in s.get("run", ""))
+    assert handle["env"]["ENVCTL_TERRAFORM"] == "true"
+    assert tf["permissions"]["statuses"] == "write" and tf["concurrency"]["cancel-in-progress"] is False
+    for step in steps(tf):
+        assert not re.search(r"\$\{\{[^}]*github\.event", step.get("run", "")), step
+
+
+def test_drift_runs_on_a_schedule_and_manages_issues() -> None:
+    drift = load("terraform-drift.yml")
+    assert drift["on"]["schedule"][0]["cron"] and "workflow_dispatch" in drift["on"]
+    assert drift["permissions"] == {"contents": "read", "issues": "write"}
+    assert "envctl tf drift --open-issues" in scripts(drift) and "$GITHUB_STEP_SUMMARY" in scripts(drift)

@@ -104,7 +104,7 @@ class PostgresStore(ReadQueries, GroupCommitStore):
                     raise
                 log.warning("database not reachable yet (%s); retrying in %.1f s", err, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
+                delay = min(delay * 2, 0.5)  # cheap to retry; Postgres may be seconds from ready
 
     async def _stop_writer(self) -> None:
         self._stopping = True

@@ -16,7 +16,7 @@ def command(
     strategy: str = typer.Option(..., help="recreate, rolling or graceful"),
     budget: float = typer.Option(100.0, help="graceful: fleet-wide reconnect budget per second"),
     replicas: int = typer.Option(2, min=1, help="charger-server replicas (old and new)"),
-    runtime: str = typer.Option("local", help="local (kubernetes: not yet)"),
+    runtime: str = typer.Option("local", help="local or kubernetes (the cluster's images; a test cluster)"),
     report: Path = typer.Option(..., help="where to write the JSON report"),
     plot: Optional[Path] = typer.Option(None, help="where to write the PNG timeline"),
     grace: float = typer.Option(30.0, help="rolling/recreate: seconds from SIGTERM to SIGKILL"),
@@ -26,7 +26,7 @@ def command(
     keep: bool = typer.Option(False, help="leave the environment running afterwards"),
     output: OutputFormat = OutputOption,
 ) -> None:
-    """Rehearse a release on a fresh local fleet; write the JSON report (and a PNG timeline)."""
+    """Rehearse a release on a fresh fleet; write the JSON report (and a PNG timeline)."""
     with user_errors(output):
         # imported here: matplotlib and the fleet machinery would slow every other command
         from envctl.bench import plot as plot_mod

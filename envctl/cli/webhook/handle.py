@@ -40,6 +40,7 @@ def command(
             run = os.environ.get("GITHUB_RUN_ID")
             delivery_id = f"actions-{run}-{os.environ.get('GITHUB_RUN_ATTEMPT', '1')}" if run else str(uuid.uuid4())
             store = DeliveryStore.in_state_dir(settings.state_dir)
+            router.pushes_after = store.pushes_after
             queue = JobQueue(store, router.run, max_attempts=settings.max_attempts, synchronous=True)
             delivery = Delivery(id=delivery_id, event=event_name, key=triage.key, body=body)
             if store.accept(delivery):
@@ -47,6 +48,7 @@ def command(
             done = store.get(delivery_id)
             assert done is not None
             outcome = {"event": event_name, "delivery": delivery_id, "state": done.state, "result": done.result}
+        router.close()  # stops terraform worker processes, if any ran
     emit(output, outcome, lambda d: stdout.print(f"{d['event']}: {d['state']} — {d['result']}", highlight=False))
     if outcome["state"] == "failed":
         raise typer.Exit(1)

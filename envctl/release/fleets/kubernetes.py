@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -34,6 +35,8 @@ DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 POD = kind("Pod")
 DEPLOYMENT = kind("Deployment")
 SERVICE = kind("Service")
+ENDPOINT_SLICE = kind("EndpointSlice")
+KUBE_PROXY_SYNC_S = 1.0
 
 
 class KubernetesFleet:
@@ -162,11 +165,30 @@ class KubernetesFleet:
         }
 
     def set_accepting(self, replica_id: str, accepting: bool) -> None:
+        """On: the server listens, then the Service may route to it. Off: the Service stops routing
+        to it first, and only once the Service's endpoints (what kube-proxy programs) no longer
+        list it does the server stop listening, so no charger reconnecting meanwhile is refused."""
         pod = self.kube.get_or_none(POD.path(self.namespace, replica_id))
         if pod is None:
             raise ReplicaUnreachable(f"replica {replica_id} is gone")
-        self._admin(replica_id, "POST", "/admin/listen", {"accepting": accepting})
-        self._route_to(self._version(pod), accepting)
+        if accepting:
+            self._admin(replica_id, "POST", "/admin/listen", {"accepting": True})
+            self._route_to(self._version(pod), True)
+            return
+        self._route_to(self._version(pod), False)
+        self._wait_unrouted(replica_id)
+        self._admin(replica_id, "POST", "/admin/listen", {"accepting": False})
+
+    def _wait_unrouted(self, replica_id: str, within_s: float = 10.0) -> None:
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            slices = self.kube.list(ENDPOINT_SLICE.path(self.namespace),
+                                    labelSelector=f"kubernetes.io/service-name={SERVER}")
+            routed = {(e.get("targetRef") or {}).get("name") for s in slices for e in s.get("endpoints") or []}
+            if replica_id not in routed:
+                time.sleep(KUBE_PROXY_SYNC_S)  # kube-proxy programs the change a moment later
+                return
+            time.sleep(0.1)
 
     def _route_to(self, version: str, accepting: bool) -> None:
         """The Service selects the versions that take new connections: one version, or (while two
@@ -219,6 +241,24 @@ class KubernetesFleet:
         if len(left) == 1:
             self.kube.merge_patch(kind("Namespace").path(name=self.namespace),
                                   {"metadata": {"annotations": {naming.ANN_SERVER_VERSION: left.pop()}}})
+
+    def replica_stats(self) -> list[tuple[str, str, dict[str, Any] | None]]:
+        """(pod, version, /admin/stats or None) of every server pod, for samplers watching from outside."""
+        return [(p["metadata"]["name"], self._version(p), self._stats(p["metadata"]["name"]) if self._alive(p) else None)
+                for p in self._pods()]
+
+    def simulator_status(self) -> dict[str, Any] | None:
+        """The environment's simulator's status file, read in its pod (rehearsals; production has none)."""
+        sims = [p for p in self.kube.list(POD.path(self.namespace), labelSelector="app.kubernetes.io/name=charger-simulator")
+                if p.get("status", {}).get("phase") == "Running"]
+        if not sims:
+            return None
+        try:
+            raw = self.kube.exec(self.namespace, sims[0]["metadata"]["name"], "simulator", ["cat", "/status/sim.json"])
+            data = json.loads(raw)
+        except (EnvctlError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
 
     def expected_chargers(self) -> int | None:
         try:

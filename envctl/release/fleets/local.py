@@ -63,6 +63,10 @@ class LocalFleet:
         except ReplicaUnreachable:
             return None
 
+    def replica_stats(self) -> list[tuple[str, str, dict[str, Any] | None]]:
+        """(id, version, /admin/stats or None) of every replica, for samplers watching from outside."""
+        return [(rec.id, rec.version, self._stats(rec) if rec.alive else None) for rec in self._records()]
+
     def simulator_status(self) -> dict[str, Any] | None:
         try:
             data = read_json(self.env_dir / "sim-status.json")

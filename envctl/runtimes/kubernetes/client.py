@@ -68,6 +68,7 @@ _KINDS = [
     Kind("batch/v1", "CronJob", "cronjobs"),
     Kind("batch/v1", "Job", "jobs"),
     Kind("coordination.k8s.io/v1", "Lease", "leases"),
+    Kind("discovery.k8s.io/v1", "EndpointSlice", "endpointslices"),
     Kind("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies"),
     Kind("networking.k8s.io/v1", "Ingress", "ingresses"),
     Kind("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings"),
@@ -243,6 +244,25 @@ class Kube:
             method, kind("Pod").path(namespace, f"{pod}:{port}") + "/proxy" + path,
             body=body, timeout=timeout, extra_headers=headers, retry=False,
         )
+
+    def exec(self, namespace: str, pod: str, container: str, command: list[str], timeout: float = 30.0) -> str:
+        """Run a command in a container (pods/exec, through the API server) and return its stdout."""
+        from kubernetes.stream import stream
+
+        # stream() swaps the ApiClient's transport for a websocket while it runs: on a client of
+        # its own, so requests other threads make meanwhile still go out as plain HTTP.
+        exec_api = client.ApiClient(self.configuration)
+        try:
+            out = stream(client.CoreV1Api(exec_api).connect_get_namespaced_pod_exec, pod, namespace,
+                         container=container, command=command, stderr=False, stdin=False, stdout=True, tty=False,
+                         _request_timeout=timeout)
+        except client.ApiException as err:
+            raise ApiError(err.status or 0, str(err.reason), str(err.reason)) from None
+        except Exception as err:  # the websocket layer raises its own errors
+            raise EnvctlError(f"exec in pod {namespace}/{pod} failed: {err}") from None
+        finally:
+            exec_api.close()
+        return str(out)
 
     def whoami(self) -> dict[str, Any]:
         """The authenticated user (SelfSubjectReview: allowed for everyone, no RBAC needed)."""

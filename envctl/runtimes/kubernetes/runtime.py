@@ -95,9 +95,10 @@ class KubernetesRuntime:
         values.subject = self.subject()
 
         progress("applying manifests", 0, 1)
-        self.kube.apply(r.render_namespace(values, templates))
         rolebinding = r.render_rolebinding(values, templates)
         self.kube.apply(rolebinding)
+        self._refuse_mid_release(spec.name, values.namespace)  # before anything of it changes
+        self.kube.apply(r.render_namespace(values, templates))
         values.credentials = self._credentials(values.namespace)
         objects = r.render(values, templates)
         first = [o for o in objects if o["kind"] not in WORKLOADS and o["kind"] != "Namespace"]
@@ -132,13 +133,6 @@ class KubernetesRuntime:
         """An existing environment keeps the server version it runs: changing it with `up` would
         replace every server pod at once, the outage releases exist to prevent."""
         running = ann.get(naming.ANN_SERVER_VERSION)
-        namespace = ns["metadata"]["name"]
-        release = self._release_in_progress(namespace)
-        if release:
-            raise Refused(
-                f"environment {spec.name} is in the middle of release {release}; `up` would undo its progress",
-                f"wait for it (`envctl release status {release}`) or abort it (`envctl release abort {release}`)",
-            )
         if running and spec.server_version and spec.server_version != running:
             raise Refused(
                 f"environment {spec.name} runs charger-server {running}; `up --server-version "
@@ -146,6 +140,14 @@ class KubernetesRuntime:
                 f"release it instead: `envctl release plan --env {spec.name} --to {spec.server_version}`",
             )
         return running or spec.server_version or "v1"
+
+    def _refuse_mid_release(self, name: str, namespace: str) -> None:
+        release = self._retry_rbac(lambda: self._release_in_progress(namespace))
+        if release:
+            raise Refused(
+                f"environment {name} is in the middle of release {release}; `up` would undo its progress",
+                f"wait for it (`envctl release status {release}`) or abort it (`envctl release abort {release}`)",
+            )
 
     def _release_in_progress(self, namespace: str) -> str | None:
         """A release's state ConfigMap whose status has neither finished nor failed."""
@@ -369,19 +371,24 @@ class KubernetesRuntime:
             )
 
     def _stop_pods(self, namespace: str) -> None:
-        """Scale workloads to zero and wait for their pods to go (each drains as it stops).
+        """Stop the chargers first, then everything else, and wait for the pods to go.
 
-        The namespace controller, finding pods still terminating, re-checks only after their
-        whole grace period; with the pods already gone the namespace disappears at once."""
+        With the simulator gone the servers hold no connections, so their preStop drain has
+        nothing to shed; and the namespace controller, finding pods still terminating, would
+        re-check only after their whole grace period, while with the pods already gone the
+        namespace disappears at once."""
         workloads = self.kube.list(kind("Deployment").path(namespace)) + self.kube.list(
             kind("StatefulSet").path(namespace))
-        for w in workloads:
-            path = kind(w["kind"]).path(namespace, w["metadata"]["name"])
-            self.kube.merge_patch(path, {"spec": {"replicas": 0}})
         deadline = time.monotonic() + self.config.kubernetes.down_timeout.total_seconds()
         pods_path = kind("Pod").path(namespace)
-        while workloads and self.kube.list(pods_path) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        simulators = [w for w in workloads if (w["metadata"].get("labels") or {}).get(
+            "app.kubernetes.io/name") == "charger-simulator"]
+        for group, selector in ((simulators, "app.kubernetes.io/name=charger-simulator"), (workloads, None)):
+            for w in group:
+                self.kube.merge_patch(kind(w["kind"]).path(namespace, w["metadata"]["name"]), {"spec": {"replicas": 0}})
+            query = {"labelSelector": selector} if selector else {}
+            while group and self.kube.list(pods_path, **query) and time.monotonic() < deadline:
+                time.sleep(0.1)
 
     def _wait_gone(self, namespace: str) -> None:
         path = kind("Namespace").path(name=namespace)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -90,6 +92,26 @@ def test_fork_preview_only_on_a_writers_command_bound_to_that_head(
     assert len(fake_github.deployment_list(REPO, "pr-13")) == 1  # the new fork code was not deployed
     body = str(sticky(fake_github, 13)["body"])
     assert "is behind the pull request" in body and "`222222222222`" in body
+
+
+def test_a_push_right_after_the_comment_does_not_change_what_the_writer_asked_for(
+    webhook: RunningServer, fake_github: FakeGitHub
+) -> None:
+    fake_github.add_pull(REPO, 16, SHA1)
+    fake_github.set_permission(REPO, "alice", "write")
+    # The job reads the PR's head late, after the push below has happened and been delivered.
+    fake_github.hold_next(1.5, lambda method, path: method == "GET" and path.endswith("/pulls/16"))
+    assert webhook.send("issue_comment", up_comment(16, comment_id=1, args="--chargers 1")).status_code == 202
+    time.sleep(0.3)
+    fake_github.add_pull(REPO, 16, SHA2)
+    push = payloads.pull_request("synchronize", number=16, sha=SHA2, repo=REPO)
+    push["before"], push["after"] = SHA1, SHA2
+    assert webhook.send("pull_request", push).status_code == 202
+    webhook.wait_idle(180)
+    [deployment] = fake_github.deployment_list(REPO, "pr-16")
+    assert deployment["sha"] == SHA1  # what the head was when alice asked
+    body = str(sticky(fake_github, 16)["body"])
+    assert "still runs the commit that was asked for" in body and "`222222222222`" in body
 
 
 def test_auto_preview_on_open_and_redeploy_on_push(

@@ -118,7 +118,7 @@ def test_writer_up_extend_then_close_on_the_cluster(
     assert ns.metadata.labels["envctl.io/pr"] == str(n) and ns.metadata.labels["envctl.io/environment"] == env
     assert ns.metadata.annotations["envctl.io/owner"] == "alice"
     deployments = client.AppsV1Api(k8s).list_namespaced_deployment(f"envctl-pr-{n}").items
-    assert "charger-server" in {d.metadata.name for d in deployments}
+    assert "charger-server-v1" in {d.metadata.name for d in deployments}
     for d in deployments:
         assert d.spec.replicas >= 1 and d.status.ready_replicas == d.spec.replicas, d.metadata.name
         # The commit alice asked for, built into its own image.
@@ -147,12 +147,12 @@ def test_writer_up_extend_then_close_on_the_cluster(
     fake_github.add_pull(REPO, n, SHA2)
     webhook.send("pull_request", payloads.pull_request("synchronize", number=n, sha=SHA2, repo=REPO))
     webhook.wait_idle(60)
-    server = client.AppsV1Api(k8s).read_namespaced_deployment("charger-server", f"envctl-pr-{n}")
+    server = client.AppsV1Api(k8s).read_namespaced_deployment("charger-server-v1", f"envctl-pr-{n}")
     assert server.spec.template.spec.containers[0].image == image_for(SHA)
     assert "`444444444444`" in str(sticky(fake_github, n)["body"])  # says the preview is behind
     webhook.send("issue_comment", comment("/preview up", n, "alice", 3))
     webhook.wait_idle(180)
-    server = client.AppsV1Api(k8s).read_namespaced_deployment("charger-server", f"envctl-pr-{n}")
+    server = client.AppsV1Api(k8s).read_namespaced_deployment("charger-server-v1", f"envctl-pr-{n}")
     assert server.spec.template.spec.containers[0].image == image_for(SHA2)
 
     webhook.send("pull_request", payloads.pull_request("closed", number=n, sha=SHA, repo=REPO))

@@ -91,7 +91,9 @@ def test_envctl_does_its_job_with_exactly_the_shipped_roles(
     _, kubeconfig = as_envctl
     cli = Cli({**os.environ, "KUBECONFIG": kubeconfig, "ENVCTL_CONFIG": str(tmp_path / "envctl.yaml"),
                "PYTHONPATH": str(REPO)}, tmp_path / "envctl.yaml", real_placement(control_plane))
-    cli.write_config({"kubernetes": {"ingress": {"enabled": True}}})
+    # One person plans and approves here; in CI the approval comes from GitHub's API.
+    cli.write_config({"kubernetes": {"ingress": {"enabled": True}},
+                      "release": {"approval": {"forbid_self_approval": False}}})
     name = f"rbac-{uuid.uuid4().hex[:6]}"
     try:
         status = cli.json("up", name, "--pr", "7", "--runtime", "kubernetes", "--chargers", "2")
@@ -103,8 +105,17 @@ def test_envctl_does_its_job_with_exactly_the_shipped_roles(
         assert cli.json("status", name, "--runtime", "kubernetes")["phase"] == "Ready"
         assert name in {e["name"] for e in cli.json("list", "--runtime", "kubernetes")}
         cli.json("extend", name, "1h", "--runtime", "kubernetes")
+        # A graceful release with only the environment's rights: Deployments, the Service, pods
+        # (proxy, deletion cost), EndpointSlices, its ConfigMaps and its Lease.
+        plan = cli.json("release", "plan", "--env", name, "--runtime", "kubernetes", "--to", "v2", "--budget", "50",
+                        "--hold", "0s")
+        cli.json("release", "approve", plan["id"], "--env", name, "--runtime", "kubernetes")
+        done = cli.json("release", "start", plan["id"], "--env", name, "--runtime", "kubernetes", timeout=300)
+        assert done["phase"] == "Completed", done
+        assert cli.json("release", "status", plan["id"], "--env", name, "--runtime", "kubernetes")["phase"] == "Completed"
         cli.json("gc", "--dry-run", "--runtime", "kubernetes")
-        cli.write_config({"kubernetes": {"database": {"kind": "sqlite"}}})  # pruning Postgres needs delete rights
+        cli.write_config({"kubernetes": {"database": {"kind": "sqlite"}},  # pruning Postgres needs delete rights
+                          "release": {"approval": {"forbid_self_approval": False}}})
         assert cli.json("up", name, "--pr", "7", "--runtime", "kubernetes", "--chargers", "2")["phase"] == "Ready"
         assert admin.get_or_none(kind("StatefulSet").path(f"envctl-{name}", "postgres")) is None
         assert cli.json("down", name, "--runtime", "kubernetes")["removed"] is True

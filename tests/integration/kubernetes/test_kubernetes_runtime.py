@@ -80,7 +80,7 @@ def test_up_again_converges_without_changing_credentials_and_prunes(
     assert status["phase"] == "Ready"
     after = objects_in(admin, ns)
     assert ("StatefulSet", "postgres") not in after and ("Service", "postgres") not in after
-    assert ("Deployment", "charger-server") in after
+    assert ("Deployment", "charger-server-v1") in after
     assert admin.get(NS.path(name=ns))["metadata"]["uid"] == uid
     again = admin.get(kind("Secret").path(ns, "envctl-credentials"))["data"]
     assert {k: again[k] for k in ("admin-token", "basic-auth-password")} == {

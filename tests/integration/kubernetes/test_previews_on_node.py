@@ -91,7 +91,7 @@ def test_up_for_a_pr_runs_every_pod_and_connects_every_charger(cli: Cli, admin: 
     assert objects_in(admin, f"envctl-{name}") == {
         ("ResourceQuota", "envctl-quota"), ("LimitRange", "envctl-limits"), ("NetworkPolicy", "envctl-isolation"),
         ("ServiceAccount", "charger"), ("Secret", "envctl-credentials"), ("Secret", "envctl-basic-auth"),
-        ("ConfigMap", "envctl-config"), ("Service", "charger-server"), ("Deployment", "charger-server"),
+        ("ConfigMap", "envctl-config"), ("Service", "charger-server"), ("Deployment", "charger-server-v1"),
         ("Deployment", "charger-simulator"), ("Ingress", "charger-server"), ("RoleBinding", "envctl"),
         ("Service", "postgres"), ("StatefulSet", "postgres"),
     }
