@@ -15,7 +15,10 @@ from envctl.capacity.profile import CapacityProfile
 from tests.unit.capacity.test_arithmetic import FAST
 
 QUICK = ["--step", "0.7", "--growth", "2", "--max-steps", "3", "--hold-connections", "300",
-         "--message-connections", "50", "--connect-start", "50", "--heartbeat-start", "200", "--durable-start", "50"]
+         "--message-connections", "50", "--connect-start", "20", "--heartbeat-start", "200", "--durable-start", "20"]
+# The mechanics are under test (a real replica, judged step by step), not this shared machine's speed:
+# a bound a busy machine still meets at the first steps.
+ROOMY_P99 = ["--p99-ms", "250"]
 
 
 def envctl(*args: str, env: dict[str, str] | None = None, timeout: float = 240) -> subprocess.CompletedProcess[str]:
@@ -31,7 +34,7 @@ def as_json(done: subprocess.CompletedProcess[str]) -> Any:
 @pytest.mark.slow
 def test_bench_capacity_measures_one_real_replica(tmp_path: Path) -> None:
     report = tmp_path / "profile.json"
-    summary = as_json(envctl("bench", "capacity", "--report", str(report), *QUICK, "-o", "json"))
+    summary = as_json(envctl("bench", "capacity", "--report", str(report), *QUICK, *ROOMY_P99, "-o", "json"))
     profile = CapacityProfile.load(report)
     assert summary["connects_per_s"] == profile.connects.per_s > 0
     for limit in (profile.connects, profile.heartbeats, profile.durable_messages):
@@ -46,6 +49,7 @@ def test_bench_capacity_measures_one_real_replica(tmp_path: Path) -> None:
         assert limit.cpu_cores > 0 and limit.cpu_s_per_op > 0
     # the ladder grows by --growth until a step fails or --max-steps
     assert [s.offered_per_s for s in profile.heartbeats.steps][:2] in ([200.0, 400.0], [200.0, 200.0])
+    assert profile.p99_bound_ms == 250 and profile.connect_statuses == 3
     assert 1_000 < profile.memory.per_connection_bytes < 200_000
     assert profile.memory.connections_measured == 300
     assert 1_000 < profile.connections_limit < 20_000  # this machine: 20,000 descriptors per process
