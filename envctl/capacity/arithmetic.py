@@ -19,6 +19,11 @@ The model (docs/capacity.md works examples by hand):
   (R - u) / cost_of_a_reconnect.
 - Release budget: the same, but keeping the spike headroom while the release runs,
   (R - spike * u) / cost_of_a_reconnect, so a spike during a release still fits.
+- The store is shared: every replica commits to the same database, so its commits within the
+  bound (measured with two replicas on it) are a fleet-wide limit that more replicas do not raise.
+  Each reconnect's BootNotification is one commit: storm and budget are capped by what the store
+  has left after the steady (resp. spike) durable writes, and a spike of durable writes beyond it
+  is reported as "bound by the store".
 - Release duration: what the release engine does with that budget: start the new replicas, move
   N chargers paced at PACE_SHARE of the budget, hold the canary, verify.
 - Requests: the CPU the replica used at its measured limits (they only hold with that CPU), and
@@ -80,6 +85,23 @@ class SteadyLoad:
 
 
 @dataclass(frozen=True)
+class StoreLoad:
+    """The store every replica writes to: its commits within the bound are a fleet-wide resource."""
+
+    capacity_per_s: float  # durable writes it commits within the p99 bound, whole fleet
+    steady_per_s: float
+    spike: float
+
+    @property
+    def utilisation_spike(self) -> float:
+        return self.spike * self.steady_per_s / self.capacity_per_s if self.capacity_per_s else math.inf
+
+    @property
+    def bound(self) -> bool:
+        return self.utilisation_spike > 1
+
+
+@dataclass(frozen=True)
 class Sizing:
     replicas: int
     replicas_by_load: int
@@ -94,6 +116,7 @@ class Sizing:
     release_duration_s: float | None  # None: no budget, no release
     utilisation_steady: float  # of the whole fleet's capacity
     utilisation_spike: float
+    store: StoreLoad | None = None
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -110,6 +133,8 @@ class Sizing:
 
     @property
     def bound_by(self) -> str:
+        if self.store is not None and self.store.bound:
+            return "store"
         return "connections" if self.replicas_by_connections >= self.replicas_by_load else "load"
 
     def to_dict(self) -> dict[str, Any]:
@@ -127,6 +152,11 @@ class Sizing:
             "steady": {k: round(v, 4) for k, v in asdict(self.steady).items()},
             "reconnect_cost_units": self.reconnect_cost_units,
             "utilisation": {"steady": round(self.utilisation_steady, 4), "spike": round(self.utilisation_spike, 4)},
+            "store": None if self.store is None else {
+                "commits_per_s_within_bound": round(self.store.capacity_per_s, 1),
+                "steady_writes_per_s": round(self.store.steady_per_s, 1),
+                "utilisation_spike": round(self.store.utilisation_spike, 4),
+            },
             "warnings": self.warnings,
         }
 
@@ -160,6 +190,15 @@ def reconnect_cost(fleet: Fleet, profile: CapacityProfile) -> float:
     return 1 / profile.connects.per_s + extra_statuses / profile.heartbeats.per_s
 
 
+def store_load(fleet: Fleet, profile: CapacityProfile, steady: SteadyLoad, replicas: int) -> StoreLoad | None:
+    """One replica has the store to itself (its measured durable limit); several share what the
+    store commits with several writers on it, which does not grow with more replicas."""
+    if profile.shared_store is None:
+        return None  # a profile from before the shared store was measured: per-replica only
+    capacity = profile.durable_messages.per_s if replicas == 1 else profile.shared_store.per_s
+    return StoreLoad(capacity, steady.durable_per_s, fleet.spike)
+
+
 def release_duration(chargers: int, replicas: int, budget_per_s: float, hold_s: float) -> float | None:
     """The release engine's own pace: new replicas started one by one, every charger moved at
     PACE_SHARE of the budget (the engine's headroom for late deliveries), the canary hold, verify."""
@@ -177,11 +216,21 @@ def size(fleet: Fleet, profile: CapacityProfile) -> Sizing:
     cost = reconnect_cost(fleet, profile)
     storm = max(0.0, (replicas - steady.replica_units) / cost)
     budget = max(0.0, math.floor((replicas - fleet.spike * steady.replica_units) / cost))
+    store = store_load(fleet, profile, steady, replicas)
+    if store is not None:  # every reconnect's BootNotification is one more commit on the shared store
+        storm = min(storm, max(0.0, store.capacity_per_s - steady.durable_per_s))
+        budget = min(budget, max(0.0, math.floor(store.capacity_per_s - fleet.spike * steady.durable_per_s)))
     per_replica = math.ceil(fleet.chargers / replicas)
     at_band_top = math.ceil(fleet.chargers / replicas * (1 + REBALANCE_BAND))
     memory = profile.memory.base_bytes + profile.memory.per_connection_bytes * at_band_top
     cores = max(profile.connects.cpu_cores, profile.heartbeats.cpu_cores, profile.durable_messages.cpu_cores)
     warnings = []
+    if store is not None and store.bound:
+        warnings.append(
+            f"the store is the limit: {fleet.spike:g}x the steady durable writes "
+            f"({fleet.spike * steady.durable_per_s:,.0f}/s) is more than it commits within the p99 bound "
+            f"({store.capacity_per_s:,.0f}/s with {profile.shared_store_writers} replicas on it); more replicas do not help"
+        )
     if budget < 1:
         warnings.append(
             f"the {fleet.spike:g}x spike headroom leaves no reconnect budget for releases; "
@@ -207,5 +256,6 @@ def size(fleet: Fleet, profile: CapacityProfile) -> Sizing:
         release_duration_s=release_duration(fleet.chargers, replicas, budget, fleet.hold_s),
         utilisation_steady=steady.replica_units / replicas,
         utilisation_spike=fleet.spike * steady.replica_units / replicas,
+        store=store,
         warnings=warnings,
     )

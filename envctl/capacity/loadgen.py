@@ -271,8 +271,14 @@ class LoadWorkers:
 
     def run(self, name: str, timeout_s: float = 120.0, **kwargs: Any) -> list[dict[str, Any]]:
         """Send the same command to every worker (rates already split by the caller) and wait."""
+        self.send(name, **kwargs)
+        return self.collect(name, timeout_s)
+
+    def send(self, name: str, **kwargs: Any) -> None:
         for q in self.commands:
             q.put((name, kwargs))
+
+    def collect(self, name: str, timeout_s: float = 120.0) -> list[dict[str, Any]]:
         answers: dict[int, dict[str, Any]] = {}
         deadline = time.monotonic() + timeout_s
         while len(answers) < len(self.procs):

@@ -34,8 +34,9 @@ def plot(fleet: Fleet, profile: CapacityProfile, sizing: Sizing, path: Path) -> 
     left.axvline(fleet.chargers, color="grey", linestyle=":", linewidth=1, label=f"{fleet.chargers:,} chargers")
     left.set_xlabel("chargers")
     left.set_ylabel("replicas' worth of work (1 = one replica at handler p99 bound)")
+    store = "" if sizing.store is None else f"; store {sizing.store.utilisation_spike:.0%} used at the spike"
     left.set_title(
-        f"storm absorbed {sizing.storm_absorbed_per_s:,.0f}/s, release budget {sizing.release_budget_per_s:,.0f}/s",
+        f"storm absorbed {sizing.storm_absorbed_per_s:,.0f}/s, release budget {sizing.release_budget_per_s:,.0f}/s{store}",
         fontsize=10,
     )
     left.legend(loc="upper left", fontsize=8)

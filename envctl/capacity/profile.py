@@ -65,6 +65,10 @@ class CapacityProfile(BaseModel):
     memory: Memory
     connections_limit: int  # open files the replica may hold, minus those it holds idle
     connect_statuses: int = 3  # StatusNotifications each measured connect sent after its boot
+    # Durable writes the store commits within the bound for the whole fleet, measured with
+    # `shared_store_writers` replicas on it (None: a profile from before this was measured).
+    shared_store: Limit | None = None
+    shared_store_writers: int = 2
     conditions: dict[str, Any] = Field(default_factory=dict)
 
     def save(self, path: Path) -> None:

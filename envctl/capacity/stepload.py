@@ -11,6 +11,8 @@ processes of its own (envctl/capacity/loadgen.py). Phases, in this order on a fr
    as a reconnecting charger sends them; the connections are closed between steps.
 3. heartbeats, then durable messages (MeterValues, committed before the answer), as CALLs per
    second over `message_connections` persistent chargers.
+4. shared store: durable messages again, split over two replicas writing to the same store, as a
+   fleet's replicas do: what the store commits within the bound for the whole fleet.
 
 Each ladder grows the rate by `growth` per step until a step fails (handler p99 over the bound,
 answers behind the offered rate by more than 5 %, or any failure), then tries `refine` steps
@@ -44,6 +46,7 @@ Say = Callable[[str], None]
 KEEP_UP_RATIO = 0.95  # answers in the step's window must reach this share of what was offered
 IDLE_CPU_SPARE = 0.8  # a replica below this many cores was not the bottleneck
 FD_HEADROOM = 64  # descriptors kept back for the store, logs and admin connections
+SHARED_STORE_WRITERS = 2  # replicas writing to one store in the shared-store phase
 CONNECT_STEP_FD_SHARE = 0.8  # a connect step opens at most this share of the replica's connection room
 
 
@@ -80,16 +83,16 @@ def _quiet(_msg: str) -> None:
 
 
 class _Replica:
-    """The replica under test: `envctl server` in its own process, as the local runtime starts it."""
+    """A replica under test: `envctl server` in its own process, as the local runtime starts it."""
 
-    def __init__(self, opts: MeasureOptions, workdir: Path) -> None:
-        self.database_url = opts.database_url or f"sqlite:///{workdir / 'capacity.db'}"
-        ready = workdir / "ready.json"
-        self.log = workdir / "server.log"
+    def __init__(self, opts: MeasureOptions, workdir: Path, name: str = "capacity", database_url: str | None = None) -> None:
+        self.database_url = database_url or opts.database_url or f"sqlite:///{workdir / 'capacity.db'}"
+        ready = workdir / f"{name}.ready.json"
+        self.log = workdir / f"{name}.log"
         args = [
             sys.executable, "-m", "envctl", "server", "--host", "127.0.0.1", "--port", "0", "--admin-port", "0",
             "--database-url", self.database_url, "--server-version", opts.server_version,
-            "--replica-id", "capacity", "--heartbeat-interval", "3600", "--ready-file", str(ready), *opts.server_args,
+            "--replica-id", name, "--heartbeat-interval", "3600", "--ready-file", str(ready), *opts.server_args,
         ]  # fmt: skip
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
@@ -140,12 +143,14 @@ class Measurement:
 
     # -- one step ---------------------------------------------------------------------------
 
-    def _step(self, replica: _Replica, ladder: _Ladder, rate: float) -> Step:
+    def _step(self, replicas: list[_Replica], ladder: _Ladder, rate: float) -> Step:
+        """One step on one replica, or on several sharing a store (their histograms and CPU summed)."""
         self.step_no += 1
-        before, cpu0, t0 = replica.probe.buckets(), replica.probe.cpu_seconds(), time.time()
+        probes = [r.probe for r in replicas]
+        before, cpu0, t0 = [p.buckets() for p in probes], sum(p.cpu_seconds() for p in probes), time.time()
         answers = ladder.run(rate, self.step_no)
-        cpu1, t1 = replica.probe.cpu_seconds(), time.time()
-        window = delta(replica.probe.buckets().get(ladder.action, []), before.get(ladder.action))
+        cpu1, t1 = sum(p.cpu_seconds() for p in probes), time.time()
+        window = _summed([delta(p.buckets().get(ladder.action, []), b.get(ladder.action)) for p, b in zip(probes, before)])
         bound_s = self.opts.p99_bound_ms / 1000
         within = fraction_within(window, bound_s)
         p99 = quantile(window, 0.99)
@@ -173,16 +178,17 @@ class Measurement:
                  f"{cores:.2f} cores — {verdict}")  # fmt: skip
         return step
 
-    def _climb(self, replica: _Replica, ladder: _Ladder) -> Limit:
+    def _climb(self, replica: _Replica | list[_Replica], ladder: _Ladder) -> Limit:
+        replicas = replica if isinstance(replica, list) else [replica]
         steps: list[Step] = []
         best: Step | None = None
         first_bad: Step | None = None
         rate = ladder.start
         for _ in range(self.opts.max_steps):
-            step = self._step(replica, ladder, rate)
+            step = self._step(replicas, ladder, rate)
             steps.append(step)
             if not step.ok and self.opts.retry:  # the machine is shared: tell a hiccup from the knee
-                step = self._step(replica, ladder, rate)
+                step = self._step(replicas, ladder, rate)
                 steps.append(step)
             if not step.ok:
                 first_bad = step
@@ -193,7 +199,7 @@ class Measurement:
             lo, hi = best.offered_per_s, first_bad.offered_per_s
             for _ in range(self.opts.refine):
                 mid = math.sqrt(lo * hi)
-                step = self._step(replica, ladder, mid)
+                step = self._step(replicas, ladder, mid)
                 steps.append(step)
                 if step.ok:
                     lo = mid
@@ -267,6 +273,30 @@ class Measurement:
 
         return _Ladder("heartbeats" if kind == "heartbeat" else "durable messages", action, start, run)
 
+    def _shared_store(self, workdir: Path, first: _Replica, first_load: LoadWorkers) -> Limit:
+        """Durable writes with SHARED_STORE_WRITERS replicas on the one store, as a fleet has them:
+        the store does not grow with the replicas (one SQLite file, one Postgres primary)."""
+        second = _Replica(self.opts, workdir, name="capacity-2", database_url=first.database_url)
+        load = LoadWorkers("127.0.0.1", second.port, 1)
+        try:
+            load.run("open", timeout_s=300, count=self.opts.message_connections // 2, prefix="msg2", first=6_000_000)
+
+            def run(rate: float, _step: int) -> dict[str, int | float | None]:
+                start_at = time.time() + 0.3
+                per = rate / (first_load.count + load.count)
+                first_load.send("message_step", kind="meter", rate=per, duration_s=self.opts.step_s, start_at=start_at)
+                load.send("message_step", kind="meter", rate=per, duration_s=self.opts.step_s, start_at=start_at)
+                answers = first_load.collect("message_step", self.opts.step_s + 60) + load.collect(
+                    "message_step", self.opts.step_s + 60)
+                time.sleep(0.3)
+                return {**_sum(answers), "duration_s": self.opts.step_s}
+
+            ladder = _Ladder("durable messages, store shared by 2 replicas", "MeterValues", self.opts.durable_start, run)
+            return self._climb([first, second], ladder)
+        finally:
+            load.close()
+            second.stop()
+
     def run(self) -> CapacityProfile:
         workdir = Path(tempfile.mkdtemp(prefix="envctl-capacity-"))
         load_at_start = os.getloadavg()
@@ -280,6 +310,7 @@ class Measurement:
             load.run("open", timeout_s=300, count=per, prefix="msg", first=5_000_000)
             heartbeats = self._climb(replica, self._message_ladder(load, "heartbeat", "Heartbeat", self.opts.heartbeat_start))
             durable = self._climb(replica, self._message_ladder(load, "meter", "MeterValues", self.opts.durable_start))
+            shared = self._shared_store(workdir, replica, load)
             load.run("close_all")
         finally:
             load.close()
@@ -296,6 +327,8 @@ class Measurement:
             memory=memory,
             connections_limit=conn_limit,
             connect_statuses=self.opts.connectors + 1,
+            shared_store=shared,
+            shared_store_writers=SHARED_STORE_WRITERS,
             conditions={
                 "python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine(),
                 "loadavg_at_start": list(load_at_start), "loadavg_at_end": list(os.getloadavg()),
@@ -303,6 +336,14 @@ class Measurement:
                 "note": "replica and load generator share this machine; a busy machine measures lower limits",
             },
         )  # fmt: skip
+
+
+def _summed(windows: list[list[tuple[float, float]]]) -> list[tuple[float, float]]:
+    total: dict[float, float] = {}
+    for w in windows:
+        for le, n in w:
+            total[le] = total.get(le, 0.0) + n
+    return sorted(total.items())
 
 
 def _sum(answers: list[dict[str, object]]) -> dict[str, int | float | None]:

@@ -53,6 +53,7 @@ def _summary(p: CapacityProfile, report: Path) -> dict[str, Any]:
         "connects_per_s": p.connects.per_s,
         "heartbeats_per_s": p.heartbeats.per_s,
         "durable_messages_per_s": p.durable_messages.per_s,
+        "shared_store_durable_per_s": p.shared_store.per_s if p.shared_store else None,
         "memory_per_connection_bytes": p.memory.per_connection_bytes,
         "connections_limit": p.connections_limit,
         "p99_bound_ms": p.p99_bound_ms,
@@ -65,6 +66,8 @@ def _show(d: dict[str, Any]) -> None:
     stdout.print(f"  connects + BootNotification    {d['connects_per_s']:>10,.0f} /s")
     stdout.print(f"  heartbeats                     {d['heartbeats_per_s']:>10,.0f} /s")
     stdout.print(f"  durable messages (MeterValues) {d['durable_messages_per_s']:>10,.0f} /s")
+    if d["shared_store_durable_per_s"] is not None:
+        stdout.print(f"  durable, store shared by 2     {d['shared_store_durable_per_s']:>10,.0f} /s (the whole fleet's)")
     stdout.print(f"  memory per connection          {d['memory_per_connection_bytes'] / 1024:>10,.1f} KiB")
     stdout.print(f"  connections one replica holds  {d['connections_limit']:>10,}")
     for name in d["reached_ceiling"]:

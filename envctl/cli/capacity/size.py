@@ -50,6 +50,10 @@ def _show(d: dict[str, Any]) -> None:
     stdout.print(f"  requests per replica cpu {d['requests']['cpu']}, memory {d['requests']['memory']}")
     stdout.print(f"  steady load          {s['light_per_s']:,.0f} light + {s['durable_per_s']:,.0f} durable msgs/s "
                  f"= {d['utilisation']['steady']:.1%} of the fleet ({d['utilisation']['spike']:.1%} at the spike)")  # fmt: skip
+    if d.get("store"):
+        st = d["store"]
+        stdout.print(f"  store                {st['commits_per_s_within_bound']:,.0f} commits/s within the bound for the fleet; "
+                     f"{st['steady_writes_per_s']:,.0f}/s steady = {st['utilisation_spike']:.0%} at the spike")  # fmt: skip
     stdout.print(f"  storm absorbed       {d['storm_absorbed_per_s']:,.0f} chargers reconnecting per second")
     stdout.print(f"  release budget       {d['release_budget_per_s']:,.0f} reconnects/s (keeps the spike headroom)")
     duration = d["release_duration_s"]

@@ -37,7 +37,8 @@ def test_bench_capacity_measures_one_real_replica(tmp_path: Path) -> None:
     summary = as_json(envctl("bench", "capacity", "--report", str(report), *QUICK, *ROOMY_P99, "-o", "json"))
     profile = CapacityProfile.load(report)
     assert summary["connects_per_s"] == profile.connects.per_s > 0
-    for limit in (profile.connects, profile.heartbeats, profile.durable_messages):
+    assert profile.shared_store is not None and profile.shared_store_writers == 2
+    for limit in (profile.connects, profile.heartbeats, profile.durable_messages, profile.shared_store):
         offered = [s.offered_per_s for s in limit.steps]
         assert offered[0] > 0 and len(offered) >= 1
         good = [s for s in limit.steps if s.ok]

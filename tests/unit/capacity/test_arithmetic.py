@@ -98,6 +98,32 @@ def test_no_budget_left_is_said_not_hidden() -> None:
     json.dumps(s.to_dict(), allow_nan=False)  # still valid JSON
 
 
+def test_the_shared_store_caps_what_more_replicas_cannot_raise() -> None:
+    # 30,000 chargers, 2 arrivals/charger/h of 30 min (Erlang B: 20 % turned away): 13.333 sessions/s;
+    # durable = 13.333 x (2 + 30) = 426.67 writes/s; u = 540 / 20,000 + 426.67 / 4000 = 0.13367.
+    fleet = Fleet(chargers=30_000, session_rate=2, spike=5)
+    roomy = FAST.model_copy(update={"shared_store": Limit(per_s=3000, cpu_s_per_op=0, cpu_cores=0)})
+    s = size(fleet, roomy)
+    assert s.replicas == 2 and s.steady.durable_per_s == pytest.approx(426.667, abs=1e-3)
+    # replicas: storm (2 - 0.13367) / 0.0005 = 3732.7, budget floor((2 - 0.66833) / 0.0005) = 2663;
+    # store: 3000 - 426.67 = 2573.3 boots/s left, floor(3000 - 5 x 426.67) = 866 with the spike kept.
+    assert s.storm_absorbed_per_s == pytest.approx(2573.33, abs=0.01)
+    assert s.release_budget_per_s == 866
+    assert s.release_duration_s == pytest.approx(20 + 30_000 / (866 * 0.95) + 35, abs=0.01)
+    assert s.to_dict()["store"] == {"commits_per_s_within_bound": 3000.0, "steady_writes_per_s": 426.7,
+                                    "utilisation_spike": 0.7111}  # fmt: skip
+    assert s.bound_by == "connections"
+
+    tight = FAST.model_copy(update={"shared_store": Limit(per_s=600, cpu_s_per_op=0, cpu_cores=0)})
+    t = size(fleet, tight)  # 5 x 426.67 = 2133 writes/s at the spike, the store commits 600
+    assert t.bound_by == "store" and t.release_budget_per_s == 0 and t.replicas == 2
+    assert t.storm_absorbed_per_s == pytest.approx(600 - 426.667, abs=1e-3)
+    assert any("the store is the limit" in w and "more replicas do not help" in w for w in t.warnings)
+    # one replica has the store to itself: its own durable limit (4000/s) applies
+    one = size(Fleet(chargers=10_000, session_rate=2, spike=1), tight)
+    assert one.replicas == 1 and one.store is not None and one.store.capacity_per_s == 4000
+
+
 def test_chargers_with_more_connectors_than_measured_cost_their_extra_status_reports() -> None:
     # measured with 3 status reports per connect; 4 connectors report 5: 2 more at 1/20,000 each
     s = size(Fleet(chargers=30_000, connectors=4), FAST)
