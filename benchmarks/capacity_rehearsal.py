@@ -23,6 +23,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -156,8 +158,12 @@ def release(env: dict[str, str], view: Fleetview, budget: float, hold_s: float, 
     plan = envctl(env, "release", "plan", "--env", "fleet", "--to", "v2", "--budget", str(budget), "--hold", f"{hold_s:g}s")
     envctl(env, "release", "approve", plan["id"], "--env", "fleet")
     t0 = time.time()
-    status = envctl(env, "release", "start", plan["id"], "--env", "fleet", timeout=3600)
+    done = subprocess.run([sys.executable, "-m", "envctl", "release", "start", plan["id"], "--env", "fleet", "--output",
+                           "json"], env=env, capture_output=True, text=True, timeout=3600)  # fmt: skip
     t1 = time.time()
+    if done.returncode not in (0, 1):  # 1: the release did not complete (rolled back): a result, not a crash
+        raise SystemExit(f"envctl release start exited {done.returncode}: {done.stderr[-3000:]}")
+    status = json.loads(done.stdout)
     time.sleep(2.0)  # the simulator's per-second counts catch up
     reconnects = view.sim_seconds("reconnects", int(t0), int(t1) + 2)
     new = [r for r in view.replicas() if r.id in status["new_replicas"]]
@@ -167,7 +173,8 @@ def release(env: dict[str, str], view: Fleetview, budget: float, hold_s: float, 
             q = quantile(b, 0.99)
             p99[action] = max(p99.get(action, 0.0), round((q or 0) * 1000, 3))
     return {
-        "phase": status["phase"], "duration_s": round(status["finished_at"] - status["started_at"], 1),
+        "phase": status["phase"], "abort": (status.get("abort") or {}).get("reason"),
+        "duration_s": round(status["finished_at"] - status["started_at"], 1),
         "wall_s": round(t1 - t0, 1), "budget_per_s": budget, "peak_reconnects_per_s": max(reconnects, default=0),
         "connect_failures": sum(view.sim_seconds("connect_failures", int(t0), int(t1) + 2)),
         "rate_factor_end": status.get("rate_per_s"), "handler_p99_ms_by_action_new": p99,
