@@ -17,7 +17,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from envctl.capacity.settings import CapacitySettings
 from envctl.envs.model import parse_duration
+from envctl.warm.settings import WarmSettings
 from envctl.errors import ConfigError
 from envctl.terraform.settings import TerraformConfig
 
@@ -249,6 +251,8 @@ class Config(BaseModel):
 
     envs: Envs = Envs()
     kubernetes: Kubernetes = Kubernetes()
+    capacity: CapacitySettings = CapacitySettings()
+    warm: WarmSettings = WarmSettings()
     terraform: TerraformConfig | None = None  # envctl/terraform/settings.py
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from envctl import __version__
-from envctl.cli import bench, charger, cluster, dashboard, env, release, tf, webhook
+from envctl.cli import bench, capacity, charger, cluster, dashboard, env, fleet, release, tf, warm, webhook
 
 app = typer.Typer(
     name="envctl",
@@ -16,6 +16,8 @@ app = typer.Typer(
 )
 
 env.register(app)
+capacity.register(app)
+fleet.register(app)
 charger.register(app)
 dashboard.register(app)
 app.add_typer(release.app, name="release")
@@ -23,6 +25,7 @@ app.add_typer(bench.app, name="bench")
 app.add_typer(webhook.app, name="webhook")
 app.add_typer(cluster.app, name="cluster")
 app.add_typer(tf.app, name="tf")
+app.add_typer(warm.app, name="warm")
 
 
 @app.command("version")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from envctl.cli.bench import release
+from envctl.cli.bench import capacity, release
 
 app = typer.Typer(no_args_is_help=True, help="rehearsals and load runs: JSON reports, PNG timelines")
 
 app.command("release")(release.command)
+app.command("capacity")(capacity.command)

@@ -297,6 +297,7 @@ class RbacValues:
     image: str = "ghcr.io/example/envctl:latest"  # what the gc CronJob runs
     gc_schedule: str = "*/5 * * * *"
     gc_name: str = "envctl-gc"
+    warm_namespace: str = "envctl-warm"  # the placeholder pool's (warm.namespace in envctl.yaml)
 
     @property
     def username(self) -> str:

@@ -23,7 +23,8 @@ import yaml
 
 from envctl.runtimes.kubernetes import render as r
 from envctl.runtimes.kubernetes.client import ApiError, Kube, kind
-from tests.integration.kubernetes.helpers import REPO, Cli, real_placement
+from tests.integration.kubernetes.helpers import KWOK_PLACEMENT, REPO, Cli, real_placement
+from tests.integration.kubernetes.kwok_nodes import add_node, remove_nodes
 
 pytestmark = pytest.mark.kubernetes
 
@@ -170,3 +171,56 @@ def admin_ns_rolebinding(kube: Kube) -> Any:
             "subjects": [{"kind": "ServiceAccount", "name": SA.name, "namespace": SA.namespace}]})
     finally:
         kube.delete(NS.path(name=ns))
+
+
+def test_the_warm_pool_and_scale_work_with_the_shipped_roles_and_no_more(
+    as_envctl: tuple[Kube, str], admin: Kube, tmp_path: Path
+) -> None:
+    """templates/rbac extended for PriorityClasses: envctl keeps the warm pool in its namespace and
+    its class below every workload; it cannot make a class that outranks anyone, nor delete one."""
+    kube, kubeconfig = as_envctl
+    pool = f"rbac-warm-{uuid.uuid4().hex[:6]}"
+    cli = Cli({**os.environ, "KUBECONFIG": kubeconfig, "ENVCTL_CONFIG": str(tmp_path / "envctl.yaml"),
+               "PYTHONPATH": str(REPO)}, tmp_path / "envctl.yaml",
+              {**KWOK_PLACEMENT, "node_selector": {"envctl.io/test-pool": pool}})  # fmt: skip
+    cli.write_config({"warm": {"namespace": SA.warm_namespace, "priority_class": f"envctl-{pool}"}})
+    add_node(admin, f"{pool}-node", pool, cpu="4")
+    by_policy = "below every workload"
+
+    def refused(call: Any, why: str) -> None:
+        with pytest.raises(ApiError) as err:
+            call()
+        assert err.value.status == 403 and why in err.value.api_message, err.value.api_message
+
+    def priority_class(name: str, value: int, **extra: Any) -> dict[str, Any]:
+        return {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": name},
+                "value": value, "preemptionPolicy": "Never", **extra}  # fmt: skip
+
+    try:
+        assert cli.json("warm", "apply", "--count", "1")["wanted"] == 1
+        deadline = time.monotonic() + 60
+        while cli.json("warm", "status")["previews_startable_now"] != 1:
+            assert time.monotonic() < deadline, "the placeholder never held room"
+            time.sleep(0.3)
+        assert admin.get(kind("PriorityClass").path(name=f"envctl-{pool}"))["value"] < 0
+
+        refused(lambda: kube.create(priority_class(f"envctl-{pool}-high", 1000)), by_policy)
+        refused(lambda: kube.create(priority_class(f"team-{pool}", -5)), by_policy)
+        refused(lambda: kube.create(priority_class(f"envctl-{pool}-x", -5, preemptionPolicy="PreemptLowerPriority")), by_policy)
+        refused(lambda: kube.merge_patch(kind("PriorityClass").path(name=f"envctl-{pool}"), {"globalDefault": True}), by_policy)
+        refused(lambda: kube.delete(kind("PriorityClass").path(name=f"envctl-{pool}")), "cannot delete resource")
+        refused(lambda: kube.delete(kind("Deployment").path(SA.warm_namespace, "envctl-warm-placeholder")),
+                "cannot delete resource")  # fmt: skip
+        refused(lambda: kube.list(kind("Secret").path(SA.warm_namespace)), "cannot list resource \"secrets\"")
+
+        name = f"rbac-scale-{uuid.uuid4().hex[:6]}"
+        try:
+            cli.json("up", name, "--runtime", "kubernetes", "--chargers", "0")
+            scaled = cli.json("scale", name, "--replicas", "2", "--runtime", "kubernetes")
+            assert scaled["replicas"] == 2 and len(scaled["started"]) == 1
+        finally:
+            admin.delete(NS.path(name=f"envctl-{name}"))
+    finally:
+        admin.delete(kind("Deployment").path(SA.warm_namespace, "envctl-warm-placeholder"))
+        admin.delete(kind("PriorityClass").path(name=f"envctl-{pool}"))
+        remove_nodes(admin, pool)

@@ -204,11 +204,23 @@ def test_rbac_bundle() -> None:
     assert ("ClusterRole", "envctl") in kinds and ("ClusterRole", "envctl-environment") in kinds
     assert ("ValidatingAdmissionPolicy", "envctl-managed-namespaces-only") in kinds
     cluster = next(o for o in objs if o["kind"] == "ClusterRole" and o["metadata"]["name"] == "envctl")
-    # Cluster-wide, envctl may not read Secrets or write anything but namespaces and rolebindings.
+    # Cluster-wide, envctl may not read Secrets or write anything but namespaces, rolebindings and
+    # (never deleting them) the warm pool's PriorityClass, which the admission policy keeps below every workload.
     for rule in cluster["rules"]:
         assert "secrets" not in rule["resources"]
         if set(rule["verbs"]) & {"create", "patch", "update", "delete"}:
-            assert set(rule["resources"]) <= {"namespaces", "rolebindings"}
+            assert set(rule["resources"]) <= {"namespaces", "rolebindings", "priorityclasses"}
+        if "priorityclasses" in rule["resources"]:
+            assert "delete" not in rule["verbs"]
+    vap_checks = " ".join(v["expression"] for v in next(
+        o for o in objs if o["kind"] == "ValidatingAdmissionPolicy")["spec"]["validations"])
+    assert "object.value < 0" in vap_checks and "preemptionPolicy == 'Never'" in vap_checks
+    # The warm pool's rights exist only inside its namespace, which is not a preview environment.
+    warm_ns = next(o for o in objs if o["kind"] == "Namespace" and o["metadata"]["name"] == "envctl-warm")
+    assert "app.kubernetes.io/managed-by" not in warm_ns["metadata"]["labels"]
+    warm_rb = next(o for o in objs if o["kind"] == "RoleBinding")
+    assert warm_rb["metadata"]["namespace"] == "envctl-warm" and warm_rb["roleRef"]["name"] == "envctl-warm-pool"
+    assert warm_rb["subjects"] == [{"kind": "ServiceAccount", "name": "bot", "namespace": "ops"}]
     bind = next(rule for rule in cluster["rules"] if "bind" in rule["verbs"])
     assert bind["resourceNames"] == ["envctl-environment"]
     vap = next(o for o in objs if o["kind"] == "ValidatingAdmissionPolicy")
