@@ -40,6 +40,7 @@ PRUNABLE = ["ConfigMap", "Secret", "Service", "ServiceAccount", "ResourceQuota",
             "NetworkPolicy", "Ingress", "Deployment", "StatefulSet", "RoleBinding"]
 WORKLOADS = {"Deployment", "StatefulSet", "Ingress"}
 MANAGED_SELECTOR = f"{naming.MANAGED_BY}={naming.MANAGER}"
+SIMULATOR = "charger-simulator"
 
 
 class KubernetesRuntime:
@@ -103,14 +104,20 @@ class KubernetesRuntime:
         objects = r.render(values, templates)
         first = [o for o in objects if o["kind"] not in WORKLOADS and o["kind"] != "Namespace"]
         workloads = [o for o in objects if o["kind"] in WORKLOADS]
+        # The chargers come last: a simulator started beside the servers connects every charger to
+        # whichever replica turned Ready first, and connections never move by themselves.
+        chargers = [o for o in workloads if _is_simulator(o)]
         self._apply_all(first)
         self._wait_quota(values.namespace)
-        self._apply_all(workloads)
+        self._apply_all([o for o in workloads if not _is_simulator(o)])
         self._prune(spec.name, values.namespace, [*objects, rolebinding])
 
         timeout = spec.ready_timeout_s if spec.ready_timeout_s != 300.0 else cfg.kubernetes.ready_timeout.total_seconds()
         deadline = time.monotonic() + timeout
         wait_ready(self.kube, spec.name, values.namespace, timeout, progress)
+        if chargers:
+            self._apply_all(chargers)
+            wait_ready(self.kube, spec.name, values.namespace, max(deadline - time.monotonic(), 1.0), progress)
         return self._wait_chargers(spec.name, spec.chargers, deadline, progress)
 
     def _wait_chargers(self, name: str, target: int, deadline: float, progress: Progress) -> EnvStatus:
@@ -381,9 +388,8 @@ class KubernetesRuntime:
             kind("StatefulSet").path(namespace))
         deadline = time.monotonic() + self.config.kubernetes.down_timeout.total_seconds()
         pods_path = kind("Pod").path(namespace)
-        simulators = [w for w in workloads if (w["metadata"].get("labels") or {}).get(
-            "app.kubernetes.io/name") == "charger-simulator"]
-        for group, selector in ((simulators, "app.kubernetes.io/name=charger-simulator"), (workloads, None)):
+        simulators = [w for w in workloads if _is_simulator(w)]
+        for group, selector in ((simulators, f"app.kubernetes.io/name={SIMULATOR}"), (workloads, None)):
             for w in group:
                 self.kube.merge_patch(kind(w["kind"]).path(namespace, w["metadata"]["name"]), {"spec": {"replicas": 0}})
             query = {"labelSelector": selector} if selector else {}
@@ -437,7 +443,7 @@ class KubernetesRuntime:
     def logs(self, name: str, component: str = "server", tail: int = 100) -> dict[str, str]:
         """Pod name -> its last `tail` log lines, for the server or simulator pods."""
         namespace = self._namespace_obj(name)["metadata"]["name"]
-        app = {"server": SERVER, "simulator": "charger-simulator", "postgres": "postgres"}[component]
+        app = {"server": SERVER, "simulator": SIMULATOR, "postgres": "postgres"}[component]
         container = {"server": "server", "simulator": "simulator", "postgres": "postgres"}[component]
         pods = self.kube.list(kind("Pod").path(namespace), labelSelector=f"app.kubernetes.io/name={app}")
         if not pods:
@@ -452,3 +458,7 @@ class KubernetesRuntime:
                     "the node must serve container logs (kwok's fake nodes do not)",
                 ) from None
         return out
+
+
+def _is_simulator(workload: Obj) -> bool:
+    return (workload["metadata"].get("labels") or {}).get("app.kubernetes.io/name") == SIMULATOR
