@@ -91,7 +91,9 @@ class ReleaseFeed:
         for rid, stats in sample.per_replica.items():
             if stats:  # a retired replica's last series still counts for the seconds it covered
                 self.server_series[rid] = stats.get("connects_per_second") or []
-        answered = series.fill_unanswered(sample.per_replica, self.last_answers, now)
+        retired = frozenset(rid for step in self.doc.get("steps") or [] if step.get("name") in ("retire_old", "retire_new")
+                            for rid in (step.get("detail") or {}).get("retired") or [])
+        answered = series.fill_unanswered(sample.per_replica, self.last_answers, now, retired)
         old, new = series.split_by_version(answered, self.old_ids, self.plan.to_version)
         point = [round(now, 3), old, new]
         sim = _simulator_status(self.ctx)

@@ -49,15 +49,17 @@ STALE_AFTER_S = 5.0
 
 
 def fill_unanswered(
-    per_replica: Mapping[str, Mapping[str, Any]], last: dict[str, tuple[float, Mapping[str, Any]]], now: float
+    per_replica: Mapping[str, Mapping[str, Any]], last: dict[str, tuple[float, Mapping[str, Any]]], now: float,
+    retired: frozenset[str] = frozenset(),
 ) -> dict[str, Mapping[str, Any]]:
-    """Each replica's stats now, or its last answer if that is recent; updates `last`."""
+    """Each replica's stats now, or its last answer if that is recent; updates `last`. A replica the
+    release retired holds nothing: its last answer (taken before its final drain) must not linger."""
     out: dict[str, Mapping[str, Any]] = {}
     for rid, stats in per_replica.items():
         if stats:
             last[rid] = (now, stats)
             out[rid] = stats
-        elif rid in last and now - last[rid][0] <= STALE_AFTER_S:
+        elif rid in last and rid not in retired and now - last[rid][0] <= STALE_AFTER_S:
             out[rid] = last[rid][1]
         else:
             out[rid] = {}

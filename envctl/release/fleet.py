@@ -51,6 +51,7 @@ class HealthSample:
     callerrors_total: int
     messages_total: int
     handler_p99_ms: float
+    handler_p99_samples: int | None = None  # of the replica with the highest p99 (None: not reported)
     client_connects_total: int | None = None
     client_connect_failures_total: int | None = None
     per_replica: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -143,6 +144,7 @@ def sum_health(
 ) -> HealthSample:
     """Fold per-replica /admin/stats into one sample; a replica that did not answer counts unready."""
     answered = {k: v for k, v in stats_by_id.items() if v is not None}
+    slowest = max(answered.values(), key=lambda s: float(s.get("handler_p99_ms", 0.0) or 0.0), default=None)
     return HealthSample(
         at=at,
         replicas=len(stats_by_id),
@@ -151,7 +153,9 @@ def sum_health(
         connects_total=sum(int(s.get("connects_total", 0)) for s in answered.values()),
         callerrors_total=sum(int(s.get("callerrors_total", 0)) for s in answered.values()),
         messages_total=sum(int(s.get("messages_total", 0)) for s in answered.values()),
-        handler_p99_ms=max([float(s.get("handler_p99_ms", 0.0) or 0.0) for s in answered.values()] or [0.0]),
+        handler_p99_ms=float(slowest.get("handler_p99_ms", 0.0) or 0.0) if slowest else 0.0,
+        handler_p99_samples=None if slowest is None or "handler_p99_samples" not in slowest
+        else int(slowest["handler_p99_samples"]),
         client_connects_total=None if client is None else int(client.get("connects_total", 0)),
         client_connect_failures_total=None if client is None else int(client.get("connect_failures_total", 0)),
         per_replica={k: (v or {}) for k, v in stats_by_id.items()},

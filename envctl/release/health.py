@@ -105,7 +105,7 @@ def judge(
             f"CALLERROR rate {m['callerror_ratio']:.1%} > {t.max_callerror_ratio:.1%}"
             f" ({m['callerrors']} of {m['messages']} messages)"
         )
-    if now.handler_p99_ms > t.max_handler_p99_ms:
+    if now.handler_p99_ms > t.max_handler_p99_ms and _latency_judgeable(now, t):
         reasons.append(f"handler p99 {now.handler_p99_ms:.0f} ms > {t.max_handler_p99_ms:.0f} ms")
     return Verdict(healthy=not reasons, reasons=reasons, metrics=m)
 
@@ -117,4 +117,10 @@ def stressed(before: HealthSample, now: HealthSample, t: HealthThresholds) -> bo
     attempts = m["connect_attempts"] or 0
     if attempts and failures / attempts > t.stress_connect_failure_ratio and failures >= 3:
         return True
-    return now.handler_p99_ms > t.stress_handler_p99_ms
+    return now.handler_p99_ms > t.stress_handler_p99_ms and _latency_judgeable(now, t)
+
+
+def _latency_judgeable(now: HealthSample, t: HealthThresholds) -> bool:
+    """A p99 over a few dozen messages is their slowest one (a replica's first query, one pause of a
+    starved machine): judge latency only once the window holds enough messages to have a tail."""
+    return now.handler_p99_samples is None or now.handler_p99_samples >= t.min_latency_samples

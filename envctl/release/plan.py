@@ -27,6 +27,7 @@ class HealthThresholds(BaseModel):
     max_handler_p99_ms: float = 1000.0
     min_ready_ratio: float = 1.0  # of the new replicas
     min_samples: int = 20  # fewer connects/messages than this in a window: no ratio verdict
+    min_latency_samples: int = 100  # fewer messages in a replica's p99 window: no latency verdict
     stress_connect_failure_ratio: float = 0.01
     stress_handler_p99_ms: float = 250.0
     # A storm the engine did not cause (a replica crash, a network blip): abort when the servers'

@@ -63,12 +63,16 @@ class RecentWindow:
         self.next += 1
 
     def percentile(self, q: float, now: float | None = None) -> float | None:
+        return self.percentile_of(q, now)[0]
+
+    def percentile_of(self, q: float, now: float | None = None) -> tuple[float | None, int]:
+        """The percentile and how many samples it was taken over (few samples: it is their maximum)."""
         cutoff = (time.monotonic() if now is None else now) - self.window_s
         n = min(self.next, self.size)
         recent = sorted(v for v, t in zip(self.values[:n], self.times[:n]) if t >= cutoff)
         if not recent:
-            return None
-        return recent[min(len(recent) - 1, int(q * len(recent)))]
+            return None, 0
+        return recent[min(len(recent) - 1, int(q * len(recent)))], len(recent)
 
 
 class Metrics:
@@ -128,13 +132,15 @@ class Metrics:
         return None if p is None else round(p * 1000, 3)
 
     def summary(self) -> dict[str, Any]:
+        p99, p99_samples = self.recent.percentile_of(0.99)
         return {
             "connects_total": self.connects_total,
             "connects_per_second": self.connects_per_second.series(),
             "disconnects_total": self.disconnects_total,
             "callerrors_total": sum(self.callerrors.values()),
             "messages_total": sum(self.messages.values()),
-            "handler_p99_ms": self.handler_p99_ms(),
+            "handler_p99_ms": None if p99 is None else round(p99 * 1000, 3),
+            "handler_p99_samples": p99_samples,
             "callerrors_by_code": dict(self.callerrors),
             "messages_by_action": dict(self.messages),
             "rejected_handshakes": dict(self.rejected_handshakes),

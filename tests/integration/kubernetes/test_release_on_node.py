@@ -51,7 +51,7 @@ class Release:
 
     def json(self, *args: str, timeout: float = 300) -> Any:
         p = self.run(*args, "--output", "json", timeout=timeout)
-        assert p.returncode == 0, f"envctl release {' '.join(args)} exited {p.returncode}:\n{p.stderr}"
+        assert p.returncode == 0, f"envctl release {' '.join(args)} exited {p.returncode}:\n{p.stderr}\n{p.stdout[-6000:]}"
         return json.loads(p.stdout)
 
     def spawn(self, *args: str) -> subprocess.Popen[str]:

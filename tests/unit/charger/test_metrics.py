@@ -18,6 +18,7 @@ def test_recent_window_percentile_ignores_old_samples() -> None:
     assert w.percentile(0.99, now=1005.0) == 0.099
     assert w.percentile(0.5, now=1005.0) == 0.05
     assert w.percentile(0.99, now=2000.0) is None
+    assert w.percentile_of(0.99, now=1005.0) == (0.099, 100) and w.percentile_of(0.99, now=2000.0) == (None, 0)
     for i in range(50):  # ring wraps: the oldest samples are overwritten
         w.observe(1.0, now=1990.0)
     assert w.percentile(0.5, now=1995.0) == 1.0
@@ -35,3 +36,4 @@ def test_metrics_render_prometheus_text() -> None:
     assert "envctl_db_write_wait_seconds_count 10.0" in text
     s = m.summary()
     assert s["messages_total"] == 1 and s["callerrors_total"] == 1 and s["handler_p99_ms"] == 1.0
+    assert s["handler_p99_samples"] == 1

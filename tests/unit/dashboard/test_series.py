@@ -53,3 +53,10 @@ def test_a_replica_missing_one_sample_keeps_its_chargers_for_a_while() -> None:
     assert series.split_by_version(stalled, {"r1", "r2"}, "v2") == (14, 0)  # r2's last answer stands in
     gone = series.fill_unanswered({"r1": {"connections": 9}, "r2": {}}, last, 100.0 + series.STALE_AFTER_S + 0.1)
     assert series.split_by_version(gone, {"r1", "r2"}, "v2") == (9, 0)  # too long: taken as gone
+
+
+def test_a_replica_the_release_retired_counts_nothing_at_once() -> None:
+    last: dict = {}
+    series.fill_unanswered({"r1": {"connections": 8}, "r3": {"connections": 22}}, last, 100.0)
+    after = series.fill_unanswered({"r1": {}, "r3": {"connections": 30, "version": "v2"}}, last, 101.0, retired=frozenset({"r1"}))
+    assert series.split_by_version(after, {"r1"}, "v2") == (0, 30)  # not its last answer, taken before its final drain

@@ -43,6 +43,16 @@ def test_latency_fails_and_stresses() -> None:
     assert stressed(sample(0), sample(1, client_connects_total=100, client_connect_failures_total=10), T)
 
 
+def test_latency_over_a_handful_of_messages_is_not_judged() -> None:
+    # one slow first message among 30 is their p99: not a verdict, neither abort nor slow down
+    assert judge(sample(0), sample(1, handler_p99_ms=5000, handler_p99_samples=30), T).healthy
+    assert not stressed(sample(0), sample(1, handler_p99_ms=400, handler_p99_samples=30), T)
+    assert not judge(sample(0), sample(1, handler_p99_ms=5000, handler_p99_samples=T.min_latency_samples), T).healthy
+    s = sum_health(1.0, {"r3": {"handler_p99_ms": 9, "handler_p99_samples": 400},
+                         "r4": {"handler_p99_ms": 1500, "handler_p99_samples": 12}})
+    assert (s.handler_p99_ms, s.handler_p99_samples) == (1500, 12)  # the slowest replica, with its own count
+
+
 def test_sum_health_counts_silent_replicas_as_not_ready() -> None:
     s = sum_health(1.0, {"r3": {"connections": 7, "messages_total": 3, "handler_p99_ms": 9}, "r4": None})
     assert (s.replicas, s.replicas_ready, s.connections, s.client_connects_total) == (2, 1, 7, None)
