@@ -52,7 +52,8 @@ class Fleetview:
 
     def __init__(self, runtime: LocalRuntime, name: str) -> None:
         self.runtime, self.name = runtime, name
-        self.http = httpx.Client(timeout=10)
+        token = runtime.admin_token(name)  # the replicas' mutating admin endpoints want it
+        self.http = httpx.Client(timeout=10, headers={"Authorization": f"Bearer {token}"} if token else {})
         self.env_dir = runtime.env_dir(name)
 
     def replicas(self) -> list[Any]:
