@@ -33,7 +33,9 @@ def run(strategy: str, args: argparse.Namespace, out_dir: Path) -> dict[str, Any
         "--report", str(report), "--plot", str(plot), "--output", "json",
     ]  # fmt: skip
     print(f"== {strategy}", file=sys.stderr, flush=True)
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    done = subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL)
+    if done.returncode not in (0, 1) or not report.exists():  # 1: the rehearsal failed, which is a result
+        raise SystemExit(f"envctl bench release --strategy {strategy} exited {done.returncode}")
     return json.loads(report.read_text())
 
 

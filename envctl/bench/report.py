@@ -70,6 +70,10 @@ def build(
 ) -> dict[str, Any]:
     rows = timeline(sampler, start)
     problems = ledger_failures(transactions)
+    phase = detail.get("phase")  # graceful: the release engine's verdict (rolled back is not a pass)
+    if phase is not None and phase != "Completed":
+        why = (detail.get("abort") or {}).get("reason")
+        problems = [*problems, f"the release ended {phase}" + (f": {why}" if why else "")]
     sim = sampler.last_sim()
     offline = sim.get("offline", {})
     end = sampler.sim_points[-1][0] if sampler.sim_points else settled_at  # the tail after settling counts too
@@ -102,7 +106,8 @@ def build(
             **{k: transactions.get(k, 0) for k in CONTRACT_KEYS},
             **{k: v for k, v in transactions.items() if k not in CONTRACT_KEYS},
         },
-        # pass/fail: the ledger found nothing lost, altered or invented, and every charger is back
+        # pass/fail: the ledger found nothing lost, altered or invented, every charger is back, and a
+        # graceful release completed
         "passed": not problems and sim.get("connected", 0) >= chargers,
         "failures": problems + ([] if sim.get("connected", 0) >= chargers else
                                 [f"{chargers - int(sim.get('connected', 0))} chargers not reconnected"]),

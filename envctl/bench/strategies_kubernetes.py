@@ -20,9 +20,9 @@ from envctl.errors import Timeout
 from envctl.release.fleets.kubernetes import KubernetesFleet
 from envctl.release.stores.kubernetes import KubernetesReleaseStore
 from envctl.runtimes.kubernetes.client import Kube, kind
-from envctl.runtimes.kubernetes.state import server_deployment
+from envctl.runtimes.kubernetes.state import SERVER, server_deployment
 
-DEPLOYMENT = kind("Deployment")
+DEPLOYMENT, POD = kind("Deployment"), kind("Pod")
 
 
 @dataclass
@@ -66,15 +66,27 @@ def _ordinary_deploy(ctx: KubeStrategyContext, strategy: dict[str, Any]) -> dict
     ctx.kube.request("PUT", path, body=dep)
     generation = int(ctx.kube.get(path)["metadata"]["generation"])
     deadline = time.monotonic() + ctx.rollout_timeout_s
+    rollout_s: float | None = None
     while True:
         current = ctx.kube.get(path)
         st = current.get("status", {})
-        if (int(st.get("observedGeneration", 0)) >= generation and int(st.get("updatedReplicas", 0)) == ctx.replicas
+        if rollout_s is None and (
+                int(st.get("observedGeneration", 0)) >= generation and int(st.get("updatedReplicas", 0)) == ctx.replicas
                 and int(st.get("readyReplicas", 0)) == ctx.replicas and int(st.get("replicas", 0)) == ctx.replicas):
-            return {"strategy": strategy["type"], "rollout_s": round(time.time() - t0, 2)}
+            rollout_s = round(time.time() - t0, 2)
+        # The Deployment calls the rollout done while old pods are still terminating with their
+        # chargers: the deploy is over only when the last of them is gone.
+        if rollout_s is not None and not _terminating(ctx):
+            return {"strategy": strategy["type"], "rollout_s": rollout_s,
+                    "old_pods_gone_s": round(time.time() - t0, 2)}
         if time.monotonic() > deadline:
             raise Timeout(f"the {strategy['type']} rollout did not finish in {ctx.rollout_timeout_s:.0f} s")
         time.sleep(0.2)
+
+
+def _terminating(ctx: KubeStrategyContext) -> bool:
+    pods = ctx.kube.list(POD.path(ctx.namespace), labelSelector=f"app.kubernetes.io/name={SERVER}")
+    return any(p["metadata"].get("deletionTimestamp") for p in pods)
 
 
 def recreate(ctx: KubeStrategyContext) -> dict[str, Any]:

@@ -25,3 +25,15 @@ def test_graceful_rehearsal_reports_every_ledger_counter_and_passes_on_them(cli:
     assert tx["acknowledged"] > 0, tx
     assert doc["passed"] is True and doc["failures"] == [], doc["failures"]
     assert summary["passed"] is True
+
+
+def test_a_rehearsal_whose_release_rolled_back_does_not_pass(cli: Cli, tmp_path: Path) -> None:
+    report = tmp_path / "r.json"
+    p = cli.run("bench", "release", "--chargers", "40", "--strategy", "graceful", "--budget", "40", "--hold", "3",
+                "--server-args", "--fault exit-at-start", "--report", str(report), "--output", "json", timeout=240,
+                check=False)
+    doc = json.loads(report.read_text())
+    assert doc["strategy_detail"]["phase"] != "Completed"
+    assert doc["passed"] is False, doc["failures"]
+    assert any(f.startswith("the release ended Aborted: ") for f in doc["failures"]), doc["failures"]
+    assert p.returncode != 0  # a failed rehearsal is a failing command, as CI needs it

@@ -44,3 +44,6 @@ def command(
             plot_mod.plot(doc, plot)
         summary = {k: v for k, v in doc.items() if k not in ("timeline", "strategy_detail")}
         emit(output, summary, lambda d: stdout.print_json(data=d))
+        if not doc["passed"]:  # the report is written either way; a failed rehearsal fails the command
+            stderr.print(f"[red]rehearsal failed:[/] {'; '.join(doc['failures'])}")
+            raise typer.Exit(1)

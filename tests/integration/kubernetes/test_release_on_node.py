@@ -167,3 +167,20 @@ def test_up_during_a_release_and_a_version_change_by_up_are_refused(env: Release
             running.kill()
     rolled = env.json("abort", plan["id"], "--reason", "test over", timeout=300)
     assert rolled["phase"] == "Aborted"
+
+
+def test_bench_rolling_on_the_cluster_counts_every_charger_the_deploy_moved(cli: Cli, tmp_path: Path) -> None:
+    # An ordinary RollingUpdate, as a CD tool does it: the Deployment calls itself done while its
+    # old pods still hold chargers; the rehearsal must measure until the last of them is gone.
+    chargers = 300
+    report = tmp_path / "rolling.json"
+    p = cli.run("bench", "release", "--runtime", "kubernetes", "--chargers", str(chargers), "--strategy", "rolling",
+                "--replicas", "2", "--grace", "5", "--session-rate", "60", "--report", str(report),
+                "--output", "json", timeout=600)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(report.read_text())
+    assert doc["runtime"] == "kubernetes" and doc["strategy"] == "rolling"
+    assert doc["reconnects"] >= chargers, doc["reconnects"]  # every charger was cut once, at least
+    assert doc["strategy_detail"]["old_pods_gone_s"] >= doc["strategy_detail"]["rollout_s"]
+    assert doc["chargers_disconnected_at_end"] == 0
+    assert doc["transactions"]["lost"] == 0 and doc["transactions"]["duplicated"] == 0, doc["transactions"]
