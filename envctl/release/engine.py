@@ -82,6 +82,7 @@ class Engine:
         self._views: list[ReplicaView] = []
         self._offline_floor: int | None = None  # chargers already away before we moved any
         self._held_since: float | None = None
+        self._unready_since: float | None = None  # when a new replica last stopped answering
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -365,8 +366,13 @@ class Engine:
     def _judge(self, status: ReleaseStatus) -> health.Verdict:
         now = self._sample_new(status)
         base = HealthSample(**status.health_baseline) if status.health_baseline else now
+        if now.replicas_ready >= now.replicas:
+            self._unready_since = None
+        elif self._unready_since is None:
+            self._unready_since = now.at
         verdict = health.judge(base, now, self.plan.thresholds, budget_per_s=self.plan.budget_per_s,
-                               since=status.started_at)
+                               since=status.started_at,
+                               unready_for_s=None if self._unready_since is None else now.at - self._unready_since)
         status.verdict = verdict.to_dict()
         status.last_health = now.to_dict()
         return verdict

@@ -85,14 +85,19 @@ def judge(
     *,
     budget_per_s: float | None = None,
     since: float | None = None,
+    unready_for_s: float | None = None,
 ) -> Verdict:
+    """`unready_for_s`: how long some new replica has not answered (None: judge this sample alone).
+    A replica busy with a burst of reconnects can miss one stats read; only silence that lasts
+    `max_unready_s` is a dead or wedged replica."""
     m = window_metrics(before, now)
     reasons = []
     if budget_per_s is not None and since is not None:
         storm = rate_over_budget(now, budget_per_s, t, since)
         if storm is not None:
             reasons.append(storm)
-    if now.replicas == 0 or now.replicas_ready / now.replicas < t.min_ready_ratio:
+    if now.replicas == 0 or (now.replicas_ready / now.replicas < t.min_ready_ratio
+                             and (unready_for_s is None or unready_for_s >= t.max_unready_s)):
         reasons.append(f"only {now.replicas_ready} of {now.replicas} new replicas ready")
     if m["connect_attempts"] is not None and m["connect_attempts"] >= t.min_samples:
         if m["connect_success_ratio"] < t.min_connect_success_ratio:

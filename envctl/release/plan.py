@@ -26,6 +26,7 @@ class HealthThresholds(BaseModel):
     max_callerror_ratio: float = 0.02  # CALLERRORs per message handled
     max_handler_p99_ms: float = 1000.0
     min_ready_ratio: float = 1.0  # of the new replicas
+    max_unready_s: float = 5.0  # a new replica silent this long counts as not ready (one missed read does not)
     min_samples: int = 20  # fewer connects/messages than this in a window: no ratio verdict
     min_latency_samples: int = 100  # fewer messages in a replica's p99 window: no latency verdict
     stress_connect_failure_ratio: float = 0.01

@@ -43,6 +43,15 @@ def test_latency_fails_and_stresses() -> None:
     assert stressed(sample(0), sample(1, client_connects_total=100, client_connect_failures_total=10), T)
 
 
+def test_a_replica_missing_one_read_is_not_yet_dead() -> None:
+    silent = sample(1, replicas=2, replicas_ready=1)
+    assert judge(sample(0), silent, T, unready_for_s=0.0).healthy  # one missed stats read
+    assert judge(sample(0), silent, T, unready_for_s=T.max_unready_s - 0.1).healthy
+    late = judge(sample(0), silent, T, unready_for_s=T.max_unready_s)
+    assert not late.healthy and any("1 of 2 new replicas ready" in r for r in late.reasons)
+    assert not judge(sample(0), silent, T).healthy  # judged alone (no history): as before
+
+
 def test_latency_over_a_handful_of_messages_is_not_judged() -> None:
     # one slow first message among 30 is their p99: not a verdict, neither abort nor slow down
     assert judge(sample(0), sample(1, handler_p99_ms=5000, handler_p99_samples=30), T).healthy
