@@ -17,6 +17,9 @@ from pathlib import Path
 import psutil
 
 
+CREATE_TIME_TOLERANCE_S = 2.0
+
+
 @dataclass
 class ProcessRecord:
     pid: int
@@ -25,7 +28,11 @@ class ProcessRecord:
     def process(self) -> psutil.Process | None:
         try:
             proc = psutil.Process(self.pid)
-            if abs(proc.create_time() - self.started_at) > 0.5 or proc.status() == psutil.STATUS_ZOMBIE:
+            # create_time is boot time + ticks, and the kernel reports boot time in whole seconds,
+            # recomputed as the wall clock is adjusted: one process's create_time flips by a whole
+            # second over its life (seen here: processes `down` no longer recognised as its own,
+            # left running). A reused pid started within two seconds of ours is not a real risk.
+            if abs(proc.create_time() - self.started_at) > CREATE_TIME_TOLERANCE_S or proc.status() == psutil.STATUS_ZOMBIE:
                 return None
             return proc
         except psutil.Error:
