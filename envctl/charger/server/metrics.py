@@ -127,10 +127,6 @@ class Metrics:
             self.db_wait.observe(w)
 
     # read side --------------------------------------------------------------------------------
-    def handler_p99_ms(self) -> float | None:
-        p = self.recent.percentile(0.99)
-        return None if p is None else round(p * 1000, 3)
-
     def summary(self) -> dict[str, Any]:
         p99, p99_samples = self.recent.percentile_of(0.99)
         return {

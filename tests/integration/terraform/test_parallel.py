@@ -9,12 +9,12 @@ from envctl.terraform.service import Repo, plan
 from envctl.terraform.settings import TerraformConfig
 from tests.fixtures.terraform import tf_block
 
-MODULE = 'module "shared" {\n  source = "../modules/shared"\n  name   = "%s"\n}\n'
+MODULE = 'module "common" {\n  source = "../modules/common"\n  name   = "%s"\n}\n'
 
 
 def make_repo(root: Path, states: Path, n: int) -> None:
-    (root / "modules" / "shared").mkdir(parents=True)
-    (root / "modules" / "shared" / "main.tf").write_text(
+    (root / "modules" / "common").mkdir(parents=True)
+    (root / "modules" / "common" / "main.tf").write_text(
         'variable "name" { type = string }\nresource "terraform_data" "r" {\n  count = 20\n'
         '  input = "${var.name}-${count.index}"\n}\n')
     for i in range(n):
@@ -36,7 +36,7 @@ def test_eight_projects_plan_in_parallel_within_the_bound(tmp_path: Path, tf_env
     make_repo(tmp_path / "code", tmp_path / "states", 8)
     for parallelism, expect_at_most in ((8, 8), (3, 3), (1, 1)):
         repo = Repo.open(tmp_path / "code", tmp_path / f"work-{parallelism}", TerraformConfig(parallelism=parallelism))
-        assert len(repo.projects) == 8  # the shared module is not a project of its own
+        assert len(repo.projects) == 8  # the common module is not a project of its own
         results = plan(repo, repo.projects, lambda _: "a" * 40, "tester")
         assert [r.project.name for r in results] == [f"p{i}" for i in range(8)]  # input order kept
         assert all(r.ok and r.summary and r.summary.changes["create"] == 20 for r in results)
