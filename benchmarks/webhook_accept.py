@@ -19,32 +19,9 @@ import time
 import uuid
 from pathlib import Path
 
-import httpx
-from webhook_common import PATH, REPO, FakeProcess, Serve, machine, signed, summary_ms, write_report
+from webhook_common import REPO, FakeProcess, Serve, machine, send_raw, signed, summary_ms, write_report
 
 from tests.fakes import payloads
-
-
-async def send_all(url: str, jobs: list[tuple[bytes, dict[str, str]]], concurrency: int
-                   ) -> tuple[list[float], list[int], list[float]]:
-    latencies: list[float] = []
-    statuses: list[int] = []
-    inside: list[float] = []
-    gate = asyncio.Semaphore(concurrency)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
-        async def one(body: bytes, headers: dict[str, str]) -> None:
-            async with gate:
-                started = time.perf_counter()
-                answer = await client.post(url + PATH, content=body, headers=headers)
-                latencies.append(time.perf_counter() - started)
-                statuses.append(answer.status_code)
-                timing = answer.headers.get("server-timing", "")
-                if "dur=" in timing:
-                    inside.append(float(timing.split("dur=")[1]) / 1000)
-
-        await asyncio.gather(*(one(body, headers) for body, headers in jobs))
-    return latencies, statuses, inside
 
 
 def jobs_for(n: int, prs: int, offset: int) -> list[tuple[bytes, dict[str, str]]]:
@@ -77,7 +54,7 @@ def main() -> None:
             time.sleep(0.1)
 
     try:
-        asyncio.run(send_all(serve.url, jobs_for(20, args.prs, 1), 4))  # warm-up: imports, connections
+        asyncio.run(send_raw(serve.url, jobs_for(20, args.prs, 1), 4))  # warm-up: imports, connections
         expected += 20
         settle()
         offset = 100_000
@@ -85,14 +62,15 @@ def main() -> None:
             jobs = jobs_for(args.deliveries, args.prs, offset)
             offset += 100_000
             started = time.perf_counter()
-            latency, statuses, inside = asyncio.run(send_all(serve.url, jobs, concurrency))
+            latency, statuses, inside, client_cpu = asyncio.run(send_raw(serve.url, jobs, concurrency))
             wall = time.perf_counter() - started
             expected += args.deliveries
-            replay_latency, replay_statuses, _ = asyncio.run(send_all(serve.url, jobs, concurrency))
+            replay_latency, replay_statuses, _, _ = asyncio.run(send_raw(serve.url, jobs, concurrency))
             settle()
             runs[f"concurrency_{concurrency}"] = {
                 "to_202_ms": summary_ms(latency), "inside_server_ms": summary_ms(inside),
                 "statuses": sorted(set(statuses)), "accepted_per_s": round(args.deliveries / wall, 1),
+                "client_cpu_ms_per_request": round(client_cpu / args.deliveries * 1000, 3),
                 "replay_ms": summary_ms(replay_latency), "replay_statuses": sorted(set(replay_statuses)),
                 "all_work_done_s": round(time.perf_counter() - started, 2),
             }  # fmt: skip
@@ -110,7 +88,7 @@ def main() -> None:
         "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "goal_met_at": [k for k, v in runs.items() if v["to_202_ms"]["p99"] <= 50],  # type: ignore[index]
         "machine": machine(),
-        "note": "load generator, fake GitHub API (own process) and webhook server share the machine's cores",
+        "note": "load generator (webhook_common.send_raw), fake GitHub API (own process) and webhook server share the machine's cores",
     }  # fmt: skip
     write_report(args.report, report)
 

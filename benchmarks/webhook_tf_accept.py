@@ -7,7 +7,7 @@ show, render, comment, status) in the webhook's Terraform worker processes; the 
 next deliveries is measured while those plans run. The report says how many plans finished and
 were running during each run, so it is visible that plans really overlapped the measurement.
 
-    python benchmarks/webhook_tf_accept.py --deliveries 300 --concurrency 1 8 --report benchmarks/results/webhook_tf_accept.json
+    python benchmarks/webhook_tf_accept.py --bursts 300 --concurrency 1 8 --report benchmarks/results/webhook_tf_accept.json
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import uuid
 from pathlib import Path
 
 from tf_common import environment, load, project, quiet_terraform
-from webhook_accept import jobs_for, send_all
-from webhook_common import REPO, FakeProcess, Serve, signed, summary_ms, write_report
+from webhook_accept import jobs_for
+from webhook_common import REPO, FakeProcess, Serve, send_raw, signed, summary_ms, write_report
 
 from tests.fakes import payloads
 from tests.fixtures.terraform import GitRemote
@@ -52,7 +52,9 @@ def jobs(n: int, prs: int, offset: int) -> list[tuple[bytes, dict[str, str]]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--deliveries", type=int, default=300)
+    ap.add_argument("--bursts", type=int, default=300, help="a run sends this many bursts of --concurrency deliveries")
+    ap.add_argument("--burst-gap-ms", type=float, default=50.0,
+                    help="deliveries go in bursts of --concurrency with this pause between, so plans finish during a run")
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 8])
     ap.add_argument("--prs", type=int, default=8)
     ap.add_argument("--resources", type=int, default=100)
@@ -74,7 +76,7 @@ def main() -> None:
     runs: dict[str, dict[str, object]] = {}
     try:
         # warm-up: one plan per PR (imports in the workers, git clones, terraform init) before measuring
-        asyncio.run(send_all(serve.url, jobs(args.prs, args.prs, 1), 4))
+        asyncio.run(send_raw(serve.url, jobs(args.prs, args.prs, 1), 4))
         deadline = time.monotonic() + 300
         while serve.deliveries().get("done", 0) < args.prs and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -82,14 +84,15 @@ def main() -> None:
         for concurrency in args.concurrency:
             at_start = serve.deliveries()
             started = time.perf_counter()
-            latency, statuses, inside = asyncio.run(send_all(serve.url, jobs(args.deliveries, args.prs, offset),
-                                                             concurrency))
+            latency, statuses, inside, client_cpu = asyncio.run(
+                send_raw(serve.url, jobs(args.bursts * concurrency, args.prs, offset), concurrency, args.burst_gap_ms / 1000))
             wall = time.perf_counter() - started
             at_end = serve.deliveries()
             offset += 100_000
             runs[f"concurrency_{concurrency}"] = {
                 "to_202_ms": summary_ms(latency), "inside_server_ms": summary_ms(inside),
                 "statuses": sorted(set(statuses)), "wall_s": round(wall, 2),
+                "client_cpu_ms_per_request": round(client_cpu / len(latency) * 1000, 3),
                 "plans_finished_during_run": at_end.get("done", 0) - at_start.get("done", 0),
                 "plans_running_at_end": at_end.get("running", 0), "queued_at_end": at_end.get("queued", 0),
             }  # fmt: skip
@@ -101,8 +104,9 @@ def main() -> None:
     control_fake = FakeProcess(args.prs, ("alice=write",))
     control = Serve(control_fake, base / "control-state", 4)
     try:
-        asyncio.run(send_all(control.url, jobs_for(20, args.prs, 1), 4))
-        latency, statuses, inside = asyncio.run(send_all(control.url, jobs_for(args.deliveries, args.prs, 10_000), 8))
+        asyncio.run(send_raw(control.url, jobs_for(20, args.prs, 1), 4))
+        latency, statuses, inside, _ = asyncio.run(send_raw(control.url, jobs_for(args.bursts * 8, args.prs, 10_000), 8,
+                                                            args.burst_gap_ms / 1000))
         runs["control_help_jobs_on_threads_concurrency_8"] = {
             "to_202_ms": summary_ms(latency), "inside_server_ms": summary_ms(inside), "statuses": sorted(set(statuses))}
     finally:
@@ -110,7 +114,7 @@ def main() -> None:
         control_fake.stop()
     write_report(args.report, {
         "benchmark": "webhook_tf_accept", "goal": {"p99_ms_to_202_with_8_in_flight": 50},
-        "deliveries_per_run": args.deliveries, "prs": args.prs, "resources_per_project": args.resources,
+        "bursts_per_run": args.bursts, "burst_gap_ms": args.burst_gap_ms, "prs": args.prs, "resources_per_project": args.resources,
         "terraform_worker_processes": args.processes, "runs": runs,
         "goal_met": runs.get("concurrency_8", {}).get("to_202_ms", {}).get("p99", 1e9) <= 50,  # type: ignore[union-attr, operator]
         "load_average_before_after": [before, load()], "machine": environment(),

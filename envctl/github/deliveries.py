@@ -4,10 +4,13 @@ A delivery row is committed (synchronous=FULL) before the webhook answers 202, s
 delivery survives a crash; `unfinished()` is what a restarted server resumes. The primary key is
 GitHub's X-GitHub-Delivery id, so a replay cannot insert a second row.
 
-Accepts are group-committed: one writer thread inserts everything that queued up while the
-previous fsync ran, in one transaction, so a burst costs a few fsyncs instead of one each.
-State changes after that (running, done, retry) go through a second connection with
-synchronous=NORMAL: losing one to a power cut only means an idempotent job runs again.
+Every write is group-committed by one writer thread: whatever queued up while the previous
+fsync ran (accepts, and the jobs' state changes: running, done, retry) goes into one transaction,
+so a burst costs a few fsyncs instead of one each. There is one writing connection on purpose:
+with a second one the two contend for SQLite's write lock, and the loser sleeps in SQLite's busy
+handler (1, 2, 5, 10... ms), which the delivery waiting for its 202 measured as 40-80 ms spikes
+while job threads were marking deliveries done. Reads use their own connection (WAL: readers
+never block the writer).
 
 states: queued -> running -> done | failed     (running -> queued again when retried later)
 """
@@ -18,9 +21,8 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +45,8 @@ CREATE INDEX IF NOT EXISTS deliveries_unfinished ON deliveries(state) WHERE stat
 KEEP_FINISHED_S = 30 * 86400  # GitHub lets people redeliver for a long while; remember that long
 MAX_GROUP = 256
 
+Write = Callable[[sqlite3.Connection], object]  # one statement or a few, run inside the group's transaction
+
 
 @dataclass(frozen=True)
 class Delivery:
@@ -60,46 +64,46 @@ class DeliveryStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._lock = threading.Lock()  # the state connection
-        self._db = self._connect("NORMAL")
+        self._lock = threading.Lock()  # the read connection
+        self._db = self._connect()
         self._db.executescript(SCHEMA)
-        self._accept_db = self._connect("FULL")
-        self._queue: list[tuple[Delivery, Future[bool]]] = []
+        self._writer_db = self._connect()
+        self._queue: list[tuple[Write, Future[object]]] = []
         self._queued = threading.Condition()
         self._closed = False
         self._writer = threading.Thread(target=self._write_loop, name="envctl-deliveries", daemon=True)
         self._writer.start()
 
-    def _connect(self, synchronous: str) -> sqlite3.Connection:
+    def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
         db.execute("PRAGMA journal_mode=WAL")
-        db.execute(f"PRAGMA synchronous={synchronous}")
+        db.execute("PRAGMA synchronous=FULL")
         return db
 
     @classmethod
     def in_state_dir(cls, state_dir: Path) -> DeliveryStore:
         return cls(state_dir / "github" / "deliveries.sqlite3")
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    # --- writes: queued to the writer thread, committed in groups ------------------------------
 
-    def accept(self, delivery: Delivery) -> bool:
-        """Persist a new delivery, durably; False when this id was seen before (a replay)."""
-        done: Future[bool] = Future()
+    def write(self, op: Write) -> Future[object]:
+        """Queue a write; the future resolves (to what `op` returned) once it is durable."""
+        done: Future[object] = Future()
         with self._queued:
             if self._closed:
                 raise RuntimeError("delivery store is closed")
-            self._queue.append((delivery, done))
+            self._queue.append((op, done))
             self._queued.notify()
-        return done.result()
+        return done
+
+    def accept_later(self, delivery: Delivery) -> Future[object]:
+        """accept() without blocking: the server awaits this future on its event loop, so a 202
+        costs no thread hop besides the writer's."""
+        return self.write(lambda db: _insert(db, delivery))
+
+    def accept(self, delivery: Delivery) -> bool:
+        """Persist a new delivery, durably; False when this id was seen before (a replay)."""
+        return bool(self.accept_later(delivery).result())
 
     def _write_loop(self) -> None:
         while True:
@@ -110,27 +114,22 @@ class DeliveryStore:
                     return
                 batch, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
             try:
-                results = self._insert(batch)
-            except BaseException as err:  # the caller sees it; nothing was committed
-                for _, fut in batch:
-                    fut.set_exception(err)
+                results = self._commit([op for op, _ in batch])
+            except Exception:  # one bad write must not fail the others: commit them one by one
+                for op, fut in batch:
+                    try:
+                        fut.set_result(self._commit([op])[0])
+                    except Exception as err:  # the caller sees it; nothing of it was committed
+                        fut.set_exception(err)
                 continue
-            for (_, fut), inserted in zip(batch, results):
-                fut.set_result(inserted)
+            for (_, fut), result in zip(batch, results):
+                fut.set_result(result)
 
-    def _insert(self, batch: list[tuple[Delivery, Future[bool]]]) -> list[bool]:
-        db = self._accept_db
-        now = time.time()
+    def _commit(self, ops: list[Write]) -> list[object]:
+        db = self._writer_db
         db.execute("BEGIN IMMEDIATE")
         try:
-            results = []
-            for delivery, _ in batch:
-                cur = db.execute(
-                    "INSERT OR IGNORE INTO deliveries (id, event, key, body, received_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (delivery.id, delivery.event, delivery.key, delivery.body, now, now),
-                )
-                results.append(cur.rowcount == 1)
+            results = [op(db) for op in ops]
         except BaseException:
             db.execute("ROLLBACK")
             raise
@@ -139,12 +138,12 @@ class DeliveryStore:
 
     def _set(self, delivery_id: str, state: str, result: str | None = None, not_before: float = 0.0,
              attempt: bool = False) -> None:
-        with self._tx() as db:
-            db.execute(
-                "UPDATE deliveries SET state = ?, result = COALESCE(?, result), not_before = ?,"
-                " attempts = attempts + ?, updated_at = ? WHERE id = ?",
-                (state, result, not_before, 1 if attempt else 0, time.time(), delivery_id),
-            )
+        now = time.time()
+        self.write(lambda db: db.execute(
+            "UPDATE deliveries SET state = ?, result = COALESCE(?, result), not_before = ?,"
+            " attempts = attempts + ?, updated_at = ? WHERE id = ?",
+            (state, result, not_before, 1 if attempt else 0, now, delivery_id),
+        )).result()
 
     def mark_running(self, delivery_id: str) -> None:
         self._set(delivery_id, "running", attempt=True)
@@ -157,6 +156,8 @@ class DeliveryStore:
 
     def retry_at(self, delivery_id: str, not_before: float, why: str) -> None:
         self._set(delivery_id, "queued", why, not_before=not_before)
+
+    # --- reads ---------------------------------------------------------------------------------
 
     def get(self, delivery_id: str) -> Delivery | None:
         with self._lock:
@@ -201,12 +202,9 @@ class DeliveryStore:
         return {state: n for state, n in rows}
 
     def prune(self, older_than_s: float = KEEP_FINISHED_S) -> int:
-        with self._tx() as db:
-            cur = db.execute(
-                "DELETE FROM deliveries WHERE state IN ('done', 'failed') AND updated_at < ?",
-                (time.time() - older_than_s,),
-            )
-            return cur.rowcount
+        cutoff = time.time() - older_than_s
+        return int(self.write(lambda db: db.execute(  # type: ignore[arg-type]
+            "DELETE FROM deliveries WHERE state IN ('done', 'failed') AND updated_at < ?", (cutoff,)).rowcount).result())
 
     def close(self) -> None:
         with self._queued:
@@ -215,4 +213,13 @@ class DeliveryStore:
         self._writer.join(10)
         with self._lock:
             self._db.close()
-            self._accept_db.close()
+            self._writer_db.close()
+
+
+def _insert(db: sqlite3.Connection, delivery: Delivery) -> bool:
+    now = time.time()
+    cur = db.execute(
+        "INSERT OR IGNORE INTO deliveries (id, event, key, body, received_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (delivery.id, delivery.event, delivery.key, delivery.body, now, now),
+    )
+    return cur.rowcount == 1

@@ -11,6 +11,7 @@ before the delivery is committed to SQLite.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -106,7 +107,7 @@ class WebhookService:
         if triage.key is None:
             return _answer(200, "ignored", reason=triage.reason)
         delivery = Delivery(id=delivery_id, event=event, key=triage.key, body=body)
-        if not await anyio.to_thread.run_sync(self.store.accept, delivery):
+        if not await asyncio.wrap_future(self.store.accept_later(delivery)):
             return _answer(200, "duplicate", delivery=delivery_id)
         if self.queue.synchronous:
             await anyio.to_thread.run_sync(self.queue.submit, delivery)
