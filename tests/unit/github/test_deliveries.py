@@ -61,3 +61,26 @@ def test_racing_copies_of_one_delivery_insert_exactly_once(tmp_path: Path) -> No
         results = list(pool.map(lambda i: store.accept(d(i % 10)), range(200)))
     assert results.count(True) == 10
     assert len(store.unfinished()) == 10
+
+
+def test_a_failing_write_in_a_group_does_not_lose_the_others(tmp_path: Path) -> None:
+    """Writes are committed in groups; one that fails is retried alone, the rest still commit."""
+    import sqlite3
+    import threading
+
+    store = DeliveryStore(tmp_path / "d.sqlite3")
+    gate = threading.Event()
+    # hold the writer inside a first group so the next writes queue up behind it as one group
+    first = store.write(lambda db: gate.wait(5))
+    accepts = [store.accept_later(d(i)) for i in range(5)]
+    broken = store.write(lambda db: db.execute("INSERT INTO no_such_table VALUES (1)"))
+    more = [store.accept_later(d(i)) for i in range(5, 8)]
+    gate.set()
+    assert first.result(5) is True
+    assert [f.result(5) for f in accepts + more] == [True] * 8
+    try:
+        broken.result(5)
+        raise AssertionError("the broken write succeeded")
+    except sqlite3.OperationalError as err:
+        assert "no_such_table" in str(err)
+    assert store.counts() == {"queued": 8}
