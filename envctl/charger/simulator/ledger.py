@@ -132,6 +132,9 @@ class LedgerSummary:
     stop_attempts: list[dict[str, Any]] = field(default_factory=list)  # every stop that names a transaction
     acknowledged_samples: list[tuple[tuple[Any, ...], str]] = field(default_factory=list)
     sent_sample_keys: set[tuple[Any, ...]] = field(default_factory=set)  # sent at least once (acked or not)
+    # created but not sent yet as far as the ledger knows; keyed without the transaction id, which a
+    # message queued before its start was answered does not carry yet (see reconcile.untransacted)
+    unsent_sample_keys: set[tuple[Any, ...]] = field(default_factory=set)
     resent: int = 0  # messages sent more than once (resends after drops, retries)
     horizon: float | None = None  # unix time up to which the ledger recorded everything (see _read)
 
@@ -144,6 +147,11 @@ class LedgerSummary:
             "resent": self.resent,
             "by_kind": self.by_kind,
         }
+
+
+def untransacted(sample_key: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A sample's key without its transaction id (the second field)."""
+    return sample_key[:1] + sample_key[2:]
 
 
 def summarise(ledger_dir: str) -> LedgerSummary:
@@ -178,13 +186,18 @@ def summarise(ledger_dir: str) -> LedgerSummary:
             s.stop_attempts.append(stop)
             if state == "acknowledged":
                 s.acknowledged_stops.append(stop)
-        elif kind == "meter" and row.get("transaction_id") is not None:
-            tid, connector = row["transaction_id"], key.get("connector", 0)
+        elif kind == "meter":
+            tid, connector = row.get("transaction_id"), key.get("connector", 0)
+            sent = row.get("attempts", 0) >= 1 or state == "acknowledged"
             for mv in key.get("meter_value") or []:
                 for sv in mv["sampledValue"]:
                     sk = sample_key(row["charger"], tid, connector, mv["timestamp"], sv)
-                    if row.get("attempts", 0) >= 1 or state == "acknowledged":
-                        s.sent_sample_keys.add(sk)
+                    if not sent:
+                        s.unsent_sample_keys.add(untransacted(sk))
+                        continue
+                    if tid is None:
+                        continue
+                    s.sent_sample_keys.add(sk)
                     if state == "acknowledged":
                         s.acknowledged_samples.append((sk, str(sv["value"])))
     return s

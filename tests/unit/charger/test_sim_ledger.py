@@ -84,3 +84,27 @@ def test_server_rows_newer_than_the_ledgers_horizon_are_not_judged_yet(tmp_path:
     earlier = ours | {"charger": "CP3", "transaction_id": 3, "timestamp": "2026-01-01T00:00:02Z"}
     result = ledger.reconcile(s, [ours, later, earlier])
     assert (result["phantom"], result["too_recent_to_judge"]) == (1, 1)
+
+
+def test_a_sample_the_ledger_saw_queued_but_not_sent_is_not_a_phantom(tmp_path: Path) -> None:
+    """The ledger is read before the database: a MeterValues created before the horizon but sent after
+    it (it waited behind another message, and its start's answer) is in the server and, as far as the
+    ledger knows, unsent. It is not judged; a sample nobody created still is a phantom."""
+    at = "2026-01-01T00:00:01.000Z"
+    sample = {"value": "1200", "measurand": "Energy.Active.Import.Register"}
+    meter = {"id": "CP1:2", "charger": "CP1", "kind": "meter", "state": "queued", "attempts": 0,
+             "key": {"transaction_id": None, "timestamp": at, "connector": 1,
+                     "meter_value": [{"timestamp": at, "sampledValue": [sample]}]},
+             "transaction_id": None,
+             "updated_at": dt.datetime(2026, 1, 1, 0, 0, 5, tzinfo=dt.UTC).timestamp()}  # fmt: skip
+    (tmp_path / "ledger-w0.jsonl").write_bytes(orjson.dumps(start_row(1, "acknowledged", 5)) + b"\n"
+                                               + orjson.dumps(meter) + b"\n")
+    s = ledger.summarise(str(tmp_path))
+    start = {"charger": "CP1", "connector": 1, "id_tag": "T", "meter_start": 1, "timestamp": "2026-01-01T00:00:00.123Z",
+             "transaction_id": 5}
+    theirs = {"charger": "CP1", "connector": 1, "transaction_id": 5, "ts": at, "measurand": sample["measurand"],
+              "phase": None, "location": None, "context": None, "value": "1200"}
+    result = ledger.reconcile(s, [start], [theirs])
+    assert (result["meter_values_phantom"], result["too_recent_to_judge"]) == (0, 1)
+    nobodys = theirs | {"ts": "2026-01-01T00:00:02.000Z"}
+    assert ledger.reconcile(s, [start], [theirs, nobodys])["meter_values_phantom"] == 1
