@@ -140,8 +140,13 @@ def main() -> None:
     ap.add_argument("--budget", type=float, default=200.0)
     ap.add_argument("--session-rate", type=float, default=60.0)
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/release_k8s_2k/tail.json"))
+    ap.add_argument("--large", action="store_true",
+                    help="the 10,000-charger sizing of release_k8s_10k: server and simulator up to 2 cores and 2 GiB")
     args = ap.parse_args()
-    env = config({})
+    pods = {"cpu": "200m", "cpu_limit": "2", "memory": "256Mi", "memory_limit": "2Gi"}
+    env = config({"limits": {"max_cpu": "2", "max_memory": "2Gi"}, "server": pods, "simulator": pods,
+                  "quota": {"cpu": "8", "cpu_limit": "16", "memory": "12Gi", "memory_limit": "16Gi"}}
+                 if args.large else {})
     os.environ.update(env)
     kube = Kube(env["KUBECONFIG"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -160,7 +165,7 @@ def main() -> None:
     slow = [{"t": r["t"], "node_cpu_busy": r["node_cpu_busy"], "pod": name, **{k: v for k, v in d.items()}}
             for r in rows for name, d in r["pods"].items()
             if any(isinstance(v, dict) and v.get("over_250ms") for v in d.values())]  # fmt: skip
-    doc = {"chargers": args.chargers, "budget_per_s": args.budget, "exit_code": done.returncode,
+    doc = {"chargers": args.chargers, "budget_per_s": args.budget, "large": args.large, "exit_code": done.returncode,
            "load_average_before_after": [load0[0], os.getloadavg()[0]],
            "release": {k: release.get(k) for k in ("passed", "failures", "peak_reconnects_per_s", "connect_failures",
                                                    "duration_s")},

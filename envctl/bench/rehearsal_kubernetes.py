@@ -10,6 +10,8 @@ clusters, releases (envctl release) need nothing but a kubeconfig.
 from __future__ import annotations
 
 import base64
+import gzip
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -31,11 +33,19 @@ def run(opts: BenchOptions, say: Say) -> dict[str, Any]:
     name = opts.env_name or f"bench-{opts.strategy}-{int(time.time()) % 100000}"
     runtime.down(name)
     say(f"bringing up {opts.chargers} chargers on {opts.replicas} replicas of {opts.from_version} (kubernetes)")
-    runtime.up(EnvSpec(
-        name=name, runtime="kubernetes", chargers=opts.chargers, replicas=opts.replicas,
-        server_version=opts.from_version, session_rate=opts.session_rate, reconnect="immediate",
-        ready_timeout_s=max(180.0, opts.chargers / 20),
-    ))  # fmt: skip
+    try:
+        runtime.up(EnvSpec(
+            name=name, runtime="kubernetes", chargers=opts.chargers, replicas=opts.replicas,
+            server_version=opts.from_version, session_rate=opts.session_rate, reconnect="immediate",
+            ready_timeout_s=max(180.0, opts.chargers / 20),
+        ))  # fmt: skip
+    except BaseException:
+        # a fleet that never came up (a simulator OOM-killed in a loop, say) must not stay behind
+        # and load the machine for whatever runs next
+        if not opts.keep:
+            say(f"removing {name}")
+            runtime.down(name)
+        raise
     namespace = runtime.namespace(name)
     fleet = KubernetesFleet(runtime.kube, namespace)
     ctx = strategies_kubernetes.KubeStrategyContext(
@@ -73,14 +83,22 @@ def run(opts: BenchOptions, say: Say) -> dict[str, Any]:
             runtime.down(name)
 
 
+LEDGER_FILE = re.compile(r"ledger-w\d+\.jsonl")
+
+
 def _transactions(kube: Kube, namespace: str) -> dict[str, Any]:
     """The simulator's ledger (copied out of its pod) against the environment's Postgres."""
     pod = kube.list(kind("Pod").path(namespace), labelSelector="app.kubernetes.io/name=charger-simulator")[0]
     sim = pod["metadata"]["name"]
     with tempfile.TemporaryDirectory(prefix="envctl-ledger-") as tmp:
         for fname in kube.exec(namespace, sim, "simulator", ["ls", "/status/ledger"]).split():
-            text = kube.exec(namespace, sim, "simulator", ["cat", f"/status/ledger/{fname}"], timeout=120)
-            (Path(tmp) / fname).write_text(text)
+            if not LEDGER_FILE.fullmatch(fname):
+                continue
+            # compressed in the pod: the exec stream's client slows down with the square of what it
+            # carries, and a 10,000-charger ledger of a long rehearsal is tens of MB of JSON lines
+            packed = kube.exec(namespace, sim, "simulator",
+                               ["sh", "-c", f"gzip -c /status/ledger/{fname} | base64 -w0"], timeout=300)
+            (Path(tmp) / fname).write_bytes(gzip.decompress(base64.b64decode(packed)))
         return transactions.count(tmp, _database_url(kube, namespace))
 
 

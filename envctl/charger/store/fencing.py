@@ -4,7 +4,13 @@ Both backends run the same steps in one database transaction per batch:
 
  1. the owner rows of every charger the batch touches are read (Postgres: locked, in charger-id
     order, so two replicas' batches never deadlock and a claim by another replica waits for this
-    batch to commit; SQLite: BEGIN IMMEDIATE already holds the whole file);
+    batch to commit; SQLite: BEGIN IMMEDIATE already holds the whole file). "Touches" includes the
+    lazy writes (last seen, statuses, releases): every other row a batch writes belongs to a charger
+    whose owner row it then holds, so no two batches can wait on each other's rows. Without them,
+    a draining replica's flush (its chargers' last-seen rows, then their owner rows, released) and
+    the new replica's claim (owner rows, then the chargers' rows, booted) locked the same two rows
+    in opposite orders: PostgreSQL broke the deadlock after its deadlock_timeout of 1 s, and the new
+    replicas' handler p99 crossed the release health check's 1 s mid-drain;
  2. the batch's claims are applied: each charger's last claim in the batch takes the next epoch,
     an earlier claim of the same charger in the same batch is superseded at once;
  3. a fenced write is applied only if its connection's epoch is the charger's current epoch.
@@ -22,6 +28,7 @@ from typing import Any
 from envctl.charger.store.base import (
     BOOT,
     CLAIM,
+    LAZY,
     METER,
     START,
     STOP,
@@ -65,10 +72,16 @@ def split_claims(claims: list[Pending]) -> ClaimRound:
 
 
 def touched_chargers(by_kind: dict[str, list[Pending]]) -> list[str]:
-    """Every charger whose owner row the batch reads: claimed ones and those with fenced writes."""
+    """Every charger whose owner row the batch locks: claimed ones, those with fenced writes, and
+    those of the lazy writes (step 1 says why)."""
     ids = {p.item.charger_id for p in by_kind[CLAIM]}
     for kind in FENCED_KINDS:
         ids.update(p.fence.charger_id for p in by_kind[kind] if p.fence is not None)
+    for p in by_kind[LAZY]:
+        flush = p.item
+        ids.update(flush.seen)
+        ids.update(status.charger_id for status, _ in flush.statuses)
+        ids.update(charger for charger, _, _ in flush.releases)
     return sorted(ids)
 
 

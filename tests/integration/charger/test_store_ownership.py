@@ -202,3 +202,46 @@ async def test_a_status_from_a_superseded_connection_is_dropped(replicas: tuple[
     a.record_status(StatusRecord("CP1", 1, "Available", "NoError", None, T0 + timedelta(seconds=1)), fence=old)
     await a.close()
     assert await b.connector_statuses("CP1") == {1: "Charging"}
+
+
+@pytest.mark.postgres
+async def test_a_draining_replicas_flush_and_the_new_replicas_claims_never_deadlock(
+    postgres_url: str, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A release on Postgres: while the new replica claims and boots chargers, the old one flushes
+    their last-seen times and releases. Both batches lock the owner rows first, in id order; before
+    that they locked a charger's two rows in opposite orders, PostgreSQL broke the deadlock after its
+    1 s deadlock_timeout and the new replica's BootNotifications waited over a second."""
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="envctl.charger.store")
+    ids = [f"CP{i:04d}" for i in range(300)]
+    old, new = await open_store(postgres_url, replica_id="old"), await open_store(postgres_url, replica_id="new")
+    try:
+        claims = {cid: old.claim(cid, T0) for cid in ids}
+        await asyncio.gather(*(c.future for c in claims.values()))  # type: ignore[misc]
+        slowest = 0.0
+        for round_ in range(3):  # each round outlasts the old replica's 1 s lazy flush
+            at = T0 + timedelta(minutes=round_ + 1)
+            for cid in ids:
+                old.touch(cid, at)
+                old.release(claims[cid], at)
+            moved = {}
+            for i in range(0, len(ids), 15):
+                started = time.monotonic()
+                group = {cid: new.claim(cid, at) for cid in ids[i:i + 15]}
+                await asyncio.gather(*(new.record_boot(BootRecord(cid, "V", f"r{round_}", None, None, {}, at), fence=c)
+                                       for cid, c in group.items()))
+                slowest = max(slowest, time.monotonic() - started)
+                moved |= group
+                await asyncio.sleep(0.05)
+            old, new, claims = new, old, moved  # the next release moves them back
+        deadlocks = [r for r in caplog.records if "deadlock" in (r.exc_text or "") + r.getMessage()
+                     or (r.exc_info and "Deadlock" in type(r.exc_info[1]).__name__)]
+        assert not deadlocks, deadlocks[0].getMessage()
+        assert slowest < 0.9, f"a claim + BootNotification took {slowest:.2f} s"
+        owners = await old.owners(ids)
+        assert len(owners) == len(ids) and min(owners.values()) == 4  # claimed 4 times each, nothing lost
+    finally:
+        await old.close()
+        await new.close()
