@@ -147,7 +147,6 @@ def main() -> None:
     env = config({"limits": {"max_cpu": "2", "max_memory": "2Gi"}, "server": pods, "simulator": pods,
                   "quota": {"cpu": "8", "cpu_limit": "16", "memory": "12Gi", "memory_limit": "16Gi"}}
                  if args.large else {})
-    os.environ.update(env)
     kube = Kube(env["KUBECONFIG"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     report = args.out.with_name(args.out.stem + "_release.json")
@@ -162,7 +161,7 @@ def main() -> None:
     sampler.join(10)
     release = json.loads(report.read_text()) if report.exists() else {}
     rows = per_second(sampler.samples)
-    slow = [{"t": r["t"], "node_cpu_busy": r["node_cpu_busy"], "pod": name, **{k: v for k, v in d.items()}}
+    slow = [{"t": r["t"], "node_cpu_busy": r["node_cpu_busy"], "pod": name, **d}
             for r in rows for name, d in r["pods"].items()
             if any(isinstance(v, dict) and v.get("over_250ms") for v in d.values())]  # fmt: skip
     doc = {"chargers": args.chargers, "budget_per_s": args.budget, "large": args.large, "exit_code": done.returncode,

@@ -59,22 +59,19 @@ def run(opts: BenchOptions, say: Say = _quiet) -> dict[str, Any]:
     name = opts.env_name or f"bench-{opts.strategy}-{os.getpid()}"
     runtime.down(name)
     say(f"bringing up {opts.chargers} chargers on {opts.replicas} replicas of {opts.from_version}")
-    try:
+    fleet: LocalFleet | None = None
+    try:  # `up` inside: a fleet that never came up must not stay behind either
         runtime.up(
             EnvSpec(
                 name=name, chargers=opts.chargers, replicas=opts.replicas, server_version=opts.from_version,
                 session_rate=opts.session_rate, reconnect="immediate", ready_timeout_s=max(120.0, opts.chargers / 50),
             )
         )  # fmt: skip
-    except BaseException:  # a fleet that never came up must not stay behind (see rehearsal_kubernetes)
-        if not opts.keep:
-            runtime.down(name)
-        raise
-    fleet = LocalFleet(runtime, name)
-    try:
+        fleet = LocalFleet(runtime, name)
         return _rehearse(opts, runtime, name, fleet, say)
     finally:
-        fleet.close()
+        if fleet is not None:
+            fleet.close()
         if not opts.keep:
             say(f"removing {name}")
             runtime.down(name)

@@ -27,37 +27,33 @@ from envctl.release.fleets.kubernetes import KubernetesFleet
 from envctl.runtimes.kubernetes import KubernetesRuntime
 from envctl.runtimes.kubernetes.client import Kube, kind
 
+LEDGER_FILE = re.compile(r"ledger-w\d+\.jsonl")  # what the simulator names its ledger files
+
 
 def run(opts: BenchOptions, say: Say) -> dict[str, Any]:
     runtime = KubernetesRuntime()
     name = opts.env_name or f"bench-{opts.strategy}-{int(time.time()) % 100000}"
+    run_strategy = {"graceful": strategies.graceful, "rolling": strategies_kubernetes.rolling,
+                    "recreate": strategies_kubernetes.recreate}.get(opts.strategy)
+    if run_strategy is None:
+        raise ConfigError(f"unknown strategy {opts.strategy!r}", "use --strategy recreate, rolling or graceful")
     runtime.down(name)
     say(f"bringing up {opts.chargers} chargers on {opts.replicas} replicas of {opts.from_version} (kubernetes)")
+    # `up` inside the try: a fleet that never came up (a simulator OOM-killed in a loop, say) must
+    # not stay behind and load the machine for whatever runs next
     try:
         runtime.up(EnvSpec(
             name=name, runtime="kubernetes", chargers=opts.chargers, replicas=opts.replicas,
             server_version=opts.from_version, session_rate=opts.session_rate, reconnect="immediate",
             ready_timeout_s=max(180.0, opts.chargers / 20),
         ))  # fmt: skip
-    except BaseException:
-        # a fleet that never came up (a simulator OOM-killed in a loop, say) must not stay behind
-        # and load the machine for whatever runs next
-        if not opts.keep:
-            say(f"removing {name}")
-            runtime.down(name)
-        raise
-    namespace = runtime.namespace(name)
-    fleet = KubernetesFleet(runtime.kube, namespace)
-    ctx = strategies_kubernetes.KubeStrategyContext(
-        kube=runtime.kube, env=name, namespace=namespace, fleet=fleet, from_version=opts.from_version,
-        to_version=opts.to_version, replicas=opts.replicas, budget_per_s=opts.budget_per_s, grace_s=opts.grace_s,
-        hold_s=opts.hold_s, canary_share=opts.canary_share, new_replica_args=list(opts.new_replica_args),
-    )  # fmt: skip
-    run_strategy = {"graceful": strategies.graceful, "rolling": strategies_kubernetes.rolling,
-                    "recreate": strategies_kubernetes.recreate}.get(opts.strategy)
-    if run_strategy is None:
-        raise ConfigError(f"unknown strategy {opts.strategy!r}", "use --strategy recreate, rolling or graceful")
-    try:
+        namespace = runtime.namespace(name)
+        fleet = KubernetesFleet(runtime.kube, namespace)
+        ctx = strategies_kubernetes.KubeStrategyContext(
+            kube=runtime.kube, env=name, namespace=namespace, fleet=fleet, from_version=opts.from_version,
+            to_version=opts.to_version, replicas=opts.replicas, budget_per_s=opts.budget_per_s, grace_s=opts.grace_s,
+            hold_s=opts.hold_s, canary_share=opts.canary_share, new_replica_args=list(opts.new_replica_args),
+        )  # fmt: skip
         with Sampler(fleet, opts.to_version) as sampler:
             time.sleep(opts.baseline_s)
             start = time.time()
@@ -81,9 +77,6 @@ def run(opts: BenchOptions, say: Say) -> dict[str, Any]:
         if not opts.keep:
             say(f"removing {name}")
             runtime.down(name)
-
-
-LEDGER_FILE = re.compile(r"ledger-w\d+\.jsonl")
 
 
 def _transactions(kube: Kube, namespace: str) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -45,7 +46,8 @@ CREATE INDEX IF NOT EXISTS deliveries_unfinished ON deliveries(state) WHERE stat
 KEEP_FINISHED_S = 30 * 86400  # GitHub lets people redeliver for a long while; remember that long
 MAX_GROUP = 256
 
-Write = Callable[[sqlite3.Connection], object]  # one statement or a few, run inside the group's transaction
+T = TypeVar("T")
+Write = Callable[[sqlite3.Connection], Any]  # one statement or a few, run inside the group's transaction
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ class DeliveryStore:
         self._db = self._connect()
         self._db.executescript(SCHEMA)
         self._writer_db = self._connect()
-        self._queue: list[tuple[Write, Future[object]]] = []
+        self._queue: list[tuple[Write, Future[Any]]] = []
         self._queued = threading.Condition()
         self._closed = False
         self._writer = threading.Thread(target=self._write_loop, name="envctl-deliveries", daemon=True)
@@ -86,9 +88,9 @@ class DeliveryStore:
 
     # --- writes: queued to the writer thread, committed in groups ------------------------------
 
-    def write(self, op: Write) -> Future[object]:
+    def write(self, op: Callable[[sqlite3.Connection], T]) -> Future[T]:
         """Queue a write; the future resolves (to what `op` returned) once it is durable."""
-        done: Future[object] = Future()
+        done: Future[T] = Future()
         with self._queued:
             if self._closed:
                 raise RuntimeError("delivery store is closed")
@@ -96,14 +98,14 @@ class DeliveryStore:
             self._queued.notify()
         return done
 
-    def accept_later(self, delivery: Delivery) -> Future[object]:
+    def accept_later(self, delivery: Delivery) -> Future[bool]:
         """accept() without blocking: the server awaits this future on its event loop, so a 202
         costs no thread hop besides the writer's."""
         return self.write(lambda db: _insert(db, delivery))
 
     def accept(self, delivery: Delivery) -> bool:
         """Persist a new delivery, durably; False when this id was seen before (a replay)."""
-        return bool(self.accept_later(delivery).result())
+        return self.accept_later(delivery).result()
 
     def _write_loop(self) -> None:
         while True:
@@ -125,7 +127,7 @@ class DeliveryStore:
             for (_, fut), result in zip(batch, results):
                 fut.set_result(result)
 
-    def _commit(self, ops: list[Write]) -> list[object]:
+    def _commit(self, ops: list[Write]) -> list[Any]:
         db = self._writer_db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -203,8 +205,12 @@ class DeliveryStore:
 
     def prune(self, older_than_s: float = KEEP_FINISHED_S) -> int:
         cutoff = time.time() - older_than_s
-        return int(self.write(lambda db: db.execute(  # type: ignore[arg-type]
-            "DELETE FROM deliveries WHERE state IN ('done', 'failed') AND updated_at < ?", (cutoff,)).rowcount).result())
+
+        def delete(db: sqlite3.Connection) -> int:
+            return db.execute("DELETE FROM deliveries WHERE state IN ('done', 'failed') AND updated_at < ?",
+                              (cutoff,)).rowcount
+
+        return self.write(delete).result()
 
     def close(self) -> None:
         with self._queued:

@@ -8,6 +8,7 @@ with plain SQL where a user would look.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
@@ -212,8 +213,6 @@ async def test_a_draining_replicas_flush_and_the_new_replicas_claims_never_deadl
     their last-seen times and releases. Both batches lock the owner rows first, in id order; before
     that they locked a charger's two rows in opposite orders, PostgreSQL broke the deadlock after its
     1 s deadlock_timeout and the new replica's BootNotifications waited over a second."""
-    import logging
-
     caplog.set_level(logging.WARNING, logger="envctl.charger.store")
     ids = [f"CP{i:04d}" for i in range(300)]
     old, new = await open_store(postgres_url, replica_id="old"), await open_store(postgres_url, replica_id="new")

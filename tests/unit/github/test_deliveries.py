@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from envctl.github.deliveries import Delivery, DeliveryStore
 
 
@@ -78,9 +80,6 @@ def test_a_failing_write_in_a_group_does_not_lose_the_others(tmp_path: Path) -> 
     gate.set()
     assert first.result(5) is True
     assert [f.result(5) for f in accepts + more] == [True] * 8
-    try:
+    with pytest.raises(sqlite3.OperationalError, match="no_such_table"):
         broken.result(5)
-        raise AssertionError("the broken write succeeded")
-    except sqlite3.OperationalError as err:
-        assert "no_such_table" in str(err)
     assert store.counts() == {"queued": 8}
