@@ -7,7 +7,7 @@ handshake is refused) takes --handshakes WebSocket upgrade requests from --clien
 it refused. For comparison, the same run with admission off measures an accepted connect +
 BootNotification persisted (claim and boot rows committed).
 
-    python benchmarks/admission_refusal.py --handshakes 20000 --report benchmarks/results/admission_refusal.json
+    python -m benchmarks.admission_refusal --handshakes 20000 --report benchmarks/results/admission_refusal.json
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import os
 import time
 from typing import Any
 
-from server_common import RawCharger, Server, conditions, run_clients, source_address, write_report
+from benchmarks.harness.server import RawCharger, Server, conditions, run_clients, source_address
+from benchmarks.report import write_report
 
 
 async def knock(host: str, port: int, first: int, count: int, concurrency: int, start_at: float) -> dict[str, Any]:
@@ -51,7 +52,7 @@ def run(server: Server, handshakes: int, clients: int, concurrency: int) -> tupl
     cpu0 = server.cpu_seconds()
     per = handshakes // clients
     start_at = time.time() + 1.5
-    results = run_clients("admission_refusal:knock", [
+    results = run_clients("benchmarks.admission_refusal:knock", [
         {"host": "127.0.0.1", "port": server.port, "first": c * per, "count": per, "concurrency": concurrency,
          "start_at": start_at} for c in range(clients)])
     return results, server.cpu_seconds() - cpu0

@@ -1,6 +1,6 @@
 """What the CI approval gate and the job summary cost.
 
-    python benchmarks/approval_gate.py --out benchmarks/results/approval_gate.json
+    python -m benchmarks.approval_gate --out benchmarks/results/approval_gate.json
 
 1. The gate in process: `CiRun.approve` through PyGithub (the client envctl builds) against the
    fake GitHub API on loopback (a fresh CiRun each time, so both requests are made: the run and
@@ -26,20 +26,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from envctl.github.client import GitHubClients  # noqa: E402
-from envctl.github.job_summary import render_release_summary  # noqa: E402
-from envctl.github.settings import GitHubSettings  # noqa: E402
-from envctl.release.approval import ApprovalPolicy  # noqa: E402
-from envctl.release.approval_github import ActionsContext, CiRun  # noqa: E402
-from envctl.release.fleet import ReplicaView  # noqa: E402
-from envctl.release.pacing import BucketState  # noqa: E402
-from envctl.release.plan import PlanOptions, compute_plan  # noqa: E402
-from envctl.release.status import ReleaseStatus, summary  # noqa: E402
-from envctl.release.timeline import timeline  # noqa: E402
-from envctl.release.timeline_plot import plot_timeline  # noqa: E402
-from tests.fakes.github_api import FakeGitHub  # noqa: E402
+from envctl.github.client import GitHubClients
+from envctl.github.job_summary import render_release_summary
+from envctl.github.settings import GitHubSettings
+from envctl.release.approval import ApprovalPolicy
+from envctl.release.approval_github import ActionsContext, CiRun
+from envctl.release.fleet import ReplicaView
+from envctl.release.pacing import BucketState
+from envctl.release.plan import PlanOptions, compute_plan
+from envctl.release.status import ReleaseStatus, summary
+from envctl.release.timeline import timeline
+from envctl.release.timeline_plot import plot_timeline
+from tests.fakes.github_api import FakeGitHub
 
 REPO = "acme/chargers"
 

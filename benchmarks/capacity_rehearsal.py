@@ -1,6 +1,6 @@
 """Is `envctl capacity` right? Predicted against measured, at the predicted size, on this machine.
 
-    python benchmarks/capacity_rehearsal.py --profile benchmarks/results/capacity/profile.json \
+    python -m benchmarks.capacity_rehearsal --profile benchmarks/results/capacity/profile.json \
         --chargers 30000 --report benchmarks/results/capacity/rehearsal_30k.json
 
 1. predict: `envctl capacity` for the fleet (replicas, requests, storm, release budget/duration);
@@ -30,19 +30,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from local_common import down, envctl, sim_seconds, temporary_postgres
+import httpx
+import psutil
 
-import httpx  # noqa: E402
-import psutil  # noqa: E402
-
-from envctl.capacity.arithmetic import Fleet  # noqa: E402
-from envctl.capacity.loadgen import LoadWorkers  # noqa: E402
-from envctl.capacity.scrape import delta, fraction_within, handler_buckets, quantile  # noqa: E402
-from envctl.capacity.service import answer  # noqa: E402
-from envctl.charger import rates  # noqa: E402
-from envctl.charger.simulator.config import parse_session_minutes  # noqa: E402
-from envctl.release import pacing  # noqa: E402
-from envctl.runtimes.local import LocalRuntime  # noqa: E402
+from benchmarks.harness.local import down, envctl, sim_seconds, temporary_postgres
+from envctl.capacity.arithmetic import Fleet
+from envctl.capacity.loadgen import LoadWorkers
+from envctl.capacity.scrape import delta, fraction_within, handler_buckets, quantile
+from envctl.capacity.service import answer
+from envctl.charger import rates
+from envctl.charger.simulator.config import parse_session_minutes
+from envctl.release import pacing
+from envctl.runtimes.local import LocalRuntime
 
 Buckets = list[tuple[float, float]]
 

@@ -1,7 +1,7 @@
 """The live feed's cost during a big release: is the release's peak reconnect rate unchanged with
 the dashboard page open, and what CPU does the dashboard server spend on it?
 
-    python benchmarks/dashboard_feed.py --chargers 30000 --budget 500 --out benchmarks/results/dashboard/feed_30k.json
+    python -m benchmarks.dashboard_feed --chargers 30000 --budget 500 --out benchmarks/results/dashboard/feed_30k.json
 
 Runs the same graceful rehearsal (`envctl bench release`, fresh fleet each time) without a
 dashboard and with one: a real `envctl dashboard` process, Debian's headless Chromium showing the
@@ -27,8 +27,7 @@ from typing import Any
 import httpx
 import psutil
 
-sys.path.insert(0, str(Path(__file__).parent))
-from dashboard_common import CHROMIUM, FLAGS, READY, dashboard, timed_load, tree_cpu_s  # noqa: E402
+from benchmarks.harness.dashboard import CHROMIUM, FLAGS, READY, dashboard, timed_load, tree_cpu_s
 
 KEYS = ("peak_reconnects_per_s", "peak_server_connects_per_s", "connect_failures", "duration_s", "release_s",
         "max_offline_s", "p99_offline_s", "chargers_disconnected_at_end")  # fmt: skip

@@ -1,6 +1,6 @@
 """How long the dashboard's pages take to show their data, cold, in Debian's headless Chromium.
 
-    python benchmarks/dashboard_page_load.py --out benchmarks/results/dashboard/page_load.json
+    python -m benchmarks.dashboard_page_load --out benchmarks/results/dashboard/page_load.json
 
 Sets up a realistic state (several local environments, one of them 1,000 chargers on 2 replicas
 released to v2 while the dashboard watched it), starts `envctl dashboard`, and loads each page
@@ -23,8 +23,7 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).parent))
-from dashboard_common import CHROMIUM, FLAGS, READY, dashboard, summarise, timed_load  # noqa: E402
+from benchmarks.harness.dashboard import CHROMIUM, FLAGS, READY, dashboard, summarise, timed_load
 
 
 def envctl(state: str, *args: str) -> str:

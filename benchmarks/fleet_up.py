@@ -3,7 +3,7 @@
 Measures time to all-connected, simulator memory per charger, server memory per connection,
 heartbeat traffic and handler latency while the fleet idles. Writes a JSON report.
 
-    python benchmarks/fleet_up.py --chargers 30000 --replicas 3 --report benchmarks/results/fleet_30k.json
+    python -m benchmarks.fleet_up --chargers 30000 --replicas 3 --report benchmarks/results/fleet_30k.json
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Previews on the real node: `envctl up --runtime kubernetes` until every charger is connected,
 and the largest preview this machine holds (chargers connected, memory per charger in a container).
 
-    python benchmarks/kubernetes_node.py up --runs 5 --chargers 200 --replicas 2
-    python benchmarks/kubernetes_node.py largest --chargers 20000 --replicas 2
+    python -m benchmarks.kubernetes_node up --runs 5 --chargers 200 --replicas 2
+    python -m benchmarks.kubernetes_node largest --chargers 20000 --replicas 2
 
 Goal (up, 2 replicas, 200 chargers, images cached on the node): <= 15 s. Uses the images the
 test cluster imported (scripts/control-plane start); the machine is shared, the load is recorded.
@@ -22,10 +22,9 @@ from typing import Any
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.kubernetes_common import REPO, envctl, kubeconfig, summary, write  # noqa: E402
-from envctl.runtimes.kubernetes.client import Kube, kind  # noqa: E402
+from benchmarks.harness.kubernetes import REPO, envctl, kubeconfig, timed_up, write
+from benchmarks.report import summary
+from envctl.runtimes.kubernetes.client import Kube, kind
 
 GOAL_S = 15.0
 
@@ -51,13 +50,8 @@ def bench_up(args: argparse.Namespace) -> dict[str, Any]:
     took, downs = [], []
     for i in range(args.runs):
         name = f"nodeup-{run}-{i}"
-        t = time.monotonic()
-        p = envctl(env, "up", name, "--runtime", "kubernetes", "--chargers", str(args.chargers),
-                   "--replicas", str(args.replicas), "--output", "json")
-        took.append(time.monotonic() - t)
-        if p.returncode != 0:
-            sys.exit(f"up failed: {p.stderr}")
-        doc = json.loads(p.stdout)
+        seconds, doc = timed_up(env, name, args.chargers, args.replicas)
+        took.append(seconds)
         assert doc["chargers"]["connected"] == args.chargers, doc
         t = time.monotonic()
         envctl(env, "down", name, "--runtime", "kubernetes")

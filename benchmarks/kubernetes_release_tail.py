@@ -1,6 +1,6 @@
 """Where the handler latency tail of a release on the real node comes from.
 
-    python benchmarks/kubernetes_release_tail.py --chargers 2000 --budget 200 \
+    python -m benchmarks.kubernetes_release_tail --chargers 2000 --budget 200 \
         --out benchmarks/results/release_k8s_2k/tail.json      # KUBECONFIG: the test cluster
 
 Runs one graceful `envctl bench release --runtime kubernetes` and, while it runs, reads every
@@ -27,11 +27,9 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.kubernetes_node import config  # noqa: E402
-from envctl.runtimes.kubernetes.client import Kube, kind  # noqa: E402
-from envctl.runtimes.kubernetes.state import SERVER_ADMIN_PORT  # noqa: E402
+from benchmarks.kubernetes_node import config
+from envctl.runtimes.kubernetes.client import Kube, kind
+from envctl.runtimes.kubernetes.state import SERVER_ADMIN_PORT
 
 SLOW = (0.25, 1.0)
 
@@ -97,12 +95,12 @@ class Sampler(threading.Thread):
                     try:
                         text = self.kube.request("GET", kind("Pod").path(ns, f"{name}:{SERVER_ADMIN_PORT}") + "/proxy/metrics",
                                                  raw=True, retry=False, timeout=2.0)
-                    except Exception:  # noqa: BLE001 - a pod starting or going: no sample this second
+                    except Exception:
                         continue
                     row["pods"][name] = {"version": p["metadata"].get("labels", {}).get("envctl.io/server-version"),
                                          "hist": histograms(text),
                                          "throttled_ns": throttled_ns(uid)}  # fmt: skip
-            except Exception as err:  # noqa: BLE001
+            except Exception as err:
                 row["error"] = str(err)
             self.samples.append(row)
             self.stop.wait(max(0.0, 1.0 - (time.monotonic() - started - t)))

@@ -4,7 +4,7 @@ The environments are namespaces with envctl's labels and annotations, created th
 (cheap: no pods), half of them expired. Each charger-server Deployment would add one item to
 the single cluster-wide Deployment list that `list` reads; --with-deployments adds those too.
 
-    python benchmarks/kubernetes_scale.py --envs 500 --report benchmarks/results/kubernetes_scale.json
+    python -m benchmarks.kubernetes_scale --envs 500 --report benchmarks/results/kubernetes_scale.json
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -21,14 +20,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.kubernetes_common import envctl, kubeconfig, summary, write  # noqa: E402
-from envctl.config import parse_config  # noqa: E402
-from envctl.envs.model import utcnow  # noqa: E402
-from envctl.envs.ttl import format_time  # noqa: E402
-from envctl.runtimes.kubernetes import KubernetesRuntime  # noqa: E402
-from envctl.runtimes.kubernetes.client import Kube, kind  # noqa: E402
+from benchmarks.harness.kubernetes import envctl, kubeconfig, write
+from benchmarks.report import summary
+from envctl.config import parse_config
+from envctl.envs.model import utcnow
+from envctl.envs.ttl import format_time
+from envctl.runtimes.kubernetes import KubernetesRuntime
+from envctl.runtimes.kubernetes.client import Kube, kind
 
 GOAL_S = 5.0
 

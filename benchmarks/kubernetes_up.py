@@ -3,13 +3,12 @@
 Goal: <= 5 s from command to Ready. Measures the whole CLI (process start included) and the
 runtime call alone, for fresh environments and for converging an existing one, plus `down`.
 
-    python benchmarks/kubernetes_up.py --runs 5 --report benchmarks/results/kubernetes_up.json
+    python -m benchmarks.kubernetes_up --runs 5 --report benchmarks/results/kubernetes_up.json
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -18,12 +17,11 @@ import time
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.kubernetes_common import envctl, kubeconfig, summary, write  # noqa: E402
-from envctl.config import parse_config  # noqa: E402
-from envctl.envs.model import EnvSpec  # noqa: E402
-from envctl.runtimes.kubernetes import KubernetesRuntime  # noqa: E402
+from benchmarks.harness.kubernetes import envctl, kubeconfig, timed_up, write
+from benchmarks.report import summary
+from envctl.config import parse_config
+from envctl.envs.model import EnvSpec
+from envctl.runtimes.kubernetes import KubernetesRuntime
 
 GOAL_S = 5.0
 
@@ -44,16 +42,11 @@ def main() -> None:
     cli_fresh, cli_converge, cli_down, api_fresh = [], [], [], []
     for i in range(args.runs):
         name = f"bench-{run}-{i}"
-        t = time.monotonic()
-        p = envctl(env, "up", name, "--runtime", "kubernetes", "--chargers", str(args.chargers),
-                   "--replicas", str(args.replicas), "--output", "json")
-        cli_fresh.append(time.monotonic() - t)
-        if p.returncode != 0 or json.loads(p.stdout)["phase"] != "Ready":
-            sys.exit(f"up failed: {p.stderr}")
-        t = time.monotonic()
-        p = envctl(env, "up", name, "--runtime", "kubernetes", "--chargers", str(args.chargers),
-                   "--replicas", str(args.replicas), "--output", "json")
-        cli_converge.append(time.monotonic() - t)
+        seconds, doc = timed_up(env, name, args.chargers, args.replicas)
+        cli_fresh.append(seconds)
+        if doc["phase"] != "Ready":
+            sys.exit(f"up {name} is {doc['phase']}, not Ready")
+        cli_converge.append(timed_up(env, name, args.chargers, args.replicas)[0])
         t = time.monotonic()
         envctl(env, "down", name, "--runtime", "kubernetes")
         cli_down.append(time.monotonic() - t)

@@ -2,7 +2,7 @@
 `envctl rebalance --budget B`; duration, peak reconnects/s (servers' exact counts and the chargers'
 own), final spread, and the ledger (nothing lost) while charging sessions run.
 
-    python benchmarks/rebalance.py --chargers 30000 --budget 500 --report benchmarks/results/rebalance_30k.json
+    python -m benchmarks.rebalance --chargers 30000 --budget 500 --report benchmarks/results/rebalance_30k.json
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from local_common import down, envctl, sim_seconds
-
+from benchmarks.harness.local import down, envctl, sim_seconds
 from envctl.bench import transactions
 from envctl.runtimes.local import EnvRecord, LocalRuntime
 

@@ -1,7 +1,7 @@
 """Recreate vs rolling vs graceful on the same fleet size: how much gentler is the graceful release?
 
-    python benchmarks/release_compare.py --chargers 1000 --budget 100 --out benchmarks/results/release_compare.json
-    python benchmarks/release_compare.py --runtime kubernetes --chargers 10000 --budget 500 \
+    python -m benchmarks.release_compare --chargers 1000 --budget 100 --out benchmarks/results/release_compare.json
+    python -m benchmarks.release_compare --runtime kubernetes --chargers 10000 --budget 500 \
         --out benchmarks/results/release_k8s_10k/compare.json     # ENVCTL_CONFIG: the cluster's images
 
 Runs `envctl bench release` once per strategy (each on a fresh fleet), keeps each report

@@ -11,7 +11,7 @@ two survivors. The survivors' exact per-second commit counts (`commits_per_secon
 reported while the storm lasted; reconnected_s is from the kill until the survivors hold every
 charger (their own connection counts, polled every 0.25 s), confirmed by the simulator.
 
-    python benchmarks/replica_kill.py --chargers 10000 --rates 0 default 400 \\
+    python -m benchmarks.replica_kill --chargers 10000 --rates 0 default 400 \\
         --report benchmarks/results/replica_kill_10k.json
 """
 
@@ -28,17 +28,14 @@ from typing import Any
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from envctl.bench import transactions  # noqa: E402
-from envctl.charger import rates  # noqa: E402
-from envctl.charger.server.admission import DEFAULT_MAX_ACCEPT_RATE  # noqa: E402
-from envctl.envs.model import EnvSpec  # noqa: E402
-from envctl.runtimes.local import EnvRecord, LocalRuntime  # noqa: E402
-from envctl.state import read_json  # noqa: E402
-from server_common import conditions, write_report  # noqa: E402
+from benchmarks.harness.server import conditions
+from benchmarks.report import write_report
+from envctl.bench import transactions
+from envctl.charger import rates
+from envctl.charger.server.admission import DEFAULT_MAX_ACCEPT_RATE
+from envctl.envs.model import EnvSpec
+from envctl.runtimes.local import EnvRecord, LocalRuntime
+from envctl.state import read_json
 
 
 class Watch(threading.Thread):

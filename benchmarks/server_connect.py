@@ -5,7 +5,7 @@ flight per client; each sends a BootNotification and waits for the answer, which
 only after the charger row is committed. Connections stay open so the server's RSS per
 connection can be measured, then the script asks the server to drop them all (POST /admin/disconnect).
 
-    python benchmarks/server_connect.py --chargers 5000 --report benchmarks/results/server_connect.json
+    python -m benchmarks.server_connect --chargers 5000 --report benchmarks/results/server_connect.json
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ import time
 from typing import Any
 
 import httpx
-from server_common import RawCharger, Server, conditions, percentile, run_clients, source_address, write_report
+
+from benchmarks.harness.server import RawCharger, Server, conditions, run_clients, source_address
+from benchmarks.report import percentile, write_report
 
 BOOT = '[2,"b","BootNotification",{"chargePointVendor":"bench","chargePointModel":"raw-1"}]'
 
@@ -74,7 +76,7 @@ def main() -> None:
         import threading
 
         box: dict[str, Any] = {}
-        t = threading.Thread(target=lambda: box.setdefault("r", run_clients("server_connect:client", [
+        t = threading.Thread(target=lambda: box.setdefault("r", run_clients("benchmarks.server_connect:client", [
             {"host": "127.0.0.1", "port": server.port, "first": c * per, "count": per,
              "concurrency": args.concurrency, "start_at": start_at, "hold_s": hold} for c in range(args.clients)])))
         t.start()
@@ -91,7 +93,7 @@ def main() -> None:
         t.join()
         results = box["r"]
         stats = server.stats()
-        from envctl.charger.store import open_store  # noqa: PLC0415
+        from envctl.charger.store import open_store
 
         async def count() -> int:
             st = await open_store(server.database_url)

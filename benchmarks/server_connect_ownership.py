@@ -5,12 +5,12 @@ and without it, side by side in one run.
 `git archive` into a temporary directory; nothing in the repository changes). Rounds alternate
 (with, without, with, without, ...) on fresh SQLite databases so the load of a shared machine
 falls on both alike; each round opens --chargers connections from --clients processes
-(benchmarks/server_connect.py's raw client) and waits for every BootNotification answer, which
+(benchmarks.server_connect's raw client) and waits for every BootNotification answer, which
 the server gives only after the charger row (and, with ownership, its claim) is committed.
 Admission control is off (--max-accept-rate 0): this measures capacity, and the admission
 default is derived from it.
 
-    python benchmarks/server_connect_ownership.py --chargers 8000 --rounds 3 \\
+    python -m benchmarks.server_connect_ownership --chargers 8000 --rounds 3 \\
         --report benchmarks/results/server_connect_ownership.json
 """
 
@@ -27,7 +27,8 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from server_common import REPO, Server, conditions, run_clients, write_report
+from benchmarks.harness.server import REPO, Server, conditions, run_clients
+from benchmarks.report import write_report
 
 BASELINE_REF = "c90d791"  # the last commit before fleet-wide ownership (issue 10)
 
@@ -36,7 +37,7 @@ def extract(ref: str) -> Path:
     out = Path(tempfile.mkdtemp(prefix="envctl-baseline-"))
     data = subprocess.run(["git", "archive", ref, "envctl"], cwd=REPO, capture_output=True, check=True).stdout
     with tarfile.open(fileobj=BytesIO(data)) as tar:
-        tar.extractall(out)  # noqa: S202 (our own repository's tree)
+        tar.extractall(out)
     return out
 
 
@@ -49,7 +50,7 @@ def one_round(variant: str, root: Path, chargers: int, clients: int, concurrency
         per = chargers // clients
         start_at = time.time() + 1.5
         box: dict[str, Any] = {}
-        t = threading.Thread(target=lambda: box.setdefault("r", run_clients("server_connect:client", [
+        t = threading.Thread(target=lambda: box.setdefault("r", run_clients("benchmarks.server_connect:client", [
             {"host": "127.0.0.1", "port": server.port, "first": c * per, "count": per, "concurrency": concurrency,
              "start_at": start_at, "hold_s": 1.0} for c in range(clients)])))
         t.start()
@@ -58,7 +59,7 @@ def one_round(variant: str, root: Path, chargers: int, clients: int, concurrency
             time.sleep(0.2)
             try:
                 n = server.stats()["connections"]
-            except Exception:  # noqa: BLE001 (busy server: try again)
+            except Exception:
                 continue
             if n >= peak:
                 peak, cpu_at_peak = n, server.cpu_seconds()

@@ -4,7 +4,7 @@ N chargers (connections) each keep one Heartbeat outstanding, as OCPP allows, fo
 seconds; the clients run in --clients separate processes. Reports round trips/s, client-side
 round-trip percentiles, the server's own handler p99 (/admin/stats) and server CPU use.
 
-    python benchmarks/server_heartbeat.py --chargers 400 --duration 10 --report benchmarks/results/server_heartbeat.json
+    python -m benchmarks.server_heartbeat --chargers 400 --duration 10 --report benchmarks/results/server_heartbeat.json
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import asyncio
 import time
 from typing import Any
 
-from server_common import RawCharger, Server, conditions, percentile, run_clients, source_address, write_report
+from benchmarks.harness.server import RawCharger, Server, conditions, run_clients, source_address
+from benchmarks.report import percentile, write_report
 
 
 async def client(url: str, first: int, count: int, duration: float, start_at: float) -> dict[str, Any]:
@@ -70,7 +71,7 @@ def main() -> None:
 
         sampler = threading.Thread(target=sample_cpu)
         sampler.start()
-        results = run_clients("server_heartbeat:client", [
+        results = run_clients("benchmarks.server_heartbeat:client", [
             {"url": server.url(), "first": c * per, "count": per, "duration": args.duration, "start_at": start_at}
             for c in range(args.clients)])
         sampler.join()

@@ -5,8 +5,8 @@ Starts R server replicas sharing one port (SO_REUSEPORT, SQLite in a temp dir), 
 connected, simulator RSS per charger (gross, and net of each worker's start-up baseline), CALL
 latency, reconnect/offline numbers. The simulator's own report is included verbatim.
 
-    python benchmarks/sim_fleet.py --chargers 10000 --workers 1 --report benchmarks/results/sim_fleet_10k.json
-    python benchmarks/sim_fleet.py --chargers 30000 --replicas 2 --drop-all   # + a mass reconnect
+    python -m benchmarks.sim_fleet --chargers 10000 --workers 1 --report benchmarks/results/sim_fleet_10k.json
+    python -m benchmarks.sim_fleet --chargers 30000 --replicas 2 --drop-all   # + a mass reconnect
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def start_server(tmp: Path, port: int, replica: int, heartbeat: int) -> tuple[su
         [*ENVCTL, "server", "--port", str(port), "--admin-port", "0", "--reuse-port",
          "--database-url", f"sqlite:///{tmp / 'server.db'}", "--heartbeat-interval", str(heartbeat),
          "--replica-id", f"bench-{replica}"],
-        stdout=subprocess.PIPE, stderr=open(tmp / f"server-{replica}.log", "w"), text=True,  # noqa: SIM115
+        stdout=subprocess.PIPE, stderr=open(tmp / f"server-{replica}.log", "w"), text=True,
     )  # fmt: skip
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -80,7 +80,7 @@ def main() -> None:
     if args.workers:
         cmd += ["--workers", str(args.workers)]
     started = time.monotonic()
-    sim = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(tmp / "sim.log", "w"))  # noqa: SIM115
+    sim = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(tmp / "sim.log", "w"))
     dropped = None
     try:
         if args.drop_all:

@@ -6,7 +6,7 @@ time is the sum of its subprocesses' wall time, measured around each one. The ov
 rest. The CLI figure adds a whole `envctl tf plan --output json` process (interpreter start and
 imports included).
 
-    python benchmarks/tf_overhead.py --report benchmarks/results/tf_overhead.json
+    python -m benchmarks.tf_overhead --report benchmarks/results/tf_overhead.json
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tf_common import ROOT, environment, load, project, quiet_terraform
-
-from benchmarks.webhook_common import write_report
+from benchmarks.harness.terraform import ROOT, environment, project, quiet_terraform
+from benchmarks.report import load, write_report
 from envctl.terraform.render import PlanView, render_plan
 from envctl.terraform.service import Repo, plan
 from envctl.terraform.settings import TerraformConfig

@@ -1,6 +1,6 @@
 """8 projects planned in parallel (a bounded pool, each its own TF_DATA_DIR) vs one after another.
 
-    python benchmarks/tf_parallel.py --projects 8 --resources 300 --report benchmarks/results/tf_parallel.json
+    python -m benchmarks.tf_parallel --projects 8 --resources 300 --report benchmarks/results/tf_parallel.json
 """
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tf_common import environment, load, project, quiet_terraform
-
-from benchmarks.webhook_common import write_report
+from benchmarks.harness.terraform import environment, project, quiet_terraform
+from benchmarks.report import load, write_report
 from envctl.terraform.service import Repo, plan
 from envctl.terraform.settings import TerraformConfig
 

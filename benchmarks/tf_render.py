@@ -3,7 +3,7 @@
 Plans once with terraform, then times render_plan() (the diff conversion, grouping, splitting and
 UTF-16 accounting) over the summary and the redacted text plan, and checks every part.
 
-    python benchmarks/tf_render.py --resources 2000 --report benchmarks/results/tf_render.json
+    python -m benchmarks.tf_render --resources 2000 --report benchmarks/results/tf_render.json
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tf_common import environment, load, project, quiet_terraform
-
-from benchmarks.webhook_common import write_report
+from benchmarks.harness.terraform import environment, project, quiet_terraform
+from benchmarks.report import load, write_report
 from envctl.terraform.render import PlanView, render_plan, units
 from envctl.terraform.service import Repo, plan
 from envctl.terraform.settings import TerraformConfig

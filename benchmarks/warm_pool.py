@@ -2,7 +2,7 @@
 placeholder holding room and without one (then a new node, arriving --node-delay seconds after the
 pods went Pending, stands in for a cloud node boot).
 
-    KUBECONFIG=... python benchmarks/warm_pool.py --runs 5 --node-delay 60 --report benchmarks/results/warm_pool.json
+    KUBECONFIG=... python -m benchmarks.warm_pool --runs 5 --node-delay 60 --report benchmarks/results/warm_pool.json
 
 Nodes are kwok nodes with room for exactly one preview (or one placeholder), a label of their own
 (previews and placeholders are pinned to them) and a loopback pod CIDR (nothing dials the fake pods).
@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from kubernetes_common import REPO, kubeconfig, summary, write
 
-sys.path.insert(0, str(REPO))
-from envctl.runtimes.kubernetes.client import Kube, kind  # noqa: E402
+from benchmarks.harness.kubernetes import REPO, kubeconfig, write
+from benchmarks.report import summary
+from envctl.runtimes.kubernetes.client import Kube, kind
 
 TAINT = {"key": "kwok.x-k8s.io/node", "value": "fake", "effect": "NoSchedule"}
 

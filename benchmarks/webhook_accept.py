@@ -6,7 +6,7 @@ then bursts of --concurrency in flight, each followed by replays of the same del
 verifying the signature, parsing, and the SQLite commit (synchronous=FULL) of the delivery. The
 report also gives how long the queue took to finish all the work behind those 202s.
 
-    python benchmarks/webhook_accept.py --deliveries 300 --concurrency 4 8 32 --report benchmarks/results/webhook_accept.json
+    python -m benchmarks.webhook_accept --deliveries 300 --concurrency 4 8 32 --report benchmarks/results/webhook_accept.json
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import time
 import uuid
 from pathlib import Path
 
-from webhook_common import REPO, FakeProcess, Serve, machine, send_raw, signed, summary_ms, write_report
-
+from benchmarks.harness.webhook import REPO, FakeProcess, Serve, send_raw, signed, summary_ms
+from benchmarks.report import machine, write_report
 from tests.fakes import payloads
 
 

@@ -7,8 +7,8 @@ is inactive (after the environment is gone).
 the one scripts/control-plane runs, started if needed); kwok makes pods Ready, so Ready means
 every Deployment of the namespace is ready. Goal there: <= 10 s from delivery to Ready.
 
-    python benchmarks/webhook_ready.py --runs 3 --chargers 5 --report benchmarks/results/webhook_ready.json
-    python benchmarks/webhook_ready.py --runtime kubernetes --runs 5 \
+    python -m benchmarks.webhook_ready --runs 3 --chargers 5 --report benchmarks/results/webhook_ready.json
+    python -m benchmarks.webhook_ready --runtime kubernetes --runs 5 \
         --report benchmarks/results/webhook_ready_kubernetes.json
 """
 
@@ -25,17 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from webhook_common import (
-    PATH,
-    REPO,
-    FakeGitHub,
-    Serve,
-    machine,
-    percentile,
-    signed,
-    write_report,
-)
 
+from benchmarks.harness.webhook import PATH, REPO, FakeGitHub, Serve, signed
+from benchmarks.report import machine, percentile, write_report
 from tests.fakes import payloads
 
 GOAL_KUBERNETES_S = 10.0
@@ -70,7 +62,7 @@ def main() -> None:
     extra_env = {"ENVCTL_PREVIEW_RUNTIME": args.runtime}
     base = 100
     if kubernetes:
-        from kubernetes_common import kubeconfig
+        from benchmarks.harness.kubernetes import kubeconfig
 
         (state / "envctl.yaml").write_text(json.dumps(KUBE_CONFIG))
         extra_env |= {"KUBECONFIG": kubeconfig(), "ENVCTL_CONFIG": str(state / "envctl.yaml")}
@@ -118,7 +110,7 @@ def main() -> None:
     ready = sorted(r["to_ready_s"] for r in runs)
     report = {
         "benchmark": "webhook_ready", "runtime": args.runtime, "chargers": args.chargers, "runs": runs,
-        "to_ready_s": {"min": ready[0], "median": ready[len(ready) // 2], "p50": percentile(ready, 50),
+        "to_ready_s": {"min": ready[0], "median": ready[len(ready) // 2], "p50": percentile(ready, 0.5),
                        "max": ready[-1]},
         "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "machine": machine(),

@@ -7,7 +7,7 @@ show, render, comment, status) in the webhook's Terraform worker processes; the 
 next deliveries is measured while those plans run. The report says how many plans finished and
 were running during each run, so it is visible that plans really overlapped the measurement.
 
-    python benchmarks/webhook_tf_accept.py --bursts 300 --concurrency 1 8 --report benchmarks/results/webhook_tf_accept.json
+    python -m benchmarks.webhook_tf_accept --bursts 300 --concurrency 1 8 --report benchmarks/results/webhook_tf_accept.json
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import time
 import uuid
 from pathlib import Path
 
-from tf_common import environment, load, project, quiet_terraform
-from webhook_accept import jobs_for
-from webhook_common import REPO, FakeProcess, Serve, send_raw, signed, summary_ms, write_report
-
+from benchmarks.harness.terraform import environment, project, quiet_terraform
+from benchmarks.harness.webhook import REPO, FakeProcess, Serve, send_raw, signed, summary_ms
+from benchmarks.report import load, write_report
+from benchmarks.webhook_accept import jobs_for
 from tests.fakes import payloads
 from tests.fixtures.terraform import GitRemote
 

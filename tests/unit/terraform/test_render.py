@@ -57,7 +57,7 @@ def test_diff_moves_terraform_signs_to_column_zero() -> None:
 
 
 def test_2000_resources_split_into_valid_comments_under_the_limit() -> None:
-    bodies = render_plan(view(2000))  # how fast: benchmarks/tf_render.py
+    bodies = render_plan(view(2000))  # how fast: python -m benchmarks.tf_render
     assert len(bodies) >= 5
     for number, body in enumerate(bodies, start=1):
         assert units(body) <= LIMIT

@@ -11,23 +11,21 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import platform
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psutil
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # run from a checkout without installing
-    sys.path.insert(0, str(REPO))
+from benchmarks.report import machine
 
 # The lean load client lives in envctl now (`envctl bench capacity` uses it); re-exported for the scripts here.
-from envctl.capacity.rawcharger import RawCharger, source_address  # noqa: E402,F401
+from envctl.capacity.rawcharger import RawCharger, source_address  # noqa: F401
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 class Server:
@@ -95,25 +93,6 @@ def run_clients(fn_path: str, kwargs_list: list[dict[str, Any]], timeout: float 
     return results
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    s = sorted(values)
-    return s[min(len(s) - 1, int(q * len(s)))]
-
-
 def conditions() -> dict[str, Any]:
-    return {
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "loadavg_at_start": os.getloadavg(),
-        "machine": platform.machine(),
-        "note": "shared 2-core machine; other engineers' processes may compete for CPU",
-        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-
-
-def write_report(path: str, report: dict[str, Any]) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    return machine(loadavg_at_start=os.getloadavg(),
+                   note="shared 2-core machine; other engineers' processes may compete for CPU")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
+import subprocess
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from benchmarks.report import machine
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def project(directory: Path, state: Path, resources: int, label: str = "r") -> None:
@@ -36,14 +36,6 @@ def quiet_terraform(base: Path) -> None:
 
 
 def environment() -> dict[str, Any]:
-    import platform
-    import subprocess
-
     version = subprocess.run([shutil.which("terraform") or "terraform", "version"], capture_output=True, text=True)
-    return {"python": platform.python_version(), "cpus": os.cpu_count(),
-            "terraform": version.stdout.splitlines()[0] if version.stdout else "?",
-            "note": "2-core machine shared with other engineers' builds and tests"}
-
-
-def load() -> float:
-    return round(os.getloadavg()[0], 2)
+    return machine(terraform=version.stdout.splitlines()[0] if version.stdout else "?",
+                   note="2-core machine shared with other engineers' builds and tests")

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import platform
-import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+from benchmarks.report import machine, write_report
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def kubeconfig() -> str:
@@ -30,14 +31,16 @@ def envctl(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
                           cwd=REPO)
 
 
-def summary(samples: list[float]) -> dict[str, float]:
-    return {"min_s": round(min(samples), 3), "median_s": round(statistics.median(samples), 3),
-            "max_s": round(max(samples), 3), "n": len(samples)}
+def timed_up(env: dict[str, str], name: str, chargers: int, replicas: int) -> tuple[float, dict[str, Any]]:
+    """`envctl up --runtime kubernetes` as a user runs it: (seconds, its JSON); a failure ends the benchmark."""
+    started = time.monotonic()
+    done = envctl(env, "up", name, "--runtime", "kubernetes", "--chargers", str(chargers),
+                  "--replicas", str(replicas), "--output", "json")
+    took = time.monotonic() - started
+    if done.returncode != 0:
+        sys.exit(f"up {name} failed: {done.stderr}")
+    return took, json.loads(done.stdout)
 
 
 def write(report: Path, data: dict[str, Any]) -> None:
-    data["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
-                       "load_avg_1m": round(os.getloadavg()[0], 2)}
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(json.dumps(data, indent=2) + "\n")
-    print(json.dumps(data, indent=2))
+    write_report(report, data | {"machine": machine()})

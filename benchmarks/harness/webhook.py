@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -14,13 +13,12 @@ from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from benchmarks.report import summary
+from envctl.github.signature import sign
+from tests.fakes.github_api import FakeGitHub
+from tests.fixtures.ports import free_port
 
-from envctl.github.signature import sign  # noqa: E402
-from tests.fakes.github_api import FakeGitHub  # noqa: E402
-from tests.fixtures.ports import free_port  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 SECRET = "bench-secret"
 REPO = "Codertocat/Hello-World"
@@ -60,7 +58,7 @@ class Serve:
             "ENVCTL_GITHUB_WRITE_INTERVAL": "0", "ENVCTL_WEBHOOK_WORKERS": str(workers), **(extra_env or {}),
         }  # fmt: skip
         state.mkdir(parents=True, exist_ok=True)
-        self.log = open(state / "serve.log", "ab")  # noqa: SIM115
+        self.log = open(state / "serve.log", "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "envctl", "webhook", "serve", "--host", "127.0.0.1", "--port", str(self.port),
              "--log-level", "warning"],
@@ -158,26 +156,5 @@ async def send_raw(url: str, jobs: list[Job], concurrency: int, burst_gap_s: flo
     return latencies, statuses, inside, time.process_time() - cpu_started
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
-    return ordered[k]
-
-
-def summary_ms(values_s: list[float]) -> dict[str, float]:
-    ms = [v * 1000 for v in values_s]
-    return {"n": len(ms), "p50": round(percentile(ms, 50), 2), "p90": round(percentile(ms, 90), 2),
-            "p99": round(percentile(ms, 99), 2), "max": round(max(ms), 2) if ms else float("nan")}
-
-
-def machine() -> dict[str, Any]:
-    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()}
-
-
-def write_report(path: str, report: dict[str, Any]) -> None:
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+def summary_ms(values_s: list[float]) -> dict[str, float | int | None]:
+    return summary(values_s, scale=1000, ndigits=2)

@@ -15,6 +15,9 @@ from typing import Any
 import httpx
 import psutil
 
+from benchmarks.report import summary
+from tests.fixtures.ports import free_port
+
 TOKEN = "benchmark-dashboard-token-0001"
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -24,14 +27,6 @@ READY = {  # what each page shows once its first event has been rendered
     "release": "() => /\\d+ samples/.test(document.getElementById('chart-conn-summary').textContent)",
     "releases": "() => document.querySelectorAll('#releases tbody tr').length > 0",
 }
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
@@ -88,10 +83,8 @@ def timed_load(browser: Any, url: str, ready_js: str, viewport: dict[str, int] |
             "bytes": sum(sizes), "requests": len(sizes)}  # fmt: skip
 
 
-def summarise(samples: list[dict[str, Any]], key: str) -> dict[str, float]:
-    values = sorted(s[key] for s in samples)
-    p = lambda q: values[min(len(values) - 1, int(q * len(values)))]  # noqa: E731
-    return {"median": round(p(0.5), 4), "p95": round(p(0.95), 4), "max": round(values[-1], 4), "n": len(values)}
+def summarise(samples: list[dict[str, Any]], key: str) -> dict[str, float | int | None]:
+    return summary([s[key] for s in samples], ndigits=4)
 
 
 def tree_cpu_s(proc: psutil.Process) -> float:

@@ -1,0 +1,1 @@
+"""What several benchmarks drive, one module per part of envctl they start and load."""
