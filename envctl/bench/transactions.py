@@ -11,6 +11,7 @@ import asyncio
 from typing import Any
 
 from envctl.charger.simulator import ledger
+from envctl.charger.simulator.reconcile import reconcile
 from envctl.charger.store import open_store
 
 # Every one of these must be 0 for a release to have kept every transaction intact.
@@ -53,7 +54,7 @@ def count(ledger_dir: str, database_url: str) -> dict[str, Any]:
     "phantom", "duplicated", ...} per DESIGN.md's report contract."""
     summary = ledger.summarise(ledger_dir)
     transactions, samples = asyncio.run(server_history(database_url))
-    result = ledger.reconcile(summary, transactions, samples)
+    result = reconcile(summary, transactions, samples)
     result["server_rows"] = len(transactions)
     result["server_meter_values"] = len(samples)
     result["dropped"] = summary.dropped

@@ -37,20 +37,20 @@ Reader API
                                                  timestamp, transaction_id}
     ``LedgerSummary.acknowledged_stops``   rows {charger, transaction_id, timestamp, meter_stop}
     ``LedgerSummary.acknowledged_samples`` [(sample key, value)] of acknowledged MeterValues
-    ``reconcile(summary, server_transactions, server_samples=None)`` -> the counters of
-        reconcile.py; each server transaction is a mapping with charger, connector, id_tag,
-        meter_start, timestamp (ISO string or datetime), transaction_id (and meter_stop when stopped).
+    ``reconcile.reconcile(summary, server_transactions, server_samples=None)`` -> the counters;
+        each server transaction is a mapping with charger, connector, id_tag, meter_start, timestamp (ISO string or datetime), transaction_id (and meter_stop when stopped).
 """
 
 from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 import orjson
+
+from envctl.charger.simulator.ledger_keys import sample_key, untransacted
 
 FILE_GLOB = "ledger-w*.jsonl"
 
@@ -133,7 +133,7 @@ class LedgerSummary:
     acknowledged_samples: list[tuple[tuple[Any, ...], str]] = field(default_factory=list)
     sent_sample_keys: set[tuple[Any, ...]] = field(default_factory=set)  # sent at least once (acked or not)
     # created but not sent yet as far as the ledger knows; keyed without the transaction id, which a
-    # message queued before its start was answered does not carry yet (see reconcile.untransacted)
+    # message queued before its start was answered does not carry yet (see ledger_keys.untransacted)
     unsent_sample_keys: set[tuple[Any, ...]] = field(default_factory=set)
     resent: int = 0  # messages sent more than once (resends after drops, retries)
     horizon: float | None = None  # unix time up to which the ledger recorded everything (see _read)
@@ -149,14 +149,7 @@ class LedgerSummary:
         }
 
 
-def untransacted(sample_key: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A sample's key without its transaction id (the second field)."""
-    return sample_key[:1] + sample_key[2:]
-
-
 def summarise(ledger_dir: str) -> LedgerSummary:
-    from envctl.charger.simulator.reconcile import sample_key
-
     s = LedgerSummary()
     rows, s.horizon = _read(ledger_dir)
     for row in rows:
@@ -201,14 +194,3 @@ def summarise(ledger_dir: str) -> LedgerSummary:
                     if state == "acknowledged":
                         s.acknowledged_samples.append((sk, str(sv["value"])))
     return s
-
-
-def reconcile(
-    summary: LedgerSummary,
-    server_transactions: Iterable[Mapping[str, Any]],
-    server_samples: Iterable[Mapping[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """See envctl/charger/simulator/reconcile.py for what each counter means."""
-    from envctl.charger.simulator.reconcile import reconcile as whole_history
-
-    return whole_history(summary, server_transactions, server_samples)

@@ -35,29 +35,14 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from envctl.charger.simulator.ledger import LedgerSummary, untransacted
+from envctl.charger.simulator.ledger import LedgerSummary
+from envctl.charger.simulator.ledger_keys import sample_key, ts, untransacted
 
 ENERGY = "Energy.Active.Import.Register"
 
 
-def ts(value: Any) -> str:
-    """Normalise a timestamp to ISO-8601 UTC with milliseconds, so DB datetimes compare with ours."""
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC).isoformat(timespec="milliseconds")
-    return str(value)
-
-
 def _start_key(charger: str, connector: Any, id_tag: str, meter_start: Any, at: Any) -> tuple[Any, ...]:
     return (charger, int(connector), id_tag, int(meter_start), ts(at))
-
-
-def sample_key(charger: str, tid: Any, connector: Any, at: Any, sv: Mapping[str, Any]) -> tuple[Any, ...]:
-    return (charger, int(tid or 0), int(connector), ts(at), sv.get("measurand") or "", sv.get("phase") or "",
-            sv.get("location") or "", sv.get("context") or "")
 
 
 def reconcile(

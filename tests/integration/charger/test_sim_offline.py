@@ -13,6 +13,7 @@ import pytest
 
 from envctl.charger.simulator import ledger
 from envctl.charger.simulator.config import Shard, SimConfig
+from envctl.charger.simulator.reconcile import reconcile
 from envctl.charger.simulator.worker import Worker
 from tests.integration.charger.sim_peer import Peer, Received, peer  # noqa: F401  (fixture)
 
@@ -119,9 +120,9 @@ async def test_a_start_lost_in_flight_is_resent_and_its_stop_waits_for_the_real_
         }
         for k, v in peer.transactions.items()
     ]
-    assert ledger.reconcile(summary, server_rows)["lost"] == 0
-    assert ledger.reconcile(summary, server_rows * 2)["duplicated"] == 1
-    assert ledger.reconcile(summary, [])["lost"] == 1
+    assert reconcile(summary, server_rows)["lost"] == 0
+    assert reconcile(summary, server_rows * 2)["duplicated"] == 1
+    assert reconcile(summary, [])["lost"] == 1
 
 
 async def test_callerrors_are_retried_after_retry_interval_times_attempt(

@@ -12,6 +12,7 @@ import pytest
 
 from envctl.charger.simulator import ledger
 from envctl.charger.simulator.config import Shard, SimConfig
+from envctl.charger.simulator.reconcile import reconcile
 from envctl.charger.simulator.worker import Worker
 from tests.integration.charger.conftest import running_server
 
@@ -73,7 +74,7 @@ async def test_sessions_survive_disconnects_and_reconcile_with_the_server_databa
                  "meter_start": r["meter_start"], "timestamp": r["started_at"], "transaction_id": r["id"]}
                 for r in server
             ]  # fmt: skip
-            result = ledger.reconcile(summary, rows)
+            result = reconcile(summary, rows)
             assert summary.started >= 20 and summary.pending == 0 and summary.dropped == 0
             assert result["lost"] == 0 and result["duplicated"] == 0 and result["id_mismatch"] == 0
             assert len(server) == summary.started

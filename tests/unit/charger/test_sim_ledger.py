@@ -8,6 +8,7 @@ from pathlib import Path
 import orjson
 
 from envctl.charger.simulator import ledger
+from envctl.charger.simulator.reconcile import reconcile
 
 
 def start_row(i: int, state: str, tid: int | None, ts: str = "2026-01-01T00:00:00.123Z") -> dict:  # type: ignore[type-arg]
@@ -44,9 +45,9 @@ def test_reconcile_matches_database_timestamps_and_counts_lost_and_duplicated(tm
          "transaction_id": 2},
         {"charger": "CP1", "connector": 1, "id_tag": "T", "meter_start": 2, "timestamp": at, "transaction_id": 5},
     ]  # fmt: skip
-    result = ledger.reconcile(s, db)
+    result = reconcile(s, db)
     assert (result["lost"], result["duplicated"], result["id_mismatch"]) == (1, 1, 0)  # start 3 lost, start 2 twice
-    assert ledger.reconcile(s, db[:1])["lost"] == 2
+    assert reconcile(s, db[:1])["lost"] == 2
 
 
 def test_clear_removes_only_ledger_files(tmp_path: Path) -> None:
@@ -66,10 +67,10 @@ def test_a_start_stored_but_never_answered_is_not_phantom_and_a_second_copy_is_d
     row = lambda meter, tid, tag="T", at=ts: {"charger": "CP1", "connector": 1, "id_tag": tag,  # noqa: E731
                                               "meter_start": meter, "timestamp": at, "transaction_id": tid}
     # start 2 was committed, then the link dropped before its answer: the charger resends it
-    result = ledger.reconcile(s, [row(1, 1), row(2, 2, at="2026-01-01T00:01:00.000Z")])
+    result = reconcile(s, [row(1, 1), row(2, 2, at="2026-01-01T00:01:00.000Z")])
     assert (result["phantom"], result["duplicated"], result["lost"]) == (0, 0, 0)
-    assert ledger.reconcile(s, [row(1, 1), row(9, 3, at="2026-01-02T00:00:00Z")])["phantom"] == 1  # nobody sent it
-    assert ledger.reconcile(s, [row(1, 1), row(1, 4, tag="OTHER")])["duplicated"] == 1  # same session, new id
+    assert reconcile(s, [row(1, 1), row(9, 3, at="2026-01-02T00:00:00Z")])["phantom"] == 1  # nobody sent it
+    assert reconcile(s, [row(1, 1), row(1, 4, tag="OTHER")])["duplicated"] == 1  # same session, new id
 
 
 def test_server_rows_newer_than_the_ledgers_horizon_are_not_judged_yet(tmp_path: Path) -> None:
@@ -82,7 +83,7 @@ def test_server_rows_newer_than_the_ledgers_horizon_are_not_judged_yet(tmp_path:
             "transaction_id": 1}
     later = ours | {"charger": "CP2", "transaction_id": 2, "timestamp": "2026-01-01T00:00:09Z"}
     earlier = ours | {"charger": "CP3", "transaction_id": 3, "timestamp": "2026-01-01T00:00:02Z"}
-    result = ledger.reconcile(s, [ours, later, earlier])
+    result = reconcile(s, [ours, later, earlier])
     assert (result["phantom"], result["too_recent_to_judge"]) == (1, 1)
 
 
@@ -104,7 +105,7 @@ def test_a_sample_the_ledger_saw_queued_but_not_sent_is_not_a_phantom(tmp_path: 
              "transaction_id": 5}
     theirs = {"charger": "CP1", "connector": 1, "transaction_id": 5, "ts": at, "measurand": sample["measurand"],
               "phase": None, "location": None, "context": None, "value": "1200"}
-    result = ledger.reconcile(s, [start], [theirs])
+    result = reconcile(s, [start], [theirs])
     assert (result["meter_values_phantom"], result["too_recent_to_judge"]) == (0, 1)
     nobodys = theirs | {"ts": "2026-01-01T00:00:02.000Z"}
-    assert ledger.reconcile(s, [start], [theirs, nobodys])["meter_values_phantom"] == 1
+    assert reconcile(s, [start], [theirs, nobodys])["meter_values_phantom"] == 1
