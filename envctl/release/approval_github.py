@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from envctl.errors import ConfigError, Refused
 from envctl.release.approval import Approval, ApprovalPolicy, ApprovalRun, check_may_approve, same_login
+from envctl.release.hints import release_cmd
 from envctl.release.plan import PlanOrigin, ReleasePlan
 
 if TYPE_CHECKING:  # PyGithub costs 0.3 s to import; only a CI job needs it
@@ -102,7 +103,7 @@ def _refuse_foreign_run(plan: ReleasePlan, run: WorkflowRunFacts, policy: Approv
     if origin is None:
         raise Refused(
             f"plan {plan.id} was not made in a GitHub Actions run; here only the run that made a plan can approve it",
-            f"plan it in this job: `envctl release plan --to {plan.to_version} --budget {plan.budget_per_s:g}`",
+            f"plan it in this job: {release_cmd('plan', None, plan.env, plan.runtime, '--to', plan.to_version, '--budget', f'{plan.budget_per_s:g}')}",
         )
     if origin.run_id != ctx.run_id or origin.run_attempt != ctx.run_attempt or not same_login(origin.repository, ctx.repository):
         raise Refused(
