@@ -77,7 +77,7 @@ def same_login(a: str, b: str) -> bool:
 def _not_allowed(plan: ReleasePlan, approver: str, policy: ApprovalPolicy) -> Refused:
     return Refused(
         f"{approver!r} may not approve releases (allowed: {', '.join(policy.approvers)})",
-        f"ask one of the allowed approvers to approve {plan.id}",
+        f"ask one of the allowed approvers to run {release_cmd('approve', plan.id, plan.env, plan.runtime)}",
     )
 
 
@@ -94,7 +94,8 @@ def check_may_approve(plan: ReleasePlan, approval: Approval, policy: ApprovalPol
         role = "planned" if same_login(approval.approver, plan.planner) else "dispatched the run of"
         raise Refused(
             f"{approval.approver!r} {role} {plan.id} and may not approve it (self-approval is forbidden)",
-            "ask another approver" + (" (a required reviewer of the run)" if approval.run else f" to run " + release_cmd("approve", plan.id, plan.env, plan.runtime)),
+            "ask another approver"
+            + (" (a required reviewer of the run)" if approval.run else " to run " + release_cmd("approve", plan.id, plan.env, plan.runtime)),
         )
 
 

@@ -29,7 +29,13 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from envctl.errors import ConfigError, Refused
-from envctl.release.approval import Approval, ApprovalPolicy, ApprovalRun, check_may_approve, same_login
+from envctl.release.approval import (
+    Approval,
+    ApprovalPolicy,
+    ApprovalRun,
+    check_may_approve,
+    same_login,
+)
 from envctl.release.hints import release_cmd
 from envctl.release.plan import PlanOrigin, ReleasePlan
 

@@ -9,7 +9,6 @@ import json
 import subprocess
 from typing import Any
 
-
 from tests.fakes.github_api import FakeGitHub
 from tests.integration.release.conftest import Rig
 
