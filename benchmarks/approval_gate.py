@@ -69,6 +69,8 @@ def in_process(fake: FakeGitHub, n: int) -> dict[str, Any]:
 
 def cli(fake: FakeGitHub, runs: int) -> dict[str, Any]:
     state = Path(tempfile.mkdtemp(prefix="approval-bench-"))
+    policy = state / "envctl.yaml"  # the repository checkout's policy (never the job's environment)
+    policy.write_text("release:\n  approval:\n    approvers: [carol]\n")
     base = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "ENVCTL_"))} | {"ENVCTL_STATE_DIR": str(state)}
 
     def envctl(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
@@ -81,7 +83,7 @@ def cli(fake: FakeGitHub, runs: int) -> dict[str, Any]:
             run_id = fake.add_workflow_run(REPO, actor="dave", display_title=f"release v{i + 2} at 100/s")
             fake.review_run(REPO, run_id, "carol")
             ci = {"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": REPO, "GITHUB_RUN_ID": str(run_id), "GITHUB_API_URL": fake.url,
-                  "GITHUB_TOKEN": fake.token, "ENVCTL_RELEASE_APPROVERS": "carol"}  # fmt: skip
+                  "GITHUB_TOKEN": fake.token, "ENVCTL_CONFIG": str(policy)}  # fmt: skip
             envctl("release", "plan", "--env", "bench", "--to", f"v{i + 2}", "--budget", "100", "--id", f"r{i}", "--output", "json", **ci)
             t0 = time.perf_counter()
             envctl("release", "approve", f"r{i}", "--env", "bench", "--output", "json", **ci)

@@ -16,6 +16,7 @@ from envctl.envs import naming
 from envctl.envs.model import validate_name
 from envctl.errors import NotFound, Refused, Timeout
 from envctl.fleet.service import ScaleResult
+from envctl.release.hints import release_cmd
 from envctl.release.fleets.kubernetes import VERSION_ANNOTATION, VERSION_LABEL, KubernetesFleet
 from envctl.runtimes.kubernetes import KubernetesRuntime
 from envctl.runtimes.kubernetes.client import kind
@@ -39,7 +40,7 @@ def scale(env: str, replicas: int, runtime: KubernetesRuntime | None = None) -> 
         raise Refused(
             f"{env} runs {len(deployments)} charger-server versions ({', '.join(versions) or 'none'}): "
             "a release is moving chargers between them",
-            "wait until it has finished (`envctl release status`), then scale",
+            f"wait until it has finished ({release_cmd('status', None, env, 'kubernetes')}), then scale",
         )
     (dep,) = deployments
     version = (dep["metadata"].get("annotations") or {}).get(VERSION_ANNOTATION) or dep["metadata"]["labels"][VERSION_LABEL]

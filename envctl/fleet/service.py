@@ -24,6 +24,7 @@ from envctl.fleet.mover import MoveOptions, MoveReport, Mover, Progress, _no_pro
 from envctl.release.fleet import ReplicaView
 from envctl.release.fleets.local import LocalFleet
 from envctl.release.status import TERMINAL, release_phase
+from envctl.release.hints import release_cmd
 from envctl.release.store import FileReleaseStore
 from envctl.runtimes.local import LocalRuntime
 
@@ -74,7 +75,7 @@ def _check_no_release(runtime: LocalRuntime, env: str) -> None:
         if status is not None and (phase := release_phase(plan, status)) not in TERMINAL:
             raise Refused(
                 f"release {plan.id} is in progress in {env} ({phase})",
-                f"wait for it to finish (`envctl release status {plan.id}`) or abort it; a release moves chargers itself",
+                f"wait for it to finish ({release_cmd('status', plan.id, env, 'local')}) or abort it; a release moves chargers itself",
             )
 
 
@@ -87,7 +88,7 @@ def _serving(fleet: LocalFleet, env: str) -> list[ReplicaView]:
             "wait until it has stopped; its drain sets its own pace",
         )
     if not views:
-        raise Refused(f"no charger-server replica of {env} is running", f"see `envctl status {env}`")
+        raise Refused(f"no charger-server replica of {env} is running", f"see `envctl status {env} --runtime local`")
     return views
 
 

@@ -11,20 +11,25 @@ Who approved comes from an authority, never from a flag:
     approve` (the kernel's uid, not $USER). `--approver` is only accepted when it names that user,
     so nobody can record an approval in someone else's name.
 
-The policy comes from envctl.yaml `release.approval` or, in CI, from environment variables.
+An approval carries what proves it, and `start` checks that proof again (envctl/release/proof.py):
+a GitHub approval by asking GitHub again, a local one by who the storage says wrote it.
+
+The policy comes from envctl.yaml or the cluster, never from the environment (envctl/release/policy.py).
 """
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
-from pathlib import Path
 from typing import Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel
 
-from envctl.errors import ConfigError, Refused
+from envctl.errors import Refused
+from envctl.release.hints import release_cmd
 from envctl.release.plan import ReleasePlan
+from envctl.release.policy import ApprovalPolicy
+
+__all__ = ["Approval", "ApprovalPolicy", "ApprovalRun", "approve_local", "check_approved", "check_may_approve", "same_login"]
 
 Source = Literal["local", "github-actions"]
 
@@ -38,60 +43,6 @@ class RunCoordinates(Protocol):
     def run_id(self) -> int: ...
     @property
     def run_attempt(self) -> int: ...
-
-
-class ApprovalPolicy(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    approvers: list[str] = Field(default_factory=list)  # empty: anyone may approve
-    # The planner (and, in CI, whoever dispatched the run) may not be the approver.
-    forbid_self_approval: bool = True
-    # ...except for a release of the local runtime approved by the OS user who planned it: the
-    # processes and state files are that user's own, so a second-person rule would be theatre.
-    local_self_approval: bool = True
-    # Only approvals read from a GitHub Actions run may start a release (none given locally).
-    require_github_approval: bool = False
-    github_environment: str = "production"  # whose required reviewers approve, in release.yml
-    workflow: str = ".github/workflows/release.yml"  # the only workflow whose runs may approve
-    workflow_refs: list[str] = Field(default_factory=list)  # e.g. [refs/heads/main]; empty: any branch or tag
-
-    @classmethod
-    def load(cls, config_path: Path | None = None) -> ApprovalPolicy:
-        """envctl.yaml `release: {approval: {...}}`, overridden by ENVCTL_RELEASE_APPROVERS (comma
-        list), ENVCTL_RELEASE_FORBID_SELF_APPROVAL and ENVCTL_RELEASE_REQUIRE_GITHUB_APPROVAL."""
-        from envctl.config import config_path as default_path
-        from envctl.config import load_config
-
-        path = config_path or default_path()
-        data: dict[str, object] = {}
-        if path.is_file():
-            release = getattr(load_config(path), "release", None) or {}
-            section = release.get("approval") if isinstance(release, dict) else None
-            if section is not None and not isinstance(section, dict):
-                raise ConfigError(f"{path.name}: release.approval must be a mapping")
-            data.update(section or {})
-        if "ENVCTL_RELEASE_APPROVERS" in os.environ:
-            data["approvers"] = [a.strip() for a in os.environ["ENVCTL_RELEASE_APPROVERS"].split(",") if a.strip()]
-        for var, key in (("ENVCTL_RELEASE_FORBID_SELF_APPROVAL", "forbid_self_approval"),
-                         ("ENVCTL_RELEASE_REQUIRE_GITHUB_APPROVAL", "require_github_approval")):
-            if var in os.environ:
-                data[key] = _flag(var, os.environ[var])
-        try:
-            return cls.model_validate(data)
-        except ValidationError as err:
-            fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-            raise ConfigError(f"{path.name}: release.approval is invalid: {fields}", "fix it and run again") from None
-
-    def allows(self, login: str) -> bool:
-        return not self.approvers or any(same_login(login, a) for a in self.approvers)
-
-
-def _flag(var: str, raw: str) -> bool:
-    if raw.lower() in ("1", "true", "yes", "on"):
-        return True
-    if raw.lower() in ("0", "false", "no", "off", ""):
-        return False
-    raise ConfigError(f"{var}={raw!r} is not a boolean", "use true or false")
 
 
 class ApprovalRun(BaseModel):
@@ -126,7 +77,7 @@ def same_login(a: str, b: str) -> bool:
 def _not_allowed(plan: ReleasePlan, approver: str, policy: ApprovalPolicy) -> Refused:
     return Refused(
         f"{approver!r} may not approve releases (allowed: {', '.join(policy.approvers)})",
-        f"ask one of the allowed approvers to approve {plan.id}",
+        f"ask one of the allowed approvers to run {release_cmd('approve', plan.id, plan.env, plan.runtime)}",
     )
 
 
@@ -143,7 +94,8 @@ def check_may_approve(plan: ReleasePlan, approval: Approval, policy: ApprovalPol
         role = "planned" if same_login(approval.approver, plan.planner) else "dispatched the run of"
         raise Refused(
             f"{approval.approver!r} {role} {plan.id} and may not approve it (self-approval is forbidden)",
-            "ask another approver" + (" (a required reviewer of the run)" if approval.run else f" to run `envctl release approve {plan.id}`"),
+            "ask another approver"
+            + (" (a required reviewer of the run)" if approval.run else " to run " + release_cmd("approve", plan.id, plan.env, plan.runtime)),
         )
 
 
@@ -152,7 +104,7 @@ def approve_local(plan: ReleasePlan, os_user: str, claimed: str | None, policy: 
     if claimed is not None and not same_login(claimed, os_user):
         raise Refused(
             f"--approver {claimed!r} is not trusted: an approval is recorded as the OS user who gives it ({os_user!r})",
-            f"have {claimed} run `envctl release approve {plan.id} --env {plan.env}` themselves",
+            f"have {claimed} run {release_cmd('approve', plan.id, plan.env, plan.runtime)} themselves",
         )
     record = Approval(
         plan_id=plan.id, plan_hash=plan.hash, approver=os_user, approved_at=now, source="local",
@@ -171,18 +123,18 @@ def check_approved(plan: ReleasePlan, approval: Approval | None, policy: Approva
     if approval is None:
         raise Refused(
             f"plan {plan.id} has no approval",
-            f"have an approver run `envctl release approve {plan.id} --env {plan.env}`, then start it again",
+            f"have an approver run {release_cmd('approve', plan.id, plan.env, plan.runtime)}, then start it again",
         )
     if approval.plan_hash != plan.hash:
         raise Refused(
             f"the approval of {plan.id} is void: the plan changed after {approval.approver} approved it "
             f"(approved {approval.plan_hash[:19]}…, now {plan.hash[:19]}…)",
-            f"review it with `envctl release status {plan.id} --env {plan.env}` and approve it again",
+            f"review it with {release_cmd('status', plan.id, plan.env, plan.runtime)} and approve it again",
         )
     if (policy.require_github_approval or ci_run is not None) and (approval.source != "github-actions" or approval.run is None):
         raise Refused(
             f"plan {plan.id} was approved locally by {approval.approver}; "
-            + ("this job runs in GitHub Actions, where" if ci_run else "the policy says")
+            + ("this job runs in GitHub Actions, where" if ci_run else f"the policy ({policy.source}) says")
             + " only an approval by the release workflow's reviewers counts",
             "dispatch the release workflow and have a required reviewer of its `production` environment approve the run",
         )

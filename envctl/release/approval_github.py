@@ -29,7 +29,14 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from envctl.errors import ConfigError, Refused
-from envctl.release.approval import Approval, ApprovalPolicy, ApprovalRun, check_may_approve, same_login
+from envctl.release.approval import (
+    Approval,
+    ApprovalPolicy,
+    ApprovalRun,
+    check_may_approve,
+    same_login,
+)
+from envctl.release.hints import release_cmd
 from envctl.release.plan import PlanOrigin, ReleasePlan
 
 if TYPE_CHECKING:  # PyGithub costs 0.3 s to import; only a CI job needs it
@@ -102,7 +109,7 @@ def _refuse_foreign_run(plan: ReleasePlan, run: WorkflowRunFacts, policy: Approv
     if origin is None:
         raise Refused(
             f"plan {plan.id} was not made in a GitHub Actions run; here only the run that made a plan can approve it",
-            f"plan it in this job: `envctl release plan --to {plan.to_version} --budget {plan.budget_per_s:g}`",
+            f"plan it in this job: {release_cmd('plan', None, plan.env, plan.runtime, '--to', plan.to_version, '--budget', f'{plan.budget_per_s:g}')}",
         )
     if origin.run_id != ctx.run_id or origin.run_attempt != ctx.run_attempt or not same_login(origin.repository, ctx.repository):
         raise Refused(
@@ -128,11 +135,10 @@ def _refuse_other_inputs(plan: ReleasePlan, run: WorkflowRunFacts) -> None:
         )
 
 
-def decide(plan: ReleasePlan, run: WorkflowRunFacts, reviews: list[DeploymentReview], policy: ApprovalPolicy,
-           ctx: ActionsContext, now: datetime) -> Approval:
-    """Pure: the approval GitHub's facts amount to, or Refused saying why not and what to do."""
-    _refuse_foreign_run(plan, run, policy, ctx)
-    _refuse_other_inputs(plan, run)
+def approvers_per_github(plan: ReleasePlan, run: WorkflowRunFacts, reviews: list[DeploymentReview],
+                         policy: ApprovalPolicy) -> list[str]:
+    """Pure: who, per the run's review history, approved it for the configured environment and may
+    approve this plan (no rejection, the self-approval rule, the allow-list), or Refused why nobody."""
     env = policy.github_environment
     mine = [r for r in reviews if any(same_login(e, env) for e in r.environments)]
     rejected = [r for r in mine if r.state == "rejected"]
@@ -164,7 +170,19 @@ def decide(plan: ReleasePlan, run: WorkflowRunFacts, reviews: list[DeploymentRev
             f"{', '.join(candidates)} approved run {run.id} but may not approve releases (allowed: {', '.join(policy.approvers)})",
             f"have one of {', '.join(policy.approvers)} approve the run, or add the approver to release.approval.approvers",
         )
+    return allowed
+
+
+def decide(plan: ReleasePlan, run: WorkflowRunFacts, reviews: list[DeploymentReview], policy: ApprovalPolicy,
+           ctx: ActionsContext, now: datetime) -> Approval:
+    """Pure: the approval GitHub's facts amount to, or Refused saying why not and what to do."""
+    _refuse_foreign_run(plan, run, policy, ctx)
+    _refuse_other_inputs(plan, run)
+    allowed = approvers_per_github(plan, run, reviews, policy)
     approver = allowed[0]
+    env = policy.github_environment
+    mine = [r for r in reviews if any(same_login(e, env) for e in r.environments)]
+    involved = [plan.planner, *run.dispatchers]
     record = Approval(
         plan_id=plan.id, plan_hash=plan.hash, approver=approver, approved_at=now, source="github-actions",
         comment=next(r.comment for r in mine if r.user == approver and r.state == "approved"),
@@ -224,3 +242,9 @@ class CiRun:
         record = decide(plan, self.facts, self.reviews(), policy, self.ctx, now)
         refuse_reuse(record, earlier)
         return record
+
+    def confirmed_approvers(self, plan: ReleasePlan, policy: ApprovalPolicy) -> list[str]:
+        """Asked again at `start`: who GitHub says, now, approved this run for this plan."""
+        _refuse_foreign_run(plan, self.facts, policy, self.ctx)
+        _refuse_other_inputs(plan, self.facts)
+        return approvers_per_github(plan, self.facts, self.reviews(), policy)

@@ -6,7 +6,7 @@ the local runtime keeps them as files in the environment's directory, each writt
 (sibling file + rename), so a reader or a resumed orchestrator never sees half a document.
 
     <env_dir>/releases/<plan_id>/plan.json       the plan (its hash is recomputed on every read)
-                                  approval.json   approver, time, plan hash
+                                  approval.json   approver, time, plan hash (its owner: who wrote it)
                                   status.json     ReleaseStatus, rewritten after every step/batch
                                   abort.json      the abort flag, written by `envctl release abort`
                                   events.jsonl    append-only journal (disconnect batches, verdicts)
@@ -19,12 +19,16 @@ import contextlib
 import fcntl
 import json
 import os
+import pwd
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+from pydantic import ValidationError
+
 from envctl.errors import ConfigError, NotFound, Refused
 from envctl.release.approval import Approval
+from envctl.release.hints import release_cmd
 from envctl.release.plan import ReleasePlan
 from envctl.release.status import Abort, ReleaseStatus
 from envctl.state import read_json, write_json_atomic
@@ -36,6 +40,10 @@ class ReleaseStore(Protocol):
     def list_plans(self) -> list[ReleasePlan]: ...
     def save_approval(self, approval: Approval) -> None: ...
     def load_approval(self, plan_id: str) -> Approval | None: ...
+    def approval_writer(self, plan_id: str) -> tuple[str, str] | None:
+        """(who, where): who wrote the stored approval, as the storage's own authority says, or
+        None when it cannot say (envctl/release/proof.py)."""
+        ...
     def save_status(self, status: ReleaseStatus) -> None: ...
     def load_status(self, plan_id: str) -> ReleaseStatus | None: ...
     def request_abort(self, plan_id: str, abort: Abort) -> Abort: ...
@@ -49,8 +57,9 @@ class ReleaseStore(Protocol):
 
 
 class FileReleaseStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, env: str | None = None) -> None:
         self.root = root
+        self.env = env or root.parent.name  # <env_dir>/releases: for the commands hints print
 
     def _dir(self, plan_id: str) -> Path:
         if not plan_id or "/" in plan_id or plan_id.startswith("."):
@@ -74,7 +83,8 @@ class FileReleaseStore:
         data = self._read(self._dir(plan_id) / "plan.json")
         if data is None:
             known = ", ".join(p.id for p in self.list_plans()[-5:]) or "none"
-            raise NotFound(f"no release plan {plan_id!r} (recent: {known})", "create one with `envctl release plan --to VERSION`")
+            raise NotFound(f"no release plan {plan_id!r} (recent: {known})",
+                           f"create one with {release_cmd('plan', None, self.env, 'local', '--to', 'VERSION')}")
         data.pop("hash", None)  # the hash is always recomputed from the content, never trusted
         return ReleasePlan.model_validate(data)
 
@@ -93,7 +103,27 @@ class FileReleaseStore:
 
     def load_approval(self, plan_id: str) -> Approval | None:
         data = self._read(self._dir(plan_id) / "approval.json")
-        return None if data is None else Approval.model_validate(data)
+        if data is None:
+            return None
+        try:
+            return Approval.model_validate(data)
+        except ValidationError as err:
+            raise Refused(
+                f"{self._dir(plan_id) / 'approval.json'} is not an approval envctl wrote: {err.errors()[0]['msg']}",
+                "remove it and approve the plan again with `envctl release approve`",
+            ) from None
+
+    def approval_writer(self, plan_id: str) -> tuple[str, str] | None:
+        """The kernel's word: the OS user owning approval.json (written atomically by its approver)."""
+        path = self._dir(plan_id) / "approval.json"
+        try:
+            uid = path.stat().st_uid
+        except FileNotFoundError:
+            return None
+        try:
+            return pwd.getpwuid(uid).pw_name, str(path)
+        except KeyError:  # the same spelling as envctl.release.identity.os_user
+            return f"uid:{uid}", str(path)
 
     # -- progress ---------------------------------------------------------------------------
 
@@ -145,7 +175,8 @@ class FileReleaseStore:
                 other = Path(path).read_text().strip() or "another process"
                 raise Refused(
                     f"release {plan_id} is being driven by {other}",
-                    "watch it with `envctl release status " + plan_id + "`, or abort it with `envctl release abort`",
+                    f"watch it with {release_cmd('status', plan_id, self.env, 'local')}, "
+                    f"or abort it with {release_cmd('abort', plan_id, self.env, 'local')}",
                 ) from None
             os.ftruncate(fd, 0)
             os.write(fd, holder.encode())

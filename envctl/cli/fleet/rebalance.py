@@ -15,7 +15,7 @@ def command(
     name: str = typer.Argument(..., help="environment"),
     budget: float = typer.Option(DEFAULT_BUDGET_PER_S, help="fleet-wide reconnects per second (hard ceiling)"),
     tolerance: float = typer.Option(TOLERANCE, help="done when every replica is within this share of the mean"),
-    runtime: Optional[str] = typer.Option(None, help="local (kubernetes: not yet)"),
+    runtime: Optional[str] = typer.Option(None, help="local (on kubernetes, `envctl scale` drains through the pods' preStop hook and rebalance is refused)"),
     output: OutputFormat = OutputOption,
 ) -> None:
     """Spread chargers evenly over the replicas (after a scale-out), paced like a release."""

@@ -50,5 +50,5 @@ def _show(d: dict[str, Any]) -> None:
     if d["note"]:
         stdout.print(f"  [yellow]{d['note']}[/]")
     if d["rebalance_suggested"]:
-        stdout.print(f"  chargers are {d['spread_pct']:.0f} % away from even; next: [bold]envctl rebalance {d['env']}[/]"
+        stdout.print(f"  chargers are {d['spread_pct']:.0f} % away from even; next: [bold]envctl rebalance {d['env']} --runtime {d['runtime']}[/]"
                      " (or scale with --rebalance)")  # fmt: skip

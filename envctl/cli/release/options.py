@@ -9,7 +9,7 @@ import typer
 from envctl.envs.model import parse_duration
 
 EnvOption: Optional[str] = typer.Option(None, "--env", "-e", help="environment; default: the only one there is")
-RuntimeOption: Optional[str] = typer.Option(None, "--runtime", help="local (kubernetes: not yet)")
+RuntimeOption: Optional[str] = typer.Option(None, "--runtime", help="local or kubernetes; default: kubernetes when a cluster is configured, else local")
 
 
 def seconds(text: str) -> float:

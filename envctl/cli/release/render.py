@@ -12,6 +12,7 @@ from rich.table import Table
 
 from envctl.cli.output import stderr, stdout
 from envctl.release.engine import Observer
+from envctl.release.hints import release_cmd
 from envctl.release.plan import ReleasePlan
 from envctl.release.status import ReleaseStatus, eta_s, release_phase
 
@@ -32,7 +33,7 @@ def show_plan(doc: dict[str, Any]) -> None:
         f"estimated [bold]{doc['estimated_duration_s']:.0f}s[/]\n"
         f"health: connect success ≥ {t['min_connect_success_ratio']:.0%}, CALLERROR ≤ {t['max_callerror_ratio']:.0%}, "
         f"handler p99 ≤ {t['max_handler_p99_ms']:g} ms, ready ≥ {t['min_ready_ratio']:.0%}\n"
-        f"hash {doc['hash']}\nnext: envctl release approve {doc['id']} --env {doc['env']}",
+        f"hash {doc['hash']}\nnext: {release_cmd('approve', doc['id'], doc['env'], doc['runtime']).strip('`')}",
         highlight=False,
     )
 

@@ -25,7 +25,7 @@ def command(
         ctx = service.open_context(env, runtime)
         who = acting()
         with live_progress(output == OutputFormat.text) as observer:
-            status = service.start(ctx, plan_id, who.login, observer, who.ci.ctx if who.ci else None)
+            status = service.start(ctx, plan_id, who.login, observer, who.ci)
         emit(output, service.status(ctx, plan_id), show_status)
         if release_phase(ctx.store.load_plan(plan_id), status) != "Completed":
             raise typer.Exit(1)

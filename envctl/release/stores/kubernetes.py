@@ -31,9 +31,12 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
+from pydantic import ValidationError
+
 from envctl.envs import naming
 from envctl.errors import ConfigError, NotFound, Refused
 from envctl.release.approval import Approval
+from envctl.release.hints import release_cmd
 from envctl.release.plan import ReleasePlan
 from envctl.release.status import Abort, ReleaseStatus
 from envctl.runtimes.kubernetes.client import ApiError, Kube, kind
@@ -79,6 +82,9 @@ class KubernetesReleaseStore:
     def _name(self, plan_id: str, suffix: str = "") -> str:
         return f"envctl-release-{self._check(plan_id)}{suffix}"
 
+    def _cmd(self, verb: str, plan_id: str | None, *extra: str) -> str:
+        return release_cmd(verb, plan_id, self.env, "kubernetes", *extra)
+
     def _labels(self, plan_id: str, part: str) -> dict[str, str]:
         return {"app.kubernetes.io/managed-by": "envctl", LABEL_RELEASE: plan_id, LABEL_PART: part,
                 LABEL_RELEASE_ENV: self.env}
@@ -110,7 +116,7 @@ class KubernetesReleaseStore:
     def _check_lease(self, plan_id: str) -> None:
         if plan_id in self._lost:
             raise Refused(f"release {plan_id}: this orchestrator lost its lease ({self._lost[plan_id]})",
-                          f"another one drives it now; watch it with `envctl release status {plan_id}`")
+                          f"another one drives it now; watch it with {self._cmd('status', plan_id)}")
 
     # -- plan and approval -----------------------------------------------------------------------
 
@@ -122,7 +128,7 @@ class KubernetesReleaseStore:
         if data is None:
             known = ", ".join(p.id for p in self.list_plans()[-5:]) or "none"
             raise NotFound(f"no release plan {plan_id!r} in namespace {self.namespace} (recent: {known})",
-                           "create one with `envctl release plan --to VERSION`")
+                           f"create one with {self._cmd('plan', None, '--to', 'VERSION')}")
         data.pop("hash", None)  # the hash is always recomputed from the content, never trusted
         return ReleasePlan.model_validate(data)
 
@@ -142,7 +148,20 @@ class KubernetesReleaseStore:
 
     def load_approval(self, plan_id: str) -> Approval | None:
         data = self._get_doc(self._name(plan_id), "approval.json")
-        return None if data is None else Approval.model_validate(data)
+        if data is None:
+            return None
+        try:
+            return Approval.model_validate(data)
+        except ValidationError as err:
+            raise Refused(
+                f"ConfigMap {self._name(plan_id)} key approval.json is not an approval envctl wrote: {err.errors()[0]['msg']}",
+                "approve the plan again with `envctl release approve`",
+            ) from None
+
+    def approval_writer(self, plan_id: str) -> tuple[str, str] | None:
+        """The API server does not say who wrote a ConfigMap key (managedFields names a client's
+        field manager, which the client chooses), so nothing here proves a local approval."""
+        return None
 
     # -- progress --------------------------------------------------------------------------------
 
@@ -228,8 +247,8 @@ class KubernetesReleaseStore:
                 raise Refused(
                     f"release {plan_id} is being driven by {current.get('holderIdentity')} "
                     f"(lease renewed {max(0.0, LEASE_S - left):.0f} s ago, expires in {max(0.0, left):.0f} s)",
-                    f"watch it with `envctl release status {plan_id}`; if that orchestrator died, "
-                    f"`envctl release resume {plan_id}` takes over once the lease expires",
+                    f"watch it with {self._cmd('status', plan_id)}; if that orchestrator died, "
+                    f"{self._cmd('resume', plan_id)} takes over once the lease expires",
                 )
             time.sleep(min(1.0, max(0.2, left)))
         stop = threading.Event()

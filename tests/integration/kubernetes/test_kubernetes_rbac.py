@@ -25,6 +25,7 @@ from envctl.runtimes.kubernetes import render as r
 from envctl.runtimes.kubernetes.client import ApiError, Kube, kind
 from tests.integration.kubernetes.helpers import KWOK_PLACEMENT, REPO, Cli, real_placement
 from tests.integration.kubernetes.kwok_nodes import add_node, remove_nodes
+from tests.integration.kubernetes.release_policy import cluster_policy
 
 pytestmark = pytest.mark.kubernetes
 
@@ -84,37 +85,37 @@ def test_envctl_does_its_job_with_exactly_the_shipped_roles(
     _, kubeconfig = as_envctl
     cli = Cli({**os.environ, "KUBECONFIG": kubeconfig, "ENVCTL_CONFIG": str(tmp_path / "envctl.yaml"),
                "PYTHONPATH": str(REPO)}, tmp_path / "envctl.yaml", real_placement(control_plane))
-    # One person plans and approves here; in CI the approval comes from GitHub's API.
-    cli.write_config({"kubernetes": {"ingress": {"enabled": True}},
-                      "release": {"approval": {"forbid_self_approval": False}}})
+    cli.write_config({"kubernetes": {"ingress": {"enabled": True}}})
     name = f"rbac-{uuid.uuid4().hex[:6]}"
-    try:
-        status = cli.json("up", name, "--pr", "7", "--runtime", "kubernetes", "--chargers", "2")
-        assert status["phase"] == "Ready"
-        # Connected chargers are counted by the servers, read through the pod proxy as this identity.
-        assert status["chargers"]["connected"] == 2 and not status.get("message")
-        rb = admin.get(kind("RoleBinding").path(f"envctl-{name}", "envctl"))
-        assert rb["subjects"] == [{"kind": "ServiceAccount", "name": SA.name, "namespace": SA.namespace}]
-        assert cli.json("status", name, "--runtime", "kubernetes")["phase"] == "Ready"
-        assert name in {e["name"] for e in cli.json("list", "--runtime", "kubernetes")}
-        cli.json("extend", name, "1h", "--runtime", "kubernetes")
-        # A graceful release with only the environment's rights: Deployments, the Service, pods
-        # (proxy, deletion cost), EndpointSlices, its ConfigMaps and its Lease.
-        plan = cli.json("release", "plan", "--env", name, "--runtime", "kubernetes", "--to", "v2", "--budget", "50",
-                        "--hold", "0s")
-        cli.json("release", "approve", plan["id"], "--env", name, "--runtime", "kubernetes")
-        done = cli.json("release", "start", plan["id"], "--env", name, "--runtime", "kubernetes", timeout=300)
-        assert done["phase"] == "Completed", done
-        assert cli.json("release", "status", plan["id"], "--env", name, "--runtime", "kubernetes")["phase"] == "Completed"
-        cli.json("gc", "--dry-run", "--runtime", "kubernetes")
-        cli.write_config({"kubernetes": {"database": {"kind": "sqlite"}},  # pruning Postgres needs delete rights
-                          "release": {"approval": {"forbid_self_approval": False}}})
-        assert cli.json("up", name, "--pr", "7", "--runtime", "kubernetes", "--chargers", "2")["phase"] == "Ready"
-        assert admin.get_or_none(kind("StatefulSet").path(f"envctl-{name}", "postgres")) is None
-        assert cli.json("down", name, "--runtime", "kubernetes")["removed"] is True
-        assert admin.get_or_none(NS.path(name=f"envctl-{name}")) is None
-    finally:
-        admin.delete(NS.path(name=f"envctl-{name}"))
+    # One person plans and approves here, which the cluster's policy (set by its admin) must allow;
+    # in CI the approval comes from GitHub's API.
+    with cluster_policy(admin, {"forbid_self_approval": False, "require_github_approval": False}):
+        try:
+            status = cli.json("up", name, "--pr", "7", "--runtime", "kubernetes", "--chargers", "2")
+            assert status["phase"] == "Ready"
+            # Connected chargers are counted by the servers, read through the pod proxy as this identity.
+            assert status["chargers"]["connected"] == 2 and not status.get("message")
+            rb = admin.get(kind("RoleBinding").path(f"envctl-{name}", "envctl"))
+            assert rb["subjects"] == [{"kind": "ServiceAccount", "name": SA.name, "namespace": SA.namespace}]
+            assert cli.json("status", name, "--runtime", "kubernetes")["phase"] == "Ready"
+            assert name in {e["name"] for e in cli.json("list", "--runtime", "kubernetes")}
+            cli.json("extend", name, "1h", "--runtime", "kubernetes")
+            # A graceful release with only the environment's rights: Deployments, the Service, pods
+            # (proxy, deletion cost), EndpointSlices, its ConfigMaps and its Lease.
+            plan = cli.json("release", "plan", "--env", name, "--runtime", "kubernetes", "--to", "v2", "--budget", "50",
+                            "--hold", "0s")
+            cli.json("release", "approve", plan["id"], "--env", name, "--runtime", "kubernetes")
+            done = cli.json("release", "start", plan["id"], "--env", name, "--runtime", "kubernetes", timeout=300)
+            assert done["phase"] == "Completed", done
+            assert cli.json("release", "status", plan["id"], "--env", name, "--runtime", "kubernetes")["phase"] == "Completed"
+            cli.json("gc", "--dry-run", "--runtime", "kubernetes")
+            cli.write_config({"kubernetes": {"database": {"kind": "sqlite"}}})  # pruning Postgres needs delete rights
+            assert cli.json("up", name, "--pr", "7", "--runtime", "kubernetes", "--chargers", "2")["phase"] == "Ready"
+            assert admin.get_or_none(kind("StatefulSet").path(f"envctl-{name}", "postgres")) is None
+            assert cli.json("down", name, "--runtime", "kubernetes")["removed"] is True
+            assert admin.get_or_none(NS.path(name=f"envctl-{name}")) is None
+        finally:
+            admin.delete(NS.path(name=f"envctl-{name}"))
 
 
 def test_envctl_cannot_touch_what_it_does_not_manage(as_envctl: tuple[Kube, str], admin: Kube) -> None:

@@ -24,19 +24,22 @@ from envctl.runtimes.kubernetes.client import Kube, kind
 from tests.integration.kubernetes.helpers import (
     REPO, Cli, database_url, ledger_from_simulator, pods, real_placement, unique, wait_until,
 )
+from tests.integration.kubernetes.release_policy import cluster_policy
 from tests.integration.release.conftest import kill_when, max_in_window
 
 pytestmark = pytest.mark.kubernetes
 
 @pytest.fixture
-def cli(control_plane: Any, tmp_path: Path) -> Cli:
+def cli(control_plane: Any, admin: Kube, tmp_path: Path) -> Iterator[Cli]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "ENVCTL_RELEASE_"))}
     env |= {"KUBECONFIG": control_plane.kubeconfig, "ENVCTL_CONFIG": str(tmp_path / "envctl.yaml"),
             "PYTHONPATH": str(REPO), "KUBECTL": control_plane.kubectl}
     c = Cli(env, tmp_path / "envctl.yaml", real_placement(control_plane))
-    # One person plans and approves here; in CI the approval comes from GitHub (test_ci_approval).
-    c.write_config({"release": {"approval": {"forbid_self_approval": False}}})
-    return c
+    c.write_config({})
+    # One person plans and approves here, which the cluster's policy must allow (its admin sets it;
+    # the defaults accept only approvals GitHub proves, see test_ci_approval).
+    with cluster_policy(admin, {"forbid_self_approval": False, "require_github_approval": False}):
+        yield c
 
 
 class Release:

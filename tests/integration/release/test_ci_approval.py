@@ -9,12 +9,13 @@ import json
 import subprocess
 from typing import Any
 
-
 from tests.fakes.github_api import FakeGitHub
 from tests.integration.release.conftest import Rig
 
 REPO = "acme/chargers"
-APPROVERS = "carol,erin"  # the SRE list, as release.yml would set it
+# The SRE list, in the repository's envctl.yaml (never in the job's environment, which the
+# workflow's author controls).
+POLICY = "release:\n  approval:\n    approvers: [carol, erin]\n"
 
 
 class Job:
@@ -24,13 +25,15 @@ class Job:
         self.rig, self.github, self.version, self.budget = rig, github, version, budget
         self.run_id = github.add_workflow_run(REPO, actor=dispatcher, display_title=f"release {version} at {budget}/s")
         self.plan_id = f"release-{self.run_id}-1"
+        self.config = rig.state_dir / "checkout-envctl.yaml"
+        self.config.write_text(POLICY)
 
     def env(self, **extra: str) -> dict[str, str]:
         return {
             "GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": REPO, "GITHUB_RUN_ID": str(self.run_id),
             "GITHUB_RUN_ATTEMPT": "1", "GITHUB_API_URL": self.github.url, "GITHUB_TOKEN": self.github.token,
             "GITHUB_ACTOR": "carol",  # what the job's environment claims; never believed
-            "ENVCTL_RELEASE_APPROVERS": APPROVERS, **extra,
+            "ENVCTL_CONFIG": str(self.config), **extra,
         }  # fmt: skip
 
     def envctl(self, *args: str, timeout: float = 120, **extra: str) -> subprocess.CompletedProcess[str]:
@@ -172,3 +175,45 @@ def test_a_run_of_another_workflow_or_with_other_inputs(rig: Rig, github: FakeGi
     res = job.envctl("release", "approve", job.plan_id, "--output", "json", GITHUB_REPOSITORY="mallory/chargers")
     assert res.returncode == 3 and "GitHub has no workflow run" in res.stderr
     assert no_approval_stored(rig, job.plan_id)
+
+
+def forge(rig: Rig, job: Job, plan: dict[str, Any], approver: str) -> None:
+    """approval.json written by hand inside the job, naming this very run: what `approve` would write."""
+    run = {"repository": REPO, "id": job.run_id, "attempt": 1, "url": f"https://github.com/{REPO}/actions/runs/{job.run_id}",
+           "workflow": ".github/workflows/release.yml", "environment": "production",
+           "title": f"release {job.version} at {job.budget}/s", "dispatched_by": ["dave"]}  # fmt: skip
+    record = {"plan_id": plan["id"], "plan_hash": plan["hash"], "approver": approver, "approved_at": "2026-12-01T10:00:00Z",
+              "source": "github-actions", "run": run}  # fmt: skip
+    (rig.env_dir / "releases" / plan["id"] / "approval.json").write_text(json.dumps(record))
+
+
+def test_a_forged_run_approval_is_refused_at_start_because_github_is_asked_again(rig: Rig, github: FakeGitHub) -> None:
+    before = sorted(r.version for r in rig.replicas())
+    job = Job(rig, github, rig.next_version())
+    plan = job.plan()
+    forge(rig, job, plan, "carol")  # nobody approved the run in GitHub
+    asked = len(github.recorded("GET", rf"/repos/{REPO}/actions/runs/{job.run_id}/approvals"))
+    err = refused(job.envctl("release", "start", job.plan_id, "--output", "json"),
+                  f"names 'carol' as approver of run {job.run_id} of {REPO}, but GitHub does not confirm it: "
+                  f"nobody approved run {job.run_id} for the production environment")  # fmt: skip
+    assert "required reviewers" in err["hint"]
+    assert len(github.recorded("GET", rf"/repos/{REPO}/actions/runs/{job.run_id}/approvals")) == asked + 1
+    # Another reviewer's real approval does not make a record in carol's name true.
+    job.review("erin")
+    err = refused(job.envctl("release", "start", job.plan_id, "--output", "json"),
+                  "but GitHub's review history of the run does not (erin approved it)")
+    assert "in the run's job, which records what GitHub says" in err["hint"]
+    assert sorted(r.version for r in rig.replicas()) == before
+    assert rig.status(job.plan_id)["phase"] == "Pending"
+
+
+def test_a_run_approval_starts_a_release_only_in_its_own_job(rig: Rig, github: FakeGitHub) -> None:
+    job = Job(rig, github, rig.next_version())
+    job.plan()
+    job.review("carol")
+    assert job.approve().returncode == 0
+    # Outside the job nothing can ask GitHub again about the run, so the record alone starts nothing.
+    res = rig.cli("release", "start", job.plan_id, "--env", rig.name, "--output", "json", ENVCTL_CONFIG=str(job.config))
+    err = refused(res, f"was approved by a reviewer of run {job.run_id} of {REPO}")
+    assert "only that run's job can do" in err["message"] and "release.yml's Start step" in err["hint"]
+    assert rig.status(job.plan_id)["phase"] == "Pending"
