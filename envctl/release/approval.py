@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from envctl.errors import Refused
 from envctl.release.hints import release_cmd
 from envctl.release.plan import ReleasePlan
-from envctl.release.policy import ApprovalPolicy
+from envctl.release.policy import ApprovalPolicy, same_login
 
 __all__ = ["Approval", "ApprovalPolicy", "ApprovalRun", "approve_local", "check_approved", "check_may_approve", "same_login"]
 
@@ -67,11 +67,6 @@ class Approval(BaseModel):
     run: ApprovalRun | None = None
     comment: str = ""
     self_approved: bool = False
-
-
-def same_login(a: str, b: str) -> bool:
-    """GitHub logins are case-insensitive; so is this comparison (OS user names rarely differ only in case)."""
-    return a.casefold() == b.casefold()
 
 
 def _not_allowed(plan: ReleasePlan, approver: str, policy: ApprovalPolicy) -> Refused:

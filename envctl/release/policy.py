@@ -37,6 +37,11 @@ DEFAULT_POLICY_NAMESPACE = "envctl-system"
 RETIRED_VARIABLES = ("ENVCTL_RELEASE_APPROVERS", "ENVCTL_RELEASE_FORBID_SELF_APPROVAL", "ENVCTL_RELEASE_REQUIRE_GITHUB_APPROVAL")
 
 
+def same_login(a: str, b: str) -> bool:
+    """GitHub logins are case-insensitive; so is this comparison (OS user names rarely differ only in case)."""
+    return a.casefold() == b.casefold()
+
+
 class ApprovalPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -106,8 +111,6 @@ class ApprovalPolicy(BaseModel):
         return _validate(defaults | data, where, where)
 
     def allows(self, login: str) -> bool:
-        from envctl.release.approval import same_login
-
         return not self.approvers or any(same_login(login, a) for a in self.approvers)
 
 
