@@ -147,8 +147,7 @@ class Gateway:
                 edge.metrics.refuse("backend_status")
                 response = conn.respond(refused.status, refused.body.decode("utf-8", "replace"))
                 for key, value in refused.headers:
-                    if key.title() != "Content-Type":
-                        response.headers[key] = value
+                    response.headers[key] = value
                 return response
             except Unreachable:
                 edge.mark_down(backend)

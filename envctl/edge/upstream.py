@@ -24,7 +24,7 @@ from websockets.exceptions import InvalidHandshake, InvalidStatus
 from envctl.edge.backends import Backend
 
 CERT_SUBJECT_HEADER = "X-Client-Cert-Subject"
-PASSED_BACK_HEADERS = ("WWW-Authenticate", "Retry-After", "Content-Type")
+PASSED_BACK_HEADERS = ("www-authenticate", "retry-after")  # what a client acts on; compared lower-case
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ async def open_upstream(backend: Backend, facts: HandshakeFacts, settings: Upstr
         )
     except InvalidStatus as exc:
         resp = exc.response
-        kept = [(k, v) for k, v in resp.headers.raw_items() if k.title() in PASSED_BACK_HEADERS]
+        kept = [(k, v) for k, v in resp.headers.raw_items() if k.lower() in PASSED_BACK_HEADERS]
         raise Refused(resp.status_code, bytes(resp.body or b""), kept) from None
     except (OSError, asyncio.TimeoutError, InvalidHandshake) as exc:
         raise Unreachable(f"{backend.id} ({backend.url}): {exc or type(exc).__name__}") from None
