@@ -39,7 +39,6 @@ def parse_args(argv: list[str] | None = None) -> EdgeConfig:
     p.add_argument("--open-timeout", type=float, default=5.0, help="seconds for a backend's handshake")
     p.add_argument("--idle-timeout", type=float, default=30.0, help="seconds a move waits for no CALL outstanding")
     p.add_argument("--call-timeout", type=float, default=30.0, help="a CALL unanswered this long counts as timed out")
-    p.add_argument("--ping-interval", type=float, default=60.0, help="WebSocket keepalive per hop (0 = off)")
     p.add_argument("--max-frame-bytes", type=int, default=65536)
     p.add_argument("--tls-cert", type=Path, default=None, help="PEM certificate: serve wss://")
     p.add_argument("--tls-key", type=Path, default=None)
@@ -52,7 +51,7 @@ def parse_args(argv: list[str] | None = None) -> EdgeConfig:
         host=a.host, port=a.port, admin_host=a.admin_host, admin_port=a.admin_port, reuse_port=a.reuse_port,
         backends=[parse_backend(spec) for spec in a.backend], budget_per_s=a.budget, processes=a.processes,
         open_timeout=a.open_timeout, idle_timeout=a.idle_timeout, call_timeout=a.call_timeout,
-        ping_interval=a.ping_interval or None, max_frame_bytes=a.max_frame_bytes, tls_cert=a.tls_cert,
+        max_frame_bytes=a.max_frame_bytes, tls_cert=a.tls_cert,
         tls_key=a.tls_key, tls_client_ca=a.tls_client_ca, backend_ca=a.backend_ca,
         admin_token=os.environ.get("ENVCTL_ADMIN_TOKEN") or None,
     )

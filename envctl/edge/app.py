@@ -21,20 +21,19 @@ from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
-from websockets.asyncio.client import ClientConnection
-from websockets.asyncio.server import ServerConnection
 
 from envctl.charger.server.auth import tls_context
 from envctl.charger.server.listener import listening_socket
 from envctl.edge.admin import build_admin_app
 from envctl.edge.backends import DOWN, LEAVING, UP, Backend, Pool
+from envctl.edge.charger_side import ChargerHop
 from envctl.edge.config import EdgeConfig
 from envctl.edge.gateway import Gateway
 from envctl.edge.metrics import EdgeMetrics
 from envctl.edge.mover import Mover, MoveJob
 from envctl.edge.pacer import Pacer
 from envctl.edge.session import Session
-from envctl.edge.upstream import HandshakeFacts, UpstreamSettings, open_upstream
+from envctl.edge.upstream import HandshakeFacts, UpstreamHop, UpstreamSettings, open_upstream
 
 log = logging.getLogger(__name__)
 GOING_AWAY = 1001
@@ -62,8 +61,7 @@ class Edge:
         self.stopping = False
         self.started_at = time.time()
         backend_ssl = ssl.create_default_context(cafile=str(config.backend_ca)) if config.backend_ca else None
-        self.upstream_settings = UpstreamSettings(config.open_timeout, config.ping_interval,
-                                                  config.max_frame_bytes, backend_ssl)
+        self.upstream_settings = UpstreamSettings(config.open_timeout, config.max_frame_bytes, backend_ssl)
         self.pacer = Pacer(config.budget_per_s, config.processes)
         self.mover: Mover
         self.gateway: Gateway
@@ -77,7 +75,7 @@ class Edge:
     async def start(self) -> None:
         cfg = self.config
         self.mover = Mover(self.pool, self.pacer, self._open_for_move, idle_timeout=cfg.idle_timeout)
-        self.gateway = Gateway(self, self._serve_charger, self._tls())
+        self.gateway = Gateway(self, self._charger_open, self._tls())
         await self._start_admin()
         await self.gateway.start()
         self._spawn(self._probe_loop())
@@ -120,9 +118,11 @@ class Edge:
         self.stopping = True
         self.gateway.stop()
         self.mover.cancel()
-        closing = [asyncio.ensure_future(s.close(GOING_AWAY, "edge shutting down")) for s in list(self.sessions)]
-        if closing:
-            await asyncio.wait(closing, timeout=5)
+        for session in list(self.sessions):
+            session.close(GOING_AWAY, "edge shutting down")
+        deadline = time.monotonic() + 5
+        while self.sessions and time.monotonic() < deadline:  # each ends when its charger answers the close
+            await asyncio.sleep(0.02)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -131,32 +131,34 @@ class Edge:
             await asyncio.gather(self._admin_task, return_exceptions=True)
 
     # -- chargers --------------------------------------------------------------------------------
-    async def open_upstream(self, backend: Backend, facts: HandshakeFacts, *, first: bool) -> ClientConnection:
+    async def open_upstream(self, backend: Backend, facts: HandshakeFacts, *, first: bool) -> UpstreamHop:
         return await open_upstream(backend, facts, self.upstream_settings, first=first)
 
-    async def _open_for_move(self, backend: Backend, facts: HandshakeFacts) -> ClientConnection:
+    async def _open_for_move(self, backend: Backend, facts: HandshakeFacts) -> UpstreamHop:
         return await self.open_upstream(backend, facts, first=False)
 
-    async def _serve_charger(self, conn: ServerConnection) -> None:
-        entry = self.gateway.take(conn)
-        if entry is None:  # reaped: the handshake took too long
-            await conn.close(1011, "upstream gone")
+    def _charger_open(self, hop: ChargerHop) -> None:
+        upstream, backend, facts = hop.context
+        hop.context = None
+        if hop.closed or hop.transport.is_closing():  # it left while its backend was asked
+            upstream.close(1001, "charger left during the handshake")
             return
-        upstream, backend, facts = entry
-        session = Session(conn, facts, upstream, backend, self, call_timeout=self.config.call_timeout)
+        session = Session(hop, facts, upstream, backend, self, call_timeout=self.config.call_timeout)
         self.sessions.add(session)
         self.metrics.connects_total += 1
         self.metrics.connects_per_second.add()
-        try:
-            await session.run()
-        finally:
-            self.sessions.discard(session)
-            self.metrics.disconnects_total += 1
+        session.start()
 
     # Hooks the sessions call --------------------------------------------------------------------
-    def frames(self, n_up: int, n_down: int) -> None:
-        self.metrics.frames_up += n_up
-        self.metrics.frames_down += n_down
+    def session_ended(self, session: Session) -> None:
+        self.sessions.discard(session)
+        self.metrics.disconnects_total += 1
+        self.metrics.frames_up += session.frames_up
+        self.metrics.frames_down += session.frames_down
+
+    def frames(self) -> dict[str, int]:
+        return {"up": self.metrics.frames_up + sum(s.frames_up for s in self.sessions),
+                "down": self.metrics.frames_down + sum(s.frames_down for s in self.sessions)}
 
     def upstream_lost(self, session: Session, backend: Backend, abnormal: bool) -> None:
         self.metrics.upstreams_lost += 1
@@ -204,7 +206,7 @@ class Edge:
         pacer = Pacer(rate_per_s)
         for session in sorted(self.sessions, key=lambda s: s.connected_at):
             await pacer.take()
-            self._spawn(session.close(SERVICE_RESTART, "edge draining"))
+            session.close(SERVICE_RESTART, "edge draining")
 
     def not_ready_reason(self) -> str | None:
         if self.draining:
@@ -227,7 +229,7 @@ class Edge:
             "rehomed_total": self.mover.rehomed_total,
             "orphans_waiting": self.mover.orphans_waiting,
             "held_frames": sum(len(s.held) for s in self.sessions),
-            "frames": {"up": self.metrics.frames_up, "down": self.metrics.frames_down},
+            "frames": self.frames(),
             "connects_total": self.metrics.connects_total,
             "connects_per_second": self.metrics.connects_per_second.series(),
             "refused_handshakes": dict(self.metrics.refused),

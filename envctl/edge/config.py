@@ -25,7 +25,6 @@ class EdgeConfig:
     open_timeout: float = 5.0  # a backend's handshake, on connect and on a move
     idle_timeout: float = 30.0  # how long a move waits for its charger to have no CALL outstanding
     call_timeout: float = 30.0  # a CALL unanswered this long counts as timed out (OCPP's own timeout)
-    ping_interval: float | None = 60.0  # WebSocket keepalive, per hop
     max_frame_bytes: int = 65536
     tls_cert: Path | None = None
     tls_key: Path | None = None

@@ -22,17 +22,13 @@ REFUSAL_REASONS = ("path", "draining", "capacity", "no_backend", "backend_status
 
 class EdgeMetrics:
     def __init__(self) -> None:
-        self.frames_up = 0  # charger -> backend
+        self.frames_up = 0  # charger -> backend, of sessions that ended (live ones count their own)
         self.frames_down = 0  # backend -> charger
         self.connects_total = 0
         self.connects_per_second = PerSecond()
         self.disconnects_total = 0
         self.upstreams_lost = 0
         self.refused: dict[str, int] = dict.fromkeys(REFUSAL_REASONS, 0)
-
-    def frames(self, n_up: int, n_down: int) -> None:
-        self.frames_up += n_up
-        self.frames_down += n_down
 
     def refuse(self, reason: str) -> None:
         self.refused[reason] += 1
@@ -50,9 +46,9 @@ class _Collector:
         for b in e.pool.backends.values():
             per.add_metric([b.id, b.version, b.state], len(b.sessions))
         yield per
-        frames = CounterMetricFamily("envctl_edge_frames", "Frames forwarded", labels=["direction"])
-        frames.add_metric(["up"], m.frames_up)
-        frames.add_metric(["down"], m.frames_down)
+        frames = CounterMetricFamily("envctl_edge_frames", "Messages forwarded", labels=["direction"])
+        for direction, n in e.frames().items():
+            frames.add_metric([direction], n)
         yield frames
         moves = CounterMetricFamily("envctl_edge_moves", "Moves between backends, by result", labels=["result"])
         for result, n in sorted(e.mover.results.items()):

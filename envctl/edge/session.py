@@ -1,58 +1,53 @@
-"""One charger at the edge: its WebSocket, its current upstream, and the CALLs outstanding.
+"""One charger at the edge: its connection, its current upstream, and the CALLs outstanding.
 
-Two pumps move frames byte for byte (text frames, never decoded): the charger's pump (here,
-`run`) and one pump per upstream (`_pump_down`). Each frame is scanned only for its type and id
-(framing.py) to keep two facts:
+Messages move byte for byte between two hops (hop.py), by callbacks, without a task or a future
+per message. Each is scanned only for its type and id (framing.py) to keep two facts:
 
     charger_call    the charger's CALL sent to the current upstream and not yet answered
     backend_calls   CALLs a backend sent to the charger, by id, with the upstream that sent them:
                     the charger's answer goes back to *that* upstream, even after a switch
 
 OCPP-J allows one CALL at a time per direction, so "neither outstanding" comes within a round
-trip on a healthy charger. A CALL older than `call_timeout` counts as timed out (the sender
-has given up on it too), so a backend that never answers cannot block a move for ever.
+trip on a healthy charger. A CALL older than `call_timeout` counts as timed out (the sender has
+given up on it too), so a backend that never answers cannot block a move for ever.
 
 Holding: while the upstream is being replaced (a move, or a backend that died) the charger's
-frames are queued in order and sent to the new upstream after the switch; the charger's answers
-to a backend's CALL still go straight to the upstream that asked.
+messages are queued in order and sent to the new upstream at the switch; the charger's answers to
+a backend's CALL still go straight to the upstream that asked.
 
-Close codes are per hop (RFC 6455): the charger closing closes the upstream with the charger's
-code; a backend closing with a code meant for the charger (normal, policy, protocol errors) closes
-the charger with it; a backend going away (no close frame, 1001, 1011, 1012, 1013) is a backend
-problem, not the charger's: the session is re-homed (mover.py) and the charger sees latency.
+Close codes are per hop (RFC 6455): each hop's close handshake is answered on that hop. The
+charger closing closes the upstream with the charger's code; a backend closing with a code meant
+for the charger (normal, policy, protocol errors) closes the charger with it; a backend going away
+(no close frame, 1001, 1011, 1012, 1013, 1014) is the backend's problem, not the charger's: the
+session is re-homed (mover.py) and the charger sees latency.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
-
-from websockets.asyncio.client import ClientConnection
-from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
+from typing import Protocol
 
 from envctl.edge.backends import Backend
+from envctl.edge.charger_side import ChargerHop
 from envctl.edge.framing import CALL, is_answer, scan
-from envctl.edge.upstream import HandshakeFacts, UpstreamError
+from envctl.edge.upstream import HandshakeFacts, UpstreamError, UpstreamHop
 
-# A backend closing with one of these is going away, not ending the charger's session.
 BACKEND_GOING_AWAY = frozenset({1001, 1011, 1012, 1013, 1014})
 MOVED = 1000  # the old upstream's close after a switch: a normal end of that hop
 
 
 class Hooks(Protocol):
     def upstream_lost(self, session: Session, backend: Backend, abnormal: bool) -> None: ...
-    def frames(self, n_up: int, n_down: int) -> None: ...
+    def session_ended(self, session: Session) -> None: ...
 
 
-Opener = Callable[[Backend, HandshakeFacts], Awaitable[ClientConnection]]
+Opener = Callable[[Backend, HandshakeFacts], Awaitable[UpstreamHop]]
 
 
-def _sendable(code: int | None) -> int:
+def sendable(code: int | None) -> int:
     """A close code one may send on the other hop (1005, 1006, 1015 are never sent)."""
     if code is None or code in (1005, 1006, 1015) or not (1000 <= code <= 4999):
         return 1001
@@ -60,7 +55,7 @@ def _sendable(code: int | None) -> int:
 
 
 class Session:
-    def __init__(self, charger: ServerConnection, facts: HandshakeFacts, upstream: ClientConnection,
+    def __init__(self, charger: ChargerHop, facts: HandshakeFacts, upstream: UpstreamHop,
                  backend: Backend, hooks: Hooks, *, call_timeout: float = 30.0) -> None:
         self.charger = charger
         self.facts = facts
@@ -70,18 +65,23 @@ class Session:
         self.call_timeout = call_timeout
         self.charger_call: str | None = None
         self.charger_call_at = 0.0
-        self.backend_calls: dict[str, tuple[ClientConnection, float]] = {}
+        self.backend_calls: dict[str, tuple[UpstreamHop, float]] = {}
         self.holding = False
         self.orphaned = False  # the upstream went away without the edge asking; waiting for a new home
-        self.held: deque[bytes] = deque()
-        self.max_held = 0
+        self.held: deque[tuple[int, bytes]] = deque()
         self.moving = False
-        self._next_up: ClientConnection | None = None  # a move's new upstream, open, not yet switched to
+        self._next_up: UpstreamHop | None = None  # a move's new upstream, open, not yet switched to
         self.closed = False
+        self.frames_up = 0
+        self.frames_down = 0
         self.connected_at = time.monotonic()
-        self._changed: asyncio.Event | None = None  # set on every state change while someone waits
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._changed: asyncio.Event | None = None  # set on every state change while a move waits
         backend.sessions.add(self)
+
+    def start(self) -> None:
+        self._attach(self.upstream)
+        self.charger.partner, self.upstream.partner = self.upstream, self.charger
+        self.charger.listen(self._from_charger, self._charger_closed)
 
     # -- state ---------------------------------------------------------------------------------
     def idle(self, now: float | None = None) -> bool:
@@ -104,98 +104,81 @@ class Session:
                 if remaining <= 0 or self.closed:
                     return False
                 self._changed.clear()
-                with contextlib.suppress(TimeoutError):
+                try:
                     async with asyncio.timeout(min(remaining, 1.0)):  # re-check: calls time out by the clock
                         await self._changed.wait()
+                except TimeoutError:
+                    pass
             return True
         finally:
             self._changed = None
 
     # -- the data path -------------------------------------------------------------------------
-    async def run(self) -> None:
-        """Pump the charger's frames until it goes; then close the upstream with its code."""
-        self._spawn(self._pump_down(self.upstream, self.backend))
-        charger = self.charger
-        code, reason = 1001, "charger went away"
-        try:
-            while True:
-                frame = await charger.recv(decode=False)
-                kind, mid = scan(frame)
-                if mid is not None and is_answer(kind) and mid in self.backend_calls:
-                    up, _ = self.backend_calls.pop(mid)
-                    self._poke()
-                    await self._send_up(up, frame, held_on_failure=False)
-                elif self.holding:
-                    self.held.append(frame)
-                    self.max_held = max(self.max_held, len(self.held))
-                else:
-                    if kind == CALL:
-                        self.charger_call, self.charger_call_at = mid, time.monotonic()
-                    await self._send_up(self.upstream, frame, held_on_failure=True)
-                self.hooks.frames(1, 0)
-        except ConnectionClosed as exc:
-            if exc.rcvd is not None:
-                code, reason = _sendable(exc.rcvd.code), exc.rcvd.reason
-        finally:
-            self.closed = True
-            self._poke()
-            self.backend.sessions.discard(self)
-            await self._close_upstream(self.upstream, code, reason)
-            for task in list(self._tasks):
-                task.cancel()
-
-    async def _send_up(self, up: ClientConnection, frame: bytes, *, held_on_failure: bool) -> None:
-        try:
-            await up.send(frame, text=True)
-        except ConnectionClosed:
-            # Not written: the upstream had already closed. Keep the frame for the next upstream
-            # (its pump reports the loss). An answer to a dead backend's CALL has nowhere to go.
-            if held_on_failure and up is self.upstream:
-                if scan(frame)[0] == CALL:
+    def _from_charger(self, opcode: int, payload: bytes) -> None:
+        self.frames_up += 1
+        kind, mid = scan(payload)
+        if mid is not None and is_answer(kind) and mid in self.backend_calls:
+            up, _ = self.backend_calls.pop(mid)
+            up.send(opcode, payload)  # an answer for a backend that is gone has nowhere to go
+            if self._changed is not None:
+                self._changed.set()
+        elif self.holding:
+            self.held.append((opcode, payload))
+        else:
+            if kind == CALL:
+                self.charger_call, self.charger_call_at = mid, time.monotonic()
+            if not self.upstream.send(opcode, payload):
+                # Not written: the upstream is closing. Keep it for the next upstream (the loss is
+                # reported by the upstream's close).
+                if kind == CALL:
                     self.charger_call = None
                 self.holding = True
-                self.held.appendleft(frame)
+                self.held.append((opcode, payload))
 
-    async def _pump_down(self, up: ClientConnection, backend: Backend) -> None:
-        charger = self.charger
-        try:
-            while True:
-                frame = await up.recv(decode=False)
-                kind, mid = scan(frame)
-                if kind == CALL and mid is not None:
-                    self.backend_calls[mid] = (up, time.monotonic())
-                    self._poke()
-                elif mid is not None and mid == self.charger_call and is_answer(kind) and up is self.upstream:
-                    self.charger_call = None
-                    self._poke()
-                try:
-                    await charger.send(frame, text=True)
-                except ConnectionClosed:
-                    return  # the charger's pump ends the session
-                self.hooks.frames(0, 1)
-        except ConnectionClosed as exc:
-            if self.closed or up is not self.upstream:
-                return  # we closed it: the session ended, or it was replaced
-            if self._next_up is not None:
-                # Mid-move, the new upstream is open: the old one closing (a backend that hands the
-                # charger over, e.g. envctl's server closing a connection another replica claimed)
-                # just means "switch now".
-                self._forget(up)
-                self.orphaned = True
-                self._poke()
-                return
-            code = exc.rcvd.code if exc.rcvd is not None else None
-            if code is not None and code not in BACKEND_GOING_AWAY:
-                # The backend ended the charger's session on purpose: tell the charger, same code.
-                self.closed = True
-                self._poke()
-                with contextlib.suppress(Exception):
-                    await charger.close(_sendable(code), exc.rcvd.reason if exc.rcvd else "")
-                return
-            self._orphan(up, backend, abnormal=code is None)
+    def _attach(self, up: UpstreamHop) -> None:
+        def from_backend(opcode: int, payload: bytes) -> None:
+            self.frames_down += 1
+            kind, mid = scan(payload)
+            if kind == CALL and mid is not None:
+                self.backend_calls[mid] = (up, time.monotonic())
+            elif mid is not None and mid == self.charger_call and is_answer(kind) and up is self.upstream:
+                self.charger_call = None
+                if self._changed is not None:
+                    self._changed.set()
+            self.charger.send(opcode, payload)
 
-    def _orphan(self, up: ClientConnection, backend: Backend, abnormal: bool) -> None:
-        """The upstream went away: hold the charger's frames until the mover finds a new home.
+        up.listen(from_backend, lambda code, reason: self._upstream_closed(up, code, reason))
+
+    def _charger_closed(self, code: int | None, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._poke()
+        self.backend.sessions.discard(self)
+        code = sendable(code)
+        for up in {self.upstream, self._next_up}:
+            if up is not None:
+                up.close(code, reason)
+        self.hooks.session_ended(self)
+
+    def _upstream_closed(self, up: UpstreamHop, code: int | None, reason: str) -> None:
+        if self.closed or up is not self.upstream:
+            return  # the session ended, or this upstream was replaced
+        if self._next_up is not None:
+            # Mid-move with the new upstream open: the old one closing (e.g. envctl's server closing
+            # a connection another replica claimed) just means "switch now".
+            self._forget(up)
+            self.orphaned = True
+            self._poke()
+            return
+        if code is not None and code not in BACKEND_GOING_AWAY:
+            # The backend ended the charger's session on purpose: tell the charger, same code.
+            self.charger.close(sendable(code), reason)
+            return
+        self._orphan(up, abnormal=code is None)
+
+    def _orphan(self, up: UpstreamHop, abnormal: bool) -> None:
+        """The upstream went away: hold the charger's messages until the mover finds a new home.
 
         The charger's CALL in flight to the dead backend is neither replayed nor answered (see
         docs/edge.md): the charger's own timeout and retry rules apply. A late answer to the dead
@@ -205,9 +188,9 @@ class Session:
         self.orphaned = True
         self._forget(up)
         self._poke()
-        self.hooks.upstream_lost(self, backend, abnormal)
+        self.hooks.upstream_lost(self, self.backend, abnormal)
 
-    def _forget(self, up: ClientConnection) -> None:
+    def _forget(self, up: UpstreamHop) -> None:
         """The CALLs outstanding on an upstream that is gone: nobody will answer or read them."""
         self.charger_call = None
         for mid in [m for m, (u, _) in self.backend_calls.items() if u is up]:
@@ -229,19 +212,21 @@ class Session:
             try:
                 new = await opener(target, self.facts)
             except UpstreamError:
-                self._release_to(old)
-                return "refused"
+                self._release()
+                return "closed" if self.closed else "refused"
+            if self.closed:
+                new.close(MOVED, "charger left")
+                return "closed"
             self._next_up = new
             # A backend CALL in flight on the old upstream finishes there first (the charger's
             # answer passes straight through while we hold). If the old upstream goes, switch now.
-            if self.closed or not await self._until(lambda: self.idle() or self.orphaned, idle_timeout):
+            if not await self._until(lambda: self.idle() or self.orphaned, idle_timeout):
                 self._next_up = None
-                await self._close_upstream(new, MOVED, "move abandoned")
-                if not self.closed:
-                    self._release_to(old)
+                new.close(MOVED, "move abandoned")
+                self._release()
                 return "closed" if self.closed else "busy"
-            await self._switch(new, target)
-            self._spawn(self._close_upstream(old, MOVED, "charger moved to another backend"))
+            self._switch(new, target)
+            old.close(MOVED, "charger moved to another backend")
             return "moved"
         finally:
             self.moving = False
@@ -256,55 +241,41 @@ class Session:
         try:
             new = await opener(target, self.facts)
         except UpstreamError:
-            return "refused"
+            return "closed" if self.closed else "refused"
         if self.closed:
-            await self._close_upstream(new, MOVED, "charger left")
+            new.close(MOVED, "charger left")
             return "closed"
-        await self._switch(new, target)
+        self._switch(new, target)
         return "moved"
 
-    def _release_to(self, old: ClientConnection) -> None:
-        """A move that did not happen: the held frames go to the upstream we stayed on, in order."""
-        if self.orphaned:
-            return  # the old upstream died meanwhile: the mover re-homes us, held frames wait
-        self._spawn(self._flush(old))
+    def _release(self) -> None:
+        """A move that did not happen: the held messages go to the upstream we stayed on, in order."""
+        if not self.orphaned and not self.closed:
+            self._flush(self.upstream)
 
-    async def _switch(self, new: ClientConnection, target: Backend) -> None:
+    def _switch(self, new: UpstreamHop, target: Backend) -> None:
         self.backend.sessions.discard(self)
         target.sessions.add(self)
         self.upstream, self.backend = new, target
         self.orphaned = False
         self.charger_call = None
-        self._spawn(self._pump_down(new, target))
-        await self._flush(new)
+        self.charger.partner, new.partner = new, self.charger
+        self._attach(new)
+        self._flush(new)
 
-    async def _flush(self, up: ClientConnection) -> None:
-        """Send the held frames in order; new frames keep queueing behind them until it is empty."""
+    def _flush(self, up: UpstreamHop) -> None:
+        """Send the held messages in order (no await: nothing can slip in between)."""
         while self.held:
-            frame = self.held.popleft()
-            kind, mid = scan(frame)
+            opcode, payload = self.held[0]
+            kind, mid = scan(payload)
+            if not up.send(opcode, payload):
+                return  # this upstream is closing too: its close re-homes us, the messages wait
+            self.held.popleft()
             if kind == CALL:
                 self.charger_call, self.charger_call_at = mid, time.monotonic()
-            try:
-                await up.send(frame, text=True)
-            except ConnectionClosed:
-                if kind == CALL:
-                    self.charger_call = None
-                self.held.appendleft(frame)
-                return  # this upstream died too: its pump reports it, the frames wait for the next
         if up is self.upstream and not self.orphaned:
             self.holding = False
 
-    async def _close_upstream(self, up: ClientConnection, code: int, reason: str) -> None:
-        with contextlib.suppress(Exception):
-            await up.close(code, reason)
-
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def close(self, code: int, reason: str) -> None:
-        """Close the charger (drain, shutdown); the charger's pump then closes the upstream."""
-        with contextlib.suppress(Exception):
-            await self.charger.close(code, reason)
+    def close(self, code: int, reason: str) -> None:
+        """Close the charger (drain, shutdown); its close then closes the upstream."""
+        self.charger.close(code, reason)

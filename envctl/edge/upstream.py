@@ -18,10 +18,16 @@ import asyncio
 import ssl
 from dataclasses import dataclass, field
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidHandshake, InvalidStatus
+from websockets.client import ClientProtocol
+from websockets.exceptions import InvalidHandshake
+from websockets.frames import Frame
+from websockets.http11 import Response
+from websockets.typing import Subprotocol
+from websockets.uri import WebSocketURI, parse_uri
 
 from envctl.edge.backends import Backend
+from envctl.edge.hop import Hop
+from envctl.edge.wire import encode
 
 CERT_SUBJECT_HEADER = "X-Client-Cert-Subject"
 PASSED_BACK_HEADERS = ("www-authenticate", "retry-after")  # what a client acts on; compared lower-case
@@ -70,37 +76,80 @@ class Unreachable(UpstreamError):
 @dataclass
 class UpstreamSettings:
     open_timeout: float = 5.0
-    ping_interval: float | None = 60.0
     max_size: int = 65536
     ssl_context: ssl.SSLContext | None = None  # for wss:// backends; None: the system's defaults
 
 
+class UpstreamHop(Hop):
+    """The edge's client connection to a backend: websockets' Sans-I/O client for the handshake."""
+
+    is_client = True
+
+    def __init__(self, uri: WebSocketURI, protocols: list[str], facts: HandshakeFacts, max_size: int) -> None:
+        super().__init__(max_size)
+        self.ws = ClientProtocol(uri, subprotocols=[Subprotocol(p) for p in protocols] or None, max_size=max_size)
+        self.request = self.ws.connect()
+        for key, value in facts.headers():
+            self.request.headers[key] = value
+        self.opened: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        self.subprotocol: str | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.ws.send_request(self.request)
+        for chunk in self.ws.data_to_send():
+            self.transport.write(chunk)
+
+    def handshake_data(self, data: bytes) -> None:
+        self.ws.receive_data(data)
+        for event in self.ws.events_received():
+            if isinstance(event, Response) and not self.opened.done():
+                self.opened.set_result(event)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.opened.done():
+            self.ws.receive_eof()
+            for event in self.ws.events_received():
+                if isinstance(event, Response):
+                    self.opened.set_result(event)
+                    break
+            else:
+                self.opened.set_exception(ConnectionError("the backend closed the connection during the handshake"))
+        super().connection_lost(exc)
+
+
 async def open_upstream(backend: Backend, facts: HandshakeFacts, settings: UpstreamSettings,
-                        *, first: bool) -> ClientConnection:
+                        *, first: bool) -> UpstreamHop:
     """Connect to `backend` as the charger would have; `first`: offer the charger's whole list."""
     protocols = list(facts.offered) if first else ([facts.subprotocol] if facts.subprotocol else [])
-    url = backend.url + facts.path
+    uri = parse_uri(backend.url + facts.path)
+    loop = asyncio.get_running_loop()
+    hop: UpstreamHop | None = None
     try:
-        up = await connect(
-            url,
-            subprotocols=protocols or None,  # type: ignore[arg-type]
-            additional_headers=facts.headers(),
-            open_timeout=settings.open_timeout,
-            ping_interval=settings.ping_interval,
-            ping_timeout=settings.ping_interval,
-            close_timeout=5,
-            max_size=settings.max_size,
-            compression=None,  # as the server: OCPP frames are small, deflate costs CPU and memory
-            user_agent_header=None,
-            ssl=settings.ssl_context if url.startswith("wss://") else None,
-        )
-    except InvalidStatus as exc:
-        resp = exc.response
-        kept = [(k, v) for k, v in resp.headers.raw_items() if k.lower() in PASSED_BACK_HEADERS]
-        raise Refused(resp.status_code, bytes(resp.body or b""), kept) from None
-    except (OSError, asyncio.TimeoutError, InvalidHandshake) as exc:
+        async with asyncio.timeout(settings.open_timeout):
+            _, hop = await loop.create_connection(
+                lambda: UpstreamHop(uri, protocols, facts, settings.max_size), uri.host, uri.port,
+                ssl=(settings.ssl_context or ssl.create_default_context()) if uri.secure else None,
+            )
+            response = await hop.opened
+    except (OSError, TimeoutError, ConnectionError, InvalidHandshake) as exc:
+        if hop is not None and hop.transport is not None:
+            hop.transport.abort()
         raise Unreachable(f"{backend.id} ({backend.url}): {exc or type(exc).__name__}") from None
-    if not first and up.subprotocol != facts.subprotocol:
-        await up.close(1002, "subprotocol not agreed")
+    if response.status_code != 101:
+        kept = [(k, v) for k, v in response.headers.raw_items() if k.lower() in PASSED_BACK_HEADERS]
+        hop.transport.close()
+        raise Refused(response.status_code, bytes(response.body or b""), kept)
+    if hop.ws.handshake_exc is not None:
+        hop.transport.abort()
+        raise Refused(502, f"the backend's handshake was not valid: {hop.ws.handshake_exc}\n".encode())
+    hop.subprotocol = hop.ws.subprotocol
+    if not first and hop.subprotocol != facts.subprotocol:
+        hop.transport.abort()
         raise Refused(400, b"the backend did not agree the charger's subprotocol\n")
-    return up
+    # Frames the backend sent right behind its 101 were parsed by the Sans-I/O protocol already.
+    leftover = [ev for ev in hop.ws.events_received() if isinstance(ev, Frame)]
+    hop.open_data_path()
+    for frame in leftover:
+        hop.data_received(encode(frame.opcode.value, bytes(frame.data), mask=False))
+    return hop
