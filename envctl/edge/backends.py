@@ -82,8 +82,10 @@ class Pool:
         return [b for b in self.backends.values() if b.state == UP and (among is None or b.id in among)]
 
     def pick(self, among: set[str] | None = None, avoid: Backend | None = None) -> Backend | None:
-        """The healthy backend with the fewest chargers (ties: the first added)."""
-        candidates = [b for b in self.healthy(among) if b is not avoid]
+        """The healthy backend with the fewest chargers (ties: the first added); `avoid` only if
+        it is the one healthy backend left (a backend that restarted takes its chargers back)."""
+        healthy = self.healthy(among)
+        candidates = [b for b in healthy if b is not avoid] or healthy
         return min(candidates, key=lambda b: len(b.sessions), default=None)
 
     def to_list(self) -> list[dict[str, Any]]:

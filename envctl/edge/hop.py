@@ -155,7 +155,5 @@ class Hop(asyncio.Protocol):
             self.transport.write(data)
 
     def _abort(self) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.abort()
-        elif self.transport is not None:
-            self.transport.abort()
+        if self.transport is not None:
+            self.transport.abort()  # a no-op on a transport that is already gone

@@ -8,6 +8,7 @@ Test actions (OCPP 1.6 DataTransfer, vendorId "test"):
     data "slow:S"     answer after S seconds (a CALL outstanding towards the backend)
     data "call-me:N"  answer, then send the charger a DataTransfer CALL with data "backend-N"
                       and log its answer
+    data "close:CODE" answer, then close the charger's connection with CODE
 Never shipped: it lives in tests/.
 """
 
@@ -73,6 +74,8 @@ class CentralSystemSide(ChargePoint):
     def after_data_transfer(self, vendor_id, data=None, **kwargs):  # type: ignore[no-untyped-def]
         if data and data.startswith("call-me:"):
             asyncio.ensure_future(self._call_back(data.split(":", 1)[1]))
+        if data and data.startswith("close:"):
+            asyncio.ensure_future(self._connection.close(int(data.split(":", 1)[1]), "closed by the backend"))
 
     async def _call_back(self, n: str) -> None:
         answer = await self.call(call.DataTransfer(vendor_id="test", data=f"backend-{n}"))

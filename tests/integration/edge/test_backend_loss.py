@@ -84,3 +84,55 @@ def _basic(user: str, password: str) -> str:
     import base64
 
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+@pytest.mark.parametrize("backend_kind", ["envctl"])
+async def test_a_backend_shutting_down_gracefully_hands_its_chargers_over(start_backend: Any, start_edge: Any) -> None:
+    """envctl's server closes its chargers with 1001 on SIGTERM: going away, not the charger's end."""
+    a, b = start_backend("a"), start_backend("b")
+    edge = start_edge(a, args=("--budget", "50"))
+    async with charger(edge.url("CP1"), "CP1") as c1, charger(edge.url("CP2"), "CP2") as c2:
+        for c in (c1, c2):
+            await c.call("BootNotification", BOOT)
+        assert edge.admin("POST", "/admin/backends", json={"id": "b", "url": b.url}).status_code == 201
+        assert a.server is not None
+        assert a.server.terminate() == 0
+        await edge.wait_for(lambda s: s["rehomed_total"] == 2, what="both chargers re-homed")
+        for c in (c1, c2):
+            assert (await c.call("Heartbeat", {}))[0] == 3
+            assert c.closed is None
+        assert edge.connections() == {"a": 0, "b": 2}
+
+
+@pytest.mark.parametrize("backend_kind", ["envctl"])
+async def test_a_backend_that_comes_back_takes_its_chargers_back(start_backend: Any, start_edge: Any) -> None:
+    """One backend, and it drops a charger with 1012 (its admin disconnect): the edge waits for it
+    to answer again and re-homes the charger there; the charger never notices."""
+    a = start_backend("a")
+    edge = start_edge(a)
+    async with charger(edge.url("CP1"), "CP1") as c:
+        await c.call("BootNotification", BOOT)
+        assert a.server is not None
+        r = a.server.admin("POST", "/admin/disconnect", json={"count": 1})
+        assert r.status_code == 200 and r.json()["closed"] == 1
+        answer = await c.call("Heartbeat", {}, timeout=15)  # held until the charger has a backend again
+        assert answer[0] == 3
+        assert c.closed is None
+        stats = edge.stats()
+        assert stats["rehomed_total"] == 1 and stats["connects_total"] == 1
+        assert edge.connections() == {"a": 1}
+
+
+@pytest.mark.parametrize("backend_kind", ["ocpp"])
+async def test_a_close_the_backend_meant_for_the_charger_reaches_it(start_backend: Any, start_edge: Any) -> None:
+    a, b = start_backend("a"), start_backend("b")
+    edge = start_edge(a, b)
+    async with charger(edge.url("CP1"), "CP1") as c:
+        await c.call("DataTransfer", {"vendorId": "test", "data": "close:4001"})
+        for _ in range(100):
+            if c.closed is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert c.closed is not None and c.closed.rcvd is not None and c.closed.rcvd.code == 4001
+    stats = edge.stats()
+    assert stats["rehomed_total"] == 0 and stats["connections"] == 0
