@@ -31,8 +31,16 @@ from typing import Any
 
 import httpx
 import psutil
-
-from server_common import REPO, RawCharger, Server, conditions, percentile, run_clients, source_address, write_report
+from server_common import (
+    REPO,
+    RawCharger,
+    Server,
+    conditions,
+    percentile,
+    run_clients,
+    source_address,
+    write_report,
+)
 
 GOALS = {"cpu_us_per_frame": 15.0, "added_p99_ms": 1.0, "kb_per_charger": 25.0, "connects_per_s": 2000.0}
 

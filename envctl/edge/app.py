@@ -30,10 +30,15 @@ from envctl.edge.charger_side import ChargerHop
 from envctl.edge.config import EdgeConfig
 from envctl.edge.gateway import Gateway
 from envctl.edge.metrics import EdgeMetrics
-from envctl.edge.mover import Mover, MoveJob
+from envctl.edge.mover import MoveJob, Mover
 from envctl.edge.pacer import Pacer
 from envctl.edge.session import Session
-from envctl.edge.upstream import HandshakeFacts, UpstreamHop, UpstreamSettings, open_upstream
+from envctl.edge.upstream import (
+    HandshakeFacts,
+    UpstreamHop,
+    UpstreamSettings,
+    open_upstream,
+)
 
 log = logging.getLogger(__name__)
 GOING_AWAY = 1001

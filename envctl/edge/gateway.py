@@ -23,7 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 from websockets.http11 import Request, Response
 
-from envctl.charger.server.listener import BACKLOG, listening_socket, offered_subprotocols
+from envctl.charger.server.listener import (
+    BACKLOG,
+    listening_socket,
+    offered_subprotocols,
+)
 from envctl.edge.charger_side import ChargerHop, Decision
 from envctl.edge.upstream import HandshakeFacts, Refused, Unreachable
 

@@ -18,7 +18,16 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from envctl.edge.wire import CLOSE, PING, PONG, FrameError, FrameReader, close_payload, encode, parse_close
+from envctl.edge.wire import (
+    CLOSE,
+    PING,
+    PONG,
+    FrameError,
+    FrameReader,
+    close_payload,
+    encode,
+    parse_close,
+)
 
 CLOSE_TIMEOUT_S = 5.0
 WRITE_HIGH = 256 * 1024

@@ -61,7 +61,7 @@ def parse_close(payload: bytes) -> tuple[int | None, str]:
 class FrameReader:
     """Bytes in, whole messages and control frames out: (opcode, payload)."""
 
-    __slots__ = ("buf", "masked", "max_size", "_frag_op", "_frags")
+    __slots__ = ("_frag_op", "_frags", "buf", "masked", "max_size")
 
     def __init__(self, *, masked: bool, max_size: int) -> None:
         self.buf = bytearray()

@@ -42,7 +42,7 @@ class Charger:
         except ConnectionClosed as exc:
             self.closed = exc
         if self.closed is None:
-            self.closed = ConnectionClosed(self.ws.close_rcvd, self.ws.close_sent)
+            self.closed = self.ws.protocol.close_exc  # a clean close (1000, 1001) ends `async for` quietly
         for fut in self._waiting.values():
             fut.cancel()
 

@@ -17,16 +17,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http import HTTPStatus
 
 from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action, DataTransferStatus, RegistrationStatus
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 LOG = None
@@ -40,7 +42,7 @@ def log(entry: dict) -> None:
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 class CentralSystemSide(ChargePoint):
@@ -102,10 +104,8 @@ async def handler(ws: ServerConnection) -> None:
     cid = ws.request.path.rstrip("/").rsplit("/", 1)[-1]  # type: ignore[union-attr]
     log({"cid": cid, "connected": ws.subprotocol, "subject": ws.request.headers.get("X-Client-Cert-Subject")})  # type: ignore[union-attr]
     cp = CentralSystemSide(cid, ws)
-    try:
+    with contextlib.suppress(ConnectionClosed):  # the charger (or the edge) went: the end of this one
         await cp.start()
-    except Exception:
-        pass
     log({"cid": cid, "disconnected": True})
 
 
@@ -116,7 +116,7 @@ async def main() -> None:
     p.add_argument("--log", required=True)
     p.add_argument("--password", default=None)
     a = p.parse_args()
-    LOG = open(a.log, "a", encoding="utf-8")
+    LOG = open(a.log, "a", encoding="utf-8")  # noqa: ASYNC230,SIM115 - held for the process' life
     PASSWORD = a.password
     server = await serve(handler, "127.0.0.1", a.port, subprotocols=["ocpp1.6", "ocpp2.0.1"],  # type: ignore[list-item]
                          process_request=check, compression=None)

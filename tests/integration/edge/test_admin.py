@@ -105,8 +105,21 @@ def test_bad_flags_exit_2_with_what_was_wrong(backend_kind: str) -> None:
     from tests.integration.edge.conftest import REPO
 
     r = subprocess.run([sys.executable, "-m", "envctl.edge", "--backend", "b1=http://x"], capture_output=True,
-                       text=True, cwd=REPO, timeout=30)
+                       text=True, cwd=REPO, timeout=30, check=False)
     assert r.returncode == 2 and "not a ws:// or wss:// base URL" in r.stderr
     r = subprocess.run([sys.executable, "-m", "envctl.edge", "--budget", "-1"], capture_output=True, text=True,
-                       cwd=REPO, timeout=30)
+                       cwd=REPO, timeout=30, check=False)
     assert r.returncode == 2 and "--budget must be > 0" in r.stderr
+
+
+async def test_sigterm_closes_chargers_with_1001_and_exits_0(start_backend: Any, start_edge: Any) -> None:
+    edge = start_edge(start_backend("a"))
+    async with charger(edge.url("CP1"), "CP1") as c:
+        await c.call("BootNotification", BOOT)
+        edge.proc.terminate()
+        for _ in range(100):
+            if c.closed is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert c.closed is not None and c.closed.rcvd is not None and c.closed.rcvd.code == 1001
+    assert await asyncio.to_thread(edge.proc.wait, 10) == 0

@@ -33,7 +33,7 @@ async def test_the_subprotocol_the_backend_chose_is_the_chargers(start_backend: 
 def _cert(tmp: Path, name: str, subject: x509.Name, issuer: tuple[x509.Name, Any] | None, ca: bool = False,
           server: bool = False) -> tuple[Path, Path, Any]:
     key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     builder = (x509.CertificateBuilder().subject_name(subject).public_key(key.public_key())
                .issuer_name(issuer[0] if issuer else subject).serial_number(x509.random_serial_number())
                .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
