@@ -101,8 +101,9 @@ def check(conn: ServerConnection, request: Request) -> Response | None:
 
 
 async def handler(ws: ServerConnection) -> None:
-    cid = ws.request.path.rstrip("/").rsplit("/", 1)[-1]  # type: ignore[union-attr]
-    log({"cid": cid, "connected": ws.subprotocol, "subject": ws.request.headers.get("X-Client-Cert-Subject")})  # type: ignore[union-attr]
+    cid = ws.request.path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]  # type: ignore[union-attr]
+    log({"cid": cid, "connected": ws.subprotocol, "path": ws.request.path,  # type: ignore[union-attr]
+         "subject": ws.request.headers.get("X-Client-Cert-Subject")})  # type: ignore[union-attr]
     cp = CentralSystemSide(cid, ws)
     with contextlib.suppress(ConnectionClosed):  # the charger (or the edge) went: the end of this one
         await cp.start()

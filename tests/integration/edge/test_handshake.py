@@ -3,6 +3,7 @@ subject), and several edge processes sharing one port with the budget split betw
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime
 import ipaddress
@@ -22,12 +23,51 @@ from tests.integration.edge.chargers import BOOT, charger
 pytestmark = [pytest.mark.timeout(120), pytest.mark.parametrize("backend_kind", ["ocpp"])]
 
 
-async def test_the_subprotocol_the_backend_chose_is_the_chargers(start_backend: Any, start_edge: Any) -> None:
-    a = start_backend("a")
-    edge = start_edge(a)
-    async with charger(edge.url("CP201"), "CP201", subprotocols=["ocpp2.1", "ocpp2.0.1"]) as c:
+async def test_the_subprotocol_the_backend_chose_is_the_chargers_and_survives_a_move(
+    start_backend: Any, start_edge: Any
+) -> None:
+    a, b = start_backend("a"), start_backend("b")
+    edge = start_edge(a, b)
+    path = "/ocpp/CP201?site=7"
+    async with charger(f"ws://127.0.0.1:{edge.port}{path}", "CP201", subprotocols=["ocpp2.1", "ocpp2.0.1"]) as c:
         assert c.ws.subprotocol == "ocpp2.0.1"
+        r = edge.admin("POST", "/admin/move", json={"count": 1, "from": ["a"], "to": ["b"]})
+        assert r.status_code == 202
+        await edge.wait_for(lambda s: s["moves"]["moved"] == 1, what="the move")
+        await c.send([2, "m1", "Heartbeat", {}])  # the backend answers per 1.6 schemas; the edge does not care
+        for _ in range(100):
+            if b.received("CP201"):
+                break
+            await asyncio.sleep(0.05)
+        assert c.closed is None
     assert a.entries("CP201", "connected") == ["ocpp2.0.1"]
+    assert b.entries("CP201", "connected") == ["ocpp2.0.1"], "the move did not keep the agreed subprotocol"
+    assert b.entries("CP201", "path") == [path], "the move did not keep the charger's path"
+
+
+async def test_wss_backends_are_verified_against_the_backend_ca(tmp_path: Path, start_edge: Any,
+                                                               backend_kind: str) -> None:
+    from websockets.exceptions import InvalidStatus
+
+    from tests.integration.charger.conftest import ServerProcess
+
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "backend CA")])
+    ca_crt, _, ca_key = _cert(tmp_path, "bca", ca_name, None, ca=True)
+    crt, key, _ = _cert(tmp_path, "backend", x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]),
+                        (ca_name, ca_key), server=True)
+    sp = ServerProcess.start(tmp_path, "--tls-cert", str(crt), "--tls-key", str(key))
+    try:
+        secure = f"tls=wss://127.0.0.1:{sp.ocpp_port}"
+        edge = start_edge(args=("--backend", secure, "--backend-ca", str(ca_crt)))
+        async with charger(edge.url("CP1"), "CP1") as c:
+            assert (await c.call("BootNotification", BOOT))[0] == 3
+        unverified = start_edge(args=("--backend", secure))  # the system's CAs do not know ours
+        with pytest.raises(InvalidStatus) as refused:
+            async with charger(unverified.url("CP2"), "CP2"):
+                pass
+        assert refused.value.response.status_code == 502
+    finally:
+        sp.kill()
 
 
 def _cert(tmp: Path, name: str, subject: x509.Name, issuer: tuple[x509.Name, Any] | None, ca: bool = False,
