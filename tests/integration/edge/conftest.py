@@ -173,11 +173,15 @@ def start_backend(tmp_path: Path, backend_kind: str) -> Iterator[Any]:
 def start_edge(tmp_path: Path) -> Iterator[Any]:
     started: list[EdgeProcess] = []
 
-    def factory(*backends: BackendProcess, args: tuple[str, ...] = (), port: int = 0) -> EdgeProcess:
+    def factory(*backends: BackendProcess, args: tuple[str, ...] = (), port: int = 0,
+                descriptors: int | None = None) -> EdgeProcess:
+        """`descriptors`: run it under `ulimit -n` (soft and hard), as a host with that limit would."""
         cmd = [sys.executable, "-m", "envctl.edge", "--port", str(port), "--edge-id", f"edge{len(started) + 1}"]
         for b in backends:
             cmd += ["--backend", b.spec]
         cmd += list(args)
+        if descriptors is not None:
+            cmd = ["bash", "-c", f'ulimit -n {descriptors} && exec "$@"', "edge", *cmd]
         log_path = tmp_path / f"edge-{len(started) + 1}.log"
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log_path.open("wb"), cwd=REPO,
                                 env=os.environ | {"PYTHONPATH": str(REPO), "ENVCTL_ADMIN_TOKEN": TOKEN})

@@ -4,6 +4,7 @@ readiness, metrics with bounded labels, adding and removing backends, drain, cle
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import pytest
@@ -123,3 +124,20 @@ async def test_sigterm_closes_chargers_with_1001_and_exits_0(start_backend: Any,
             await asyncio.sleep(0.05)
         assert c.closed is not None and c.closed.rcvd is not None and c.closed.rcvd.code == 1001
     assert await asyncio.to_thread(edge.proc.wait, 10) == 0
+
+
+async def test_a_full_process_refuses_the_next_charger_with_503(start_backend: Any, start_edge: Any) -> None:
+    """Two sockets per charger: under a 600-descriptor limit a process holds (600 - 512) / 2 = 44."""
+    from websockets.exceptions import InvalidStatus
+
+    edge = start_edge(start_backend("a"), descriptors=600)
+    assert edge.ready["descriptor_limit"] == 600 and edge.ready["max_chargers"] == 44
+    async with contextlib.AsyncExitStack() as stack:
+        for i in range(44):
+            await stack.enter_async_context(charger(edge.url(f"CP{i}"), f"CP{i}"))
+        with pytest.raises(InvalidStatus) as refused:
+            async with charger(edge.url("CP44"), "CP44"):
+                pass
+        assert refused.value.response.status_code == 503
+        assert refused.value.response.headers["Retry-After"] == "1"
+        assert edge.stats()["refused_handshakes"]["capacity"] == 1

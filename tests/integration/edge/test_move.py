@@ -145,3 +145,31 @@ async def test_a_move_to_a_backend_that_refuses_leaves_the_charger_where_it_was(
         conns = edge.connections()
         assert conns["a"] == 1 and conns["locked"] == 0 and conns["gone"] == 0
         assert edge.stats()["moves"]["moved"] == 0
+
+
+@pytest.mark.parametrize("backend_kind", ["ocpp"])
+async def test_a_move_to_a_backend_that_never_answers_times_out_and_stays(start_backend: Any, start_edge: Any) -> None:
+    silent_peers: list[asyncio.StreamWriter] = []
+
+    async def accept_and_say_nothing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        silent_peers.append(writer)
+
+    silent = await asyncio.start_server(accept_and_say_nothing, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    a = start_backend("a")
+    edge = start_edge(a, args=("--open-timeout", "1"))
+    try:
+        async with charger(edge.url("CP1"), "CP1") as c:
+            await c.call("BootNotification", BOOT)
+            assert edge.admin("POST", "/admin/backends", json={"id": "mute", "url": f"ws://127.0.0.1:{port}"}).status_code == 201
+            move(edge, "a", "mute")
+            answer = asyncio.create_task(c.call("Heartbeat", {}))  # sent while the move holds: waits, then goes to a
+            await edge.wait_for(lambda s: s["moves"]["refused"] == 1, what="the move timing out")
+            assert (await answer)[0] == 3
+            assert silent_peers, "the edge never tried the silent backend"
+            assert c.closed is None and edge.connections() == {"a": 1, "mute": 0}
+            assert a.received("CP1")[-1][2] == "Heartbeat"
+    finally:
+        silent.close()
+        for w in silent_peers:
+            w.close()
