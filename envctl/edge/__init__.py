@@ -1,7 +1,7 @@
 """The charger edge: terminates chargers' WebSockets, holds one upstream per charger to a pool of
 versioned backends, and moves chargers between backends without the charger noticing.
 
-    framing.py   the OCPP-J frame's type and id by a byte scan (nothing else is read)
+    framing.py   the OCPP-J frame's type and id from its head (nothing else is read)
     wire.py      RFC 6455 frames by hand for the data path (websockets' C masking)
     hop.py       one open connection: messages by callback, pings answered, close per hop, backpressure
     charger_side.py  the charger's handshake (websockets Sans-I/O server), waiting for the gateway

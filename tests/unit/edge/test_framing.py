@@ -1,4 +1,4 @@
-"""The byte scan that finds an OCPP-J frame's type and id: it must agree with json on every frame."""
+"""The scan that finds an OCPP-J frame's type and id: it must agree with json on every frame."""
 
 from __future__ import annotations
 
