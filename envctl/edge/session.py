@@ -66,6 +66,7 @@ class Session:
         self.charger_call: str | None = None
         self.charger_call_at = 0.0
         self.backend_calls: dict[str, tuple[UpstreamHop, float]] = {}
+        self.dead_calls: set[str] = set()  # CALLs of an upstream that is gone: their answers are dropped
         self.holding = False
         self.orphaned = False  # the upstream went away without the edge asking; waiting for a new home
         self.held: deque[tuple[int, bytes]] = deque()
@@ -122,6 +123,8 @@ class Session:
             up.send(opcode, payload)  # an answer for a backend that is gone has nowhere to go
             if self._changed is not None:
                 self._changed.set()
+        elif mid is not None and is_answer(kind) and mid in self.dead_calls:
+            self.dead_calls.discard(mid)  # its backend died: no other backend asked for it
         elif self.holding:
             self.held.append((opcode, payload))
         else:
@@ -195,6 +198,8 @@ class Session:
         self.charger_call = None
         for mid in [m for m, (u, _) in self.backend_calls.items() if u is up]:
             del self.backend_calls[mid]
+            if len(self.dead_calls) < 16:  # one CALL at a time per direction: a handful at most
+                self.dead_calls.add(mid)
 
     # -- switching upstreams -------------------------------------------------------------------
     async def move(self, target: Backend, opener: Opener, *, idle_timeout: float) -> str:

@@ -136,3 +136,24 @@ async def test_a_close_the_backend_meant_for_the_charger_reaches_it(start_backen
         assert c.closed is not None and c.closed.rcvd is not None and c.closed.rcvd.code == 4001
     stats = edge.stats()
     assert stats["rehomed_total"] == 0 and stats["connections"] == 0
+
+
+@pytest.mark.parametrize("backend_kind", ["ocpp"])
+async def test_the_answer_to_a_dead_backends_call_goes_to_no_other_backend(start_backend: Any, start_edge: Any) -> None:
+    a, b = start_backend("a"), start_backend("b")
+    edge = start_edge(a)
+    async with charger(edge.url("CP1"), "CP1") as c:
+        await c.call("BootNotification", BOOT)
+        assert edge.admin("POST", "/admin/backends", json={"id": "b", "url": b.url}).status_code == 201
+        c.answer_delay = 1.5  # the charger is still working on the backend's CALL when the backend dies
+        await c.call("DataTransfer", {"vendorId": "test", "data": "call-me:1"})
+        while not c.backend_calls:
+            await asyncio.sleep(0.01)
+        a.kill()
+        await edge.wait_for(lambda s: s["rehomed_total"] == 1, what="the charger re-homed")
+        await asyncio.sleep(1.7)  # the charger's late answer has been sent by now
+        assert (await c.call("Heartbeat", {}))[0] == 3
+        late = c.backend_calls[0][1]
+        assert [f for f in c.sent if f[1] == late], "the charger did answer"
+        assert not [f for f in b.received("CP1") if f[1] == late], "an answer reached a backend that never asked"
+        assert c.closed is None
