@@ -1,10 +1,10 @@
 """The charger edge's data path: CPU per forwarded frame, added round trip, memory per charger,
 connects per second, through one `python -m envctl.edge` process in front of one `envctl server`.
 
-    python benchmarks/edge_forwarding.py --chargers 1000 --frames-per-s 10000 --duration 10 \
+    python -m benchmarks.edge_forwarding --chargers 1000 --frames-per-s 10000 --duration 10 \
         --connects 2000 --report benchmarks/results/edge_forwarding.json
 
-Phases (the load clients are lean raw-socket chargers in other processes, server_common.py):
+Phases (the load clients are lean raw-socket chargers in other processes, benchmarks/harness/server.py):
     memory      edge RSS before and while holding --chargers idle chargers (KB per charger)
     forwarding  those chargers send Heartbeats totalling --frames-per-s frames through the edge
                 (a round trip is two forwarded frames); edge CPU seconds / frames forwarded
@@ -31,16 +31,9 @@ from typing import Any
 
 import httpx
 import psutil
-from server_common import (
-    REPO,
-    RawCharger,
-    Server,
-    conditions,
-    percentile,
-    run_clients,
-    source_address,
-    write_report,
-)
+
+from benchmarks.harness.server import REPO, RawCharger, Server, conditions, run_clients, source_address
+from benchmarks.report import percentile, write_report
 
 GOALS = {"cpu_us_per_frame": 15.0, "added_p99_ms": 1.0, "kb_per_charger": 25.0, "connects_per_s": 2000.0}
 
@@ -193,7 +186,7 @@ def main() -> None:
         for label, port in (("direct", server.port), ("edge", edge.port)):
             kw = {"port": port, "prefix": f"R{label}", "first": 10_000, "count": args.rtt_chargers,
                   "round_trips_per_s": args.rtt_per_s, "duration": 5.0, "start_at": time.time() + 3}
-            (res,) = run_clients("edge_forwarding:heartbeats", [kw])
+            (res,) = run_clients("benchmarks.edge_forwarding:heartbeats", [kw])
             rtt[label] = {k: (round(v * 1000, 3) if isinstance(v, float) else v) for k, v in res.items()}
         rtt["added_p50_ms"] = round(rtt["edge"]["p50"] - rtt["direct"]["p50"], 3)
         rtt["added_p99_ms"] = round(rtt["edge"]["p99"] - rtt["direct"]["p99"], 3)
@@ -202,7 +195,7 @@ def main() -> None:
 
         # connects through one edge process
         cpu0 = edge.cpu()
-        (res,) = run_clients("edge_forwarding:connects", [{"port": edge.port, "first": 20_000,
+        (res,) = run_clients("benchmarks.edge_forwarding:connects", [{"port": edge.port, "first": 20_000,
                                                           "count": args.connects, "concurrency": args.concurrency}])
         cpu1 = edge.cpu()
         per_connect = (cpu1 - cpu0) / max(1, res["connected"])
