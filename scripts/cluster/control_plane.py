@@ -65,6 +65,13 @@ def env_line(run: Path) -> str:
 
 def start(run: Path = RUN_DIR) -> None:
     t0 = time.monotonic()
+    missing = node.missing_host_tools() if node.enabled() else {}
+    if missing:
+        raise Error(
+            "the real node needs what this machine lacks: "
+            + ", ".join(f"{cmd} (Debian package {pkg})" for cmd, pkg in missing.items())
+            + "; install them with scripts/install-deps (or ENVCTL_CP_REAL_NODE=0 for a control plane without a node)"
+        )
     build()
     with RunLock(run):
         if is_healthy(run):
