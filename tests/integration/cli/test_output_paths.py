@@ -31,6 +31,10 @@ def test_bench_release_refuses_an_unwritable_report_before_the_rehearsal(cli: Cl
     assert cli.run("list", "--output", "json").stdout.strip() == "[]"  # and no fleet was started
 
 
+def test_bench_capacity_refuses_an_unwritable_report_before_measuring(cli: Cli) -> None:
+    _refused(cli, "bench", "capacity", "--report", "/proc/profile.json", option="--report")
+
+
 def test_capacity_plot_paths_are_checked_and_a_directory_is_refused(cli: Cli, tmp_path: Path) -> None:
     profile = tmp_path / "profile.json"
     FAST.save(profile)
