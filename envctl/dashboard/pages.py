@@ -4,10 +4,9 @@ page shows and what the API answers can never disagree."""
 from __future__ import annotations
 
 import importlib.util
-
-import anyio
 from urllib.parse import parse_qs
 
+import anyio
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
