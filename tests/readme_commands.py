@@ -87,7 +87,7 @@ def serve_line(line: str, clone: Path, env: dict[str, str], log: Path) -> str:
     else:
         words += ["--port", str(port)]
     with open(log, "w") as out:
-        proc = subprocess.Popen(["bash", "--noprofile", "--norc", "-c", ". .venv/bin/activate && exec " + " ".join(words)],
+        proc = subprocess.Popen(["bash", "--noprofile", "--norc", "-c", ". .venv/bin/activate && " + " ".join(words)],
                                 cwd=clone, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     try:
         deadline = time.monotonic() + 30
@@ -101,7 +101,7 @@ def serve_line(line: str, clone: Path, env: dict[str, str], log: Path) -> str:
                 time.sleep(0.2)
         else:
             return f"did not answer on port {port} within 30 s: {log.read_text()}"
-        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole foreground group
         proc.wait(timeout=30)
         return ""
     finally:
