@@ -137,4 +137,5 @@ def test_down_with_the_token_removes_it_and_the_history_outlives_it(fleet: Rig, 
     assert not (fleet.env_dir / "env.json").exists()
     entry = history.read("dash")[-1]
     assert entry["action"] == "down" and entry["actor"].startswith("dashboard token holder")
-    assert datetime.fromtimestamp(entry["t"]).year >= 2024 and time.time() - entry["t"] < 120
+    at = datetime.fromisoformat(entry["t"])  # ISO 8601 UTC, like every timestamp in envctl's JSON
+    assert at.tzinfo is not None and time.time() - at.timestamp() < 120
