@@ -13,10 +13,11 @@ RUN apt-get update \
  && mkdir -p /data /status && chown envctl /data /status
 
 # envctl/templates is a link to templates/ in the source tree; the wheel carries real files.
-COPY pyproject.toml README.md /src/
+COPY pyproject.toml README.md constraints.txt /src/
 COPY envctl /src/envctl
 COPY templates /src/templates
-RUN /opt/envctl/bin/pip install --no-cache-dir /src && rm -rf /src
+# constraints.txt: the exact versions CI tested (scripts/lock refreshes it)
+RUN /opt/envctl/bin/pip install --no-cache-dir -c /src/constraints.txt /src && rm -rf /src
 
 ENV PATH=/opt/envctl/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     PYTHONUNBUFFERED=1

@@ -13,7 +13,8 @@ Usage: scripts/control-plane {build|start|stop|env|status|images|gen-go|kubectl 
   plane on 127.0.0.1, of which several may run side by side).
 * ``stop``   stops everything ``start`` started and restores the machine; fails, naming it,
   if anything the node changed is still different. Idempotent.
-* ``env``    prints ``export KUBECONFIG=...``.
+* ``env``    prints ``export KUBECONFIG=...`` and, with the real node, ``export ENVCTL_CONFIG=...``:
+  an envctl.yaml in the run dir naming the images imported into the node.
 * ``status`` prints the state of each component; exit 0 if all run.
 * ``images`` rebuilds (if the code changed) and imports the envctl image into the running node.
 * ``gen-go`` regenerates the Go wrapper modules in scripts/control-plane.d/go.
@@ -30,7 +31,9 @@ import sys
 
 from cluster.build import build, gen_go
 from cluster.common import BIN_DIR, RUN_DIR, Error, RunLock, log
-from cluster.control_plane import env_line, kubeconfig_path, load_state, start, state_path, status, stop
+from cluster.control_plane import (
+    env_line, kubeconfig_path, load_state, start, state_path, status, stop, write_envctl_config,
+)
 
 
 def refresh_images() -> None:
@@ -42,6 +45,7 @@ def refresh_images() -> None:
             raise Error("no real node is running (scripts/control-plane start)")
         st["images"] = node.refresh_images(RUN_DIR)
         state_path(RUN_DIR).write_text(json.dumps(st, indent=2) + "\n")
+        write_envctl_config(RUN_DIR, st["images"])
         print(json.dumps(st["images"]))
 
 

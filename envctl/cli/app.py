@@ -5,7 +5,10 @@ from __future__ import annotations
 import typer
 
 from envctl import __version__
-from envctl.cli import bench, capacity, charger, cluster, dashboard, env, fleet, release, tf, warm, webhook
+from envctl.cli import bench, capacity, charger, cluster, dashboard, env, flags_help, fleet, release, tf, warm, webhook
+from envctl.cli.output import OutputFormat, OutputOption, emit
+
+flags_help.install()
 
 app = typer.Typer(
     name="envctl",
@@ -28,10 +31,23 @@ app.add_typer(tf.app, name="tf")
 app.add_typer(warm.app, name="warm")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version, help="Print envctl's version and exit."),
+) -> None:
+    """Preview environments, graceful charger-server releases and infrastructure changes, self-service."""
+
+
 @app.command("version")
-def version() -> None:
+def version(output: OutputFormat = OutputOption) -> None:
     """Print envctl's version."""
-    typer.echo(__version__)
+    emit(output, {"version": __version__}, lambda d: typer.echo(d["version"]))
 
 
 def main() -> None:

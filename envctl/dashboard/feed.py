@@ -28,6 +28,7 @@ from envctl.errors import EnvctlError
 from envctl.release import service as releases
 from envctl.release import timeline
 from envctl.release.status import TERMINAL
+from envctl.timestamps import epoch, iso
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ class ReleaseFeed:
         point = [round(now, 3), old, new]
         sim = _simulator_status(self.ctx)
         failures = None if sim is None else (sim.get("per_second") or {}).get("connect_failures", [])
-        started = int(self.doc.get("started_at") or now)
+        started = int(epoch(self.doc.get("started_at")) or now)
         first = self.rates[-1][0] + 1 if self.rates else max(started - BACKFILL_S, int(now) - SERIES_KEPT_S)
         last = series.settled_until(now)
         new_rates = series.rate_points(self.server_series.values(), failures, first, last)
@@ -107,7 +108,7 @@ class ReleaseFeed:
             self.tx["chargers_connected"] = sim.get("connected")
         self.conn.append(point)
         self.rates += new_rates
-        finished_at = self.doc.get("finished_at")
+        finished_at = epoch(self.doc.get("finished_at"))
         if self.doc["phase"] in TERMINAL and (finished_at is None or last >= float(finished_at) + TAIL_S):
             self.finished = True
             self._check_ledger()
@@ -214,7 +215,7 @@ class FeedHub:
 
     def _releases_doc(self) -> dict[str, Any]:
         listing = self.catalog.releases()
-        return {"releases": listing.items, "notes": listing.notes, "at": time.time()}
+        return {"releases": listing.items, "notes": listing.notes, "at": iso(time.time())}
 
     @staticmethod
     def _publish(queues: set[asyncio.Queue[dict[str, Any] | None]], msg: dict[str, Any]) -> None:
@@ -286,4 +287,4 @@ def _end(q: asyncio.Queue[dict[str, Any] | None]) -> None:
 
 def _environments_doc() -> dict[str, Any]:
     listing = catalog_mod.environments()
-    return {"environments": listing.items, "notes": listing.notes, "at": time.time()}
+    return {"environments": listing.items, "notes": listing.notes, "at": iso(time.time())}

@@ -6,12 +6,14 @@ from __future__ import annotations
 import importlib.util
 from urllib.parse import parse_qs
 
+import anyio
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from envctl.dashboard import auth
 from envctl.dashboard.state import DashboardState
+from envctl.errors import NotFound
 
 templates = Environment(loader=PackageLoader("envctl.dashboard", "templates"), autoescape=select_autoescape())
 
@@ -37,7 +39,12 @@ async def releases_page(request: Request) -> Response:
 
 
 async def release_page(request: Request) -> Response:
-    return _render(request, "release.html", plan_id=request.path_params["plan_id"])
+    plan_id = request.path_params["plan_id"]
+    try:  # a page for a release that does not exist would wait forever, with an Abort button
+        await anyio.to_thread.run_sync(DashboardState.of(request).catalog.find, plan_id)
+    except NotFound as err:
+        return _render(request, "not_found.html", status=404, message=err.message, hint=err.hint or "")
+    return _render(request, "release.html", plan_id=plan_id)
 
 
 def terraform_available() -> bool:

@@ -3,7 +3,9 @@
 Kept under the state root, beside the environments rather than inside one, so it outlives the
 environment it describes: after `down` the journal still says who tore it down and when.
 
-    <state_root>/history/<name>.jsonl   {"t": unix seconds, "action", "actor", "via", ...detail}
+    <state_root>/history/<name>.jsonl   {"t": ISO 8601 UTC, "action", "actor", "via", ...detail}
+
+(Journals written before envctl's JSON used ISO timestamps hold unix seconds in "t": read() converts.)
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from envctl.envs.model import validate_name
 from envctl.state import state_root
+from envctl.timestamps import iso
 
 
 def _path(name: str, root: Path | None = None) -> Path:
@@ -24,7 +27,7 @@ def _path(name: str, root: Path | None = None) -> Path:
 
 
 def record(name: str, action: str, actor: str, via: str, root: Path | None = None, **detail: Any) -> dict[str, Any]:
-    entry = {"t": round(time.time(), 3), "action": action, "actor": actor, "via": via, **detail}
+    entry = {"t": iso(time.time()), "action": action, "actor": actor, "via": via, **detail}
     path = _path(name, root)
     path.parent.mkdir(parents=True, exist_ok=True)
     line = (json.dumps(entry, default=str) + "\n").encode()
@@ -43,5 +46,8 @@ def read(name: str, root: Path | None = None) -> list[dict[str, Any]]:
     out = []
     for line in path.read_text().splitlines():
         with contextlib.suppress(json.JSONDecodeError):  # a line cut short by a crash
-            out.append(json.loads(line))
+            entry = json.loads(line)
+            if isinstance(entry.get("t"), (int, float)):
+                entry["t"] = iso(entry["t"])
+            out.append(entry)
     return out

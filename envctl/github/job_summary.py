@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from envctl.github.markdown import fenced, inline, user
+from envctl.timestamps import epoch
 
 SUMMARY_LIMIT = 1024 * 1024  # GitHub refuses a step summary above 1 MiB
 _ICON = {"Completed": "✅", "Aborted": "↩️", "Aborting": "↩️", "Failed": "❌", "Pending": "⏸️"}
@@ -61,8 +62,9 @@ def _result(status: dict[str, Any], timeline: dict[str, Any], plan: dict[str, An
         return ["The release did not start."]
     c = status["connections"]
     took = ""
-    if status.get("finished_at") and status.get("started_at"):
-        took = f" in {status['finished_at'] - status['started_at']:.0f} s"
+    started, finished = epoch(status.get("started_at")), epoch(status.get("finished_at"))
+    if finished and started:
+        took = f" in {finished - started:.0f} s"
     lines = [
         f"**{phase}**{took}: {c['moved_forward']} of {c['fleet_at_start']} chargers moved to {inline(plan['to_version'])}"
         + (f", {c['moved_back']} moved back" if c["moved_back"] else "")
@@ -77,10 +79,11 @@ def _result(status: dict[str, Any], timeline: dict[str, Any], plan: dict[str, An
     steps = status.get("steps") or []
     if steps:
         lines += ["", "| step | started | took |", "|---|---:|---:|"]
-        t0 = status["started_at"]
+        t0 = started or 0.0
         for s in steps:
-            took_s = f"{s['finished_at'] - s['started_at']:.1f} s" if s.get("finished_at") else "…"
-            lines.append(f"| {s['name']} | +{s['started_at'] - t0:.1f} s | {took_s} |")
+            s_start, s_end = epoch(s["started_at"]) or 0.0, epoch(s.get("finished_at"))
+            took_s = f"{s_end - s_start:.1f} s" if s_end else "…"
+            lines.append(f"| {s['name']} | +{s_start - t0:.1f} s | {took_s} |")
     return lines
 
 

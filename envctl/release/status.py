@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from envctl.release.pacing import BucketState
 from envctl.release.plan import ReleasePlan
+from envctl.timestamps import iso
 
 # The forward steps, in order; the rollback steps run instead of the rest once aborted.
 FORWARD_STEPS = ("start_new", "switch_traffic", "canary_drain", "canary_hold", "drain_rest", "verify", "retire_old")
@@ -134,7 +135,7 @@ def summary(plan: ReleasePlan, status: ReleaseStatus | None, now: float) -> dict
         return base | {"step": None}
     return base | {
         "step": status.current_step(),
-        "steps": [s.model_dump() for s in status.steps],
+        "steps": [s.model_dump() | {"started_at": iso(s.started_at), "finished_at": iso(s.finished_at)} for s in status.steps],
         "connections": {
             "fleet_at_start": status.fleet_connections_at_start,
             "old": status.connections_old,
@@ -145,13 +146,14 @@ def summary(plan: ReleasePlan, status: ReleaseStatus | None, now: float) -> dict
         "rate_per_s": round(status.bucket.effective_rate, 2),
         "budget_per_s": plan.budget_per_s,
         "eta_s": None if (e := eta_s(plan, status, now)) is None else round(e, 1),
-        "pause_conditions": [c.model_dump() for c in status.pause_conditions],
-        "abort": status.abort.model_dump() if status.abort else None,
+        "pause_conditions": [c.model_dump() | {"start_time": iso(c.start_time)} for c in status.pause_conditions],
+        "abort": status.abort.model_dump() | {"requested_at": iso(status.abort.requested_at)} if status.abort else None,
         "verdict": status.verdict,
         "failure": status.failure,
         "new_replicas": status.new_replica_ids,
         "resumes": status.resumes,
         "message": status.message,
-        "started_at": status.started_at,
-        "finished_at": status.finished_at,
+        # timestamps as ISO 8601 UTC strings, like every envctl JSON (envctl/timestamps.py)
+        "started_at": iso(status.started_at),
+        "finished_at": iso(status.finished_at),
     }

@@ -16,7 +16,7 @@ import jinja2
 import yaml
 
 from envctl.config import Config
-from envctl.errors import Refused
+from envctl.errors import ConfigError, Refused
 from envctl.runtimes.kubernetes import render as r
 from envctl.runtimes.kubernetes.client import ApiError, Kube, kind
 from envctl.warm.sizing import Requests, preview_requests
@@ -60,6 +60,17 @@ def render_pool(values: PoolValues, templates: Path) -> list[dict[str, Any]]:
     for file in sorted(p.name for p in (templates / "warm").glob("*.yaml.j2")):
         objects += [d for d in yaml.safe_load_all(env.get_template(file).render(w=values)) if d]
     return objects
+
+
+def connect() -> Kube:
+    """The cluster the pool lives in; warm capacity has no local form, so the hint names only KUBECONFIG."""
+    try:
+        return Kube()
+    except ConfigError as err:
+        raise ConfigError(
+            err.message.replace("no usable", "warm capacity needs a cluster; no usable"),
+            'set KUBECONFIG to the cluster\'s kubeconfig (e.g. `eval "$(scripts/control-plane env)"`)',
+        ) from None
 
 
 def apply(kube: Kube, config: Config, placeholders: int | None = None) -> PoolValues:

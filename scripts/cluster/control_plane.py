@@ -59,12 +59,40 @@ def is_healthy(run: Path) -> bool:
     return Api(run, st["server"]).ok("/readyz")
 
 
+def envctl_config_path(run: Path) -> Path:
+    return run / "envctl.yaml"
+
+
+def write_envctl_config(run: Path, images: dict) -> None:
+    """The envctl.yaml that runs previews from the images imported into the real node: without it a
+    preview asks for envctl's default image, which this offline node cannot pull (ImagePullBackOff)."""
+    envctl_config_path(run).write_text(
+        "# written by scripts/control-plane start; `eval \"$(scripts/control-plane env)\"` points ENVCTL_CONFIG here\n"
+        "kubernetes:\n"
+        f"  image: {images['envctl']}\n"
+        "  image_pull_policy: Never  # imported into the node: nothing to pull\n"
+        "  database:\n"
+        f"    postgres_image: {images['postgres']}\n"
+    )
+
+
 def env_line(run: Path) -> str:
-    return f"export KUBECONFIG={kubeconfig_path(run)}"
+    """What `env` prints: KUBECONFIG, and with a real node ENVCTL_CONFIG naming its images."""
+    lines = [f"export KUBECONFIG={kubeconfig_path(run)}"]
+    if envctl_config_path(run).exists():
+        lines.append(f"export ENVCTL_CONFIG={envctl_config_path(run)}")
+    return "\n".join(lines)
 
 
 def start(run: Path = RUN_DIR) -> None:
     t0 = time.monotonic()
+    missing = node.missing_host_tools() if node.enabled() else {}
+    if missing:
+        raise Error(
+            "the real node needs what this machine lacks: "
+            + ", ".join(f"{cmd} (Debian package {pkg})" for cmd, pkg in missing.items())
+            + "; install them with scripts/install-deps (or ENVCTL_CP_REAL_NODE=0 for a control plane without a node)"
+        )
     build()
     with RunLock(run):
         if is_healthy(run):
@@ -89,7 +117,7 @@ def _start_locked(run: Path) -> None:
     # Fresh state every start: a test cluster starts empty.
     for sub in ("etcd", "pki", "pids", "logs", "kubeconfigs", "kwok", "certs"):
         shutil.rmtree(run / sub, ignore_errors=True)
-    for f in ("state.json", "kubeconfig"):
+    for f in ("state.json", "kubeconfig", "envctl.yaml"):
         (run / f).unlink(missing_ok=True)
     real_node = node.enabled()
     if real_node:
@@ -257,6 +285,7 @@ def _start_locked(run: Path) -> None:
     if real_node:
         state["images"] = node.start(run, api, server)
         state_path(run).write_text(json.dumps(state, indent=2) + "\n")
+        write_envctl_config(run, state["images"])
     wait_for("kube-apiserver /readyz", lambda: api.ok("/readyz"), 60, comps=components(run), run=run)
 
 
@@ -317,6 +346,7 @@ def _stop_locked(run: Path, quiet=False) -> None:
             if not quiet:
                 log(f"stopped {c}")
     state_path(run).unlink(missing_ok=True)
+    envctl_config_path(run).unlink(missing_ok=True)
     if not any_stopped and not quiet:
         log("not running")
 

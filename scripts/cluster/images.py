@@ -220,10 +220,15 @@ def _python_requirements() -> list[str]:
     return list(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"])
 
 
+def _constraints() -> str:
+    """The exact versions CI tests (scripts/lock): the image installs those, like the Dockerfile."""
+    return (REPO / "constraints.txt").read_text()
+
+
 def _envctl_base(logf) -> tuple[Path, str]:
     """Debian + python3 + a venv holding every third-party dependency (the slow part, rarely rebuilt)."""
     reqs = _python_requirements()
-    tag = _digest(RECIPE_VERSION, SUITE, ENVCTL_PACKAGES, reqs, ENVCTL_CONFIG)
+    tag = _digest(RECIPE_VERSION, SUITE, ENVCTL_PACKAGES, reqs, _constraints(), ENVCTL_CONFIG)
     layout = CACHE / f"envctl-base-{tag}.layout"
     if (layout / "index.json").exists():
         return layout, tag
@@ -235,11 +240,14 @@ def _envctl_base(logf) -> tuple[Path, str]:
     wheels = root / "tmp" / "wheels"
     wheels.mkdir(parents=True, exist_ok=True)
     # Wheels are built here, where pip's configuration and cache are; the chroot installs offline.
-    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "-w", str(wheels), *reqs], logf)
     (root / "tmp" / "requirements.txt").write_text("\n".join(reqs) + "\n")
+    (root / "tmp" / "constraints.txt").write_text(_constraints())
+    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "-w", str(wheels), "-c", str(root / "tmp" / "constraints.txt"),
+          *reqs], logf)  # fmt: skip
     _chroot(root, "python3 -m venv /opt/envctl"
-                  " && /opt/envctl/bin/pip install --quiet --no-index --find-links /tmp/wheels -r /tmp/requirements.txt"
-                  " && rm /tmp/requirements.txt"
+                  " && /opt/envctl/bin/pip install --quiet --no-index --find-links /tmp/wheels"
+                  " -c /tmp/constraints.txt -r /tmp/requirements.txt"
+                  " && rm /tmp/requirements.txt /tmp/constraints.txt"
                   " && useradd --uid 10001 --create-home envctl"
                   " && mkdir -p /data /status && chown envctl /data /status", logf)
     shutil.rmtree(wheels)
@@ -251,7 +259,7 @@ def _envctl_base(logf) -> tuple[Path, str]:
 
 def envctl_tag() -> str:
     return _digest(RECIPE_VERSION, _tree_digest([REPO / "envctl", REPO / "templates", REPO / "pyproject.toml"]),
-                   _python_requirements(), ENVCTL_CONFIG)
+                   _python_requirements(), _constraints(), ENVCTL_CONFIG)
 
 
 def _envctl(logf) -> tuple[str, Path]:

@@ -59,6 +59,22 @@ CLIENT_CERTS = (
 SERVER_CERTS = (("kubelet-serving", NODE_NAME, (NODE_IP,), (NODE_NAME,)),)
 
 
+# What the real node runs from the host, and the Debian package each comes from (scripts/install-deps
+# installs them): checked before anything starts, so a fresh machine hears what to install instead
+# of a FileNotFoundError half-way through a start.
+HOST_TOOLS = {"nft": "nftables", "iptables": "iptables", "containerd": "containerd", "runc": "runc",
+              "umoci": "umoci", "debootstrap": "debootstrap", "gcc": "gcc"}
+CNI_PLUGIN = Path("/usr/lib/cni/bridge")
+
+
+def missing_host_tools() -> dict[str, str]:
+    """command -> Debian package, for each the real node needs and this machine lacks."""
+    missing = {cmd: pkg for cmd, pkg in HOST_TOOLS.items() if shutil.which(cmd) is None}
+    if not CNI_PLUGIN.exists():
+        missing[str(CNI_PLUGIN)] = "containernetworking-plugins"
+    return missing
+
+
 def enabled() -> bool:
     """The real node runs unless ENVCTL_CP_REAL_NODE=0 (a kwok-only control plane, e.g. a second one)."""
     return os.environ.get("ENVCTL_CP_REAL_NODE", "1") != "0"

@@ -33,6 +33,9 @@ def command(
 ) -> None:
     """Measure one replica's limits (connects, heartbeats, durable messages at handler p99 <= bound; memory per connection)."""
     with user_errors(output):
+        from envctl.output_paths import writable
+
+        writable(report, "--report")  # before the measurement: minutes of work a bad path would lose
         from envctl.capacity.stepload import MeasureOptions, measure  # the load machinery is heavy
 
         opts = MeasureOptions(

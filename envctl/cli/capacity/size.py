@@ -29,7 +29,10 @@ def command(
         from envctl.capacity.service import answer
         from envctl.charger.simulator.config import parse_session_minutes
         from envctl.envs.model import parse_duration
+        from envctl.output_paths import writable_image
 
+        if plot is not None:
+            writable_image(plot)
         lo, hi = parse_session_minutes(session_minutes)
         fleet = Fleet(
             chargers=chargers, heartbeat_s=parse_duration(heartbeat).total_seconds(), session_rate=session_rate,

@@ -20,14 +20,15 @@ def command(
 ) -> None:
     """Serve the web dashboard; actions need ENVCTL_DASHBOARD_TOKEN (refuses to start exposed without one)."""
     with user_errors(output):
-        # imported here: every other command starts faster without uvicorn and the page machinery
-        import uvicorn
-
+        # imported here: every other command starts faster without the page machinery
         from envctl.dashboard.app import create_app
         from envctl.dashboard.settings import DashboardSettings
 
         settings = DashboardSettings.for_bind(host, port, terraform_dir)
         app = create_app(settings)
+        from envctl.serving import listen, serve
+
+        sock = listen(host, port)  # before the URL is printed: a taken port is an error, not a promise
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     shown = f"[{host}]" if ":" in host else host
     doc = {"url": f"http://{shown}:{port}/", "actions": settings.actions_enabled, "exposed": settings.exposed}
@@ -36,4 +37,4 @@ def command(
     else:
         note = "actions enabled" if settings.actions_enabled else "read-only: set ENVCTL_DASHBOARD_TOKEN to enable actions"
         stderr.print(f"envctl dashboard: {doc['url']} ({note})", highlight=False)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
+    serve(app, sock, log_level=log_level, timeout_graceful_shutdown=5)

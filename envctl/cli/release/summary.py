@@ -29,6 +29,10 @@ def command(
 ) -> None:
     """Summarise a release: `-o markdown >> "$GITHUB_STEP_SUMMARY"` in a workflow."""
     with user_errors(OutputFormat.json if output == SummaryFormat.json else OutputFormat.text):
+        if plot is not None:
+            from envctl.output_paths import writable_image
+
+            writable_image(plot)
         ctx = service.open_context(env, runtime)
         doc = service.report(ctx, plan_id)
         doc["plot"] = None

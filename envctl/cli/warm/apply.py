@@ -16,11 +16,10 @@ def command(
     """Keep COUNT placeholder pods, each holding the room of one preview environment."""
     with user_errors(output):
         from envctl.config import load_config
-        from envctl.runtimes.kubernetes.client import Kube
         from envctl.warm import pool
 
         config = load_config()
-        kube = Kube()
+        kube = pool.connect()
         try:
             values = pool.apply(kube, config, count)
             data = {"applied": True, **pool.status(kube, config).to_dict(), "wanted": values.placeholders}

@@ -12,10 +12,9 @@ def command(output: OutputFormat = OutputOption) -> None:
     """Placeholders holding room (ready), waiting for a node (pending), and previews startable now."""
     with user_errors(output):
         from envctl.config import load_config
-        from envctl.runtimes.kubernetes.client import Kube
         from envctl.warm import pool
 
-        kube = Kube()
+        kube = pool.connect()
         try:
             data = pool.status(kube, load_config()).to_dict()
         finally:

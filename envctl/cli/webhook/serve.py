@@ -22,12 +22,14 @@ def command(
     """Serve GitHub webhooks (secret from ENVCTL_WEBHOOK_SECRET); work is queued and survives restarts."""
     with user_errors(output):
         # imported here: every other command starts faster without PyGithub and uvicorn
-        import uvicorn
         from envctl.github.server import PATH, WebhookService
         from envctl.github.settings import GitHubSettings
+        from envctl.serving import listen, serve
         settings = GitHubSettings.from_env()
         if workers:
             settings.workers = workers
+        # before the URL is printed and the job workers start: a taken port is an error, not a promise
+        sock = listen(host, port)
         service = WebhookService.build(settings)
         app = service.app()
         if dashboard:
@@ -47,4 +49,4 @@ def command(
     if output == OutputFormat.text:
         stderr.print(f"envctl webhook: http://{host}:{port}{PATH} (state in {settings.state_dir})", highlight=False)
     # httptools: uvicorn's C parser; h11, its pure-Python fallback, costs the event loop ~0.3 ms a request
-    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=60, http="httptools")
+    serve(app, sock, log_level=log_level, timeout_graceful_shutdown=60, http="httptools")

@@ -55,8 +55,10 @@ const envctl = (() => {
     return es;
   }
 
-  const time = (t) => (t == null ? "—" : new Date(typeof t === "number" ? t * 1000 : t).toLocaleString());
-  const clock = (t) => (t == null ? "—" : new Date(t * 1000).toLocaleTimeString());
+  // the API's timestamps are ISO 8601 strings (docs/architecture.md); chart series carry epoch seconds
+  const epoch = (t) => (t == null ? null : typeof t === "number" ? t : Date.parse(t) / 1000);
+  const time = (t) => (t == null ? "—" : new Date(epoch(t) * 1000).toLocaleString());
+  const clock = (t) => (t == null ? "—" : new Date(epoch(t) * 1000).toLocaleTimeString());
   const num = (n) => (n == null ? "—" : Number(n).toLocaleString("en-US"));
   const secs = (s) => (s == null ? "—" : s < 90 ? `${Number(s).toFixed(1)} s` : `${(s / 60).toFixed(1)} min`);
 
@@ -83,5 +85,5 @@ const envctl = (() => {
     Degraded: "warn", Aborting: "warn", Aborted: "bad", Failed: "bad", Pending: "", Stopped: "" };
   const badge = (phase) => el("span", { class: "badge " + (PHASE_CLASS[phase] || "") }, phase);
 
-  return { act, say, stream, time, clock, num, secs, el, facts, notes, badge };
+  return { act, say, stream, epoch, time, clock, num, secs, el, facts, notes, badge };
 })();

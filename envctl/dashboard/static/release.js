@@ -3,7 +3,7 @@
 // second whatever the fleet size.
 "use strict";
 (() => {
-  const { el, num, time, clock, secs, facts, badge, act, say } = envctl;
+  const { el, num, epoch, time, clock, secs, facts, badge, act, say } = envctl;
   const planId = document.body.dataset.plan;
   const css = getComputedStyle(document.documentElement);
   const colour = (name) => css.getPropertyValue(name).trim();
@@ -125,7 +125,7 @@
         el("td", { "data-label": "Step" }, s.name),
         el("td", { "data-label": "Started" }, clock(s.started_at)),
         el("td", { "data-label": "Finished" }, s.finished_at ? clock(s.finished_at) : interrupted ? "interrupted" : "running"),
-        el("td", { "data-label": "Took", class: "num" }, interrupted ? "—" : secs((s.finished_at || Date.now() / 1000) - s.started_at)),
+        el("td", { "data-label": "Took", class: "num" }, interrupted ? "—" : secs((epoch(s.finished_at) || Date.now() / 1000) - epoch(s.started_at))),
         el("td", { "data-label": "Detail" }, detail || "—"));
     });
     document.querySelector("#steps tbody").replaceChildren(...rows);

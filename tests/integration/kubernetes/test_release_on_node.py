@@ -180,8 +180,10 @@ def test_bench_rolling_on_the_cluster_counts_every_charger_the_deploy_moved(cli:
     p = cli.run("bench", "release", "--runtime", "kubernetes", "--chargers", str(chargers), "--strategy", "rolling",
                 "--replicas", "2", "--grace", "5", "--session-rate", "60", "--report", str(report),
                 "--output", "json", timeout=600)
-    assert p.returncode == 0, p.stderr
     doc = json.loads(report.read_text())
+    # a rolling deploy may cost connect failures; then the rehearsal (rightly) does not pass, and exits 1
+    assert p.returncode == (0 if doc["passed"] else 1), p.stderr
+    assert doc["passed"] == (doc["connect_failures"] == 0 and not doc["failures"]), doc["failures"]
     assert doc["runtime"] == "kubernetes" and doc["strategy"] == "rolling"
     assert doc["reconnects"] >= chargers, doc["reconnects"]  # every charger was cut once, at least
     assert doc["strategy_detail"]["old_pods_gone_s"] >= doc["strategy_detail"]["rollout_s"]

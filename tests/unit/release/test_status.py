@@ -54,3 +54,17 @@ def test_current_step_and_eta() -> None:
     assert eta_s(PLAN, st, now=110.0) == 29.0
     doc = summary(PLAN, st, 110.0)
     assert doc["phase"] == "Paused" and doc["step"] == "canary_hold" and doc["rate_per_s"] == 100.0
+
+
+def test_status_json_timestamps_are_iso_8601_utc_strings() -> None:
+    st = status_with("start_new", pause_conditions=[Condition(reason="CanaryHold", start_time=1_796_000_000.5)],
+                     abort=Abort(requested_at=1_796_000_060.0, reason="x", by="bob"))  # fmt: skip
+    st.started_at, st.finished_at = 1_796_000_000.0, 1_796_000_120.25
+    doc = summary(PLAN, st, 1_796_000_120.25)
+    assert doc["started_at"] == "2026-11-30T00:53:20.000+00:00"
+    assert doc["finished_at"] == "2026-11-30T00:55:20.250+00:00"
+    assert doc["steps"][0]["started_at"] == "1970-01-01T00:00:01.000+00:00"
+    assert doc["pause_conditions"][0]["start_time"] == "2026-11-30T00:53:20.500+00:00"
+    assert doc["abort"]["requested_at"] == "2026-11-30T00:54:20.000+00:00"
+    for key in ("started_at", "finished_at"):  # what a script does with them
+        assert datetime.fromisoformat(doc[key]).tzinfo == timezone.utc
