@@ -236,6 +236,7 @@ class CentralSystem:
     def stats(self) -> dict[str, Any]:
         return {
             "connections": len(self.registry),
+            "chargers_remembered": self.registry.remembered(),
             "draining": self.drainer.draining,
             "accepting": self.listener.accepting,
             "ready": self.not_ready_reason() is None,
