@@ -252,6 +252,7 @@ class CentralSystem:
             "tcp_migrate_req": self.migrate_req_enabled,
             "admin_url": self.admin_url,
             "max_accept_rate": self.config.max_accept_rate,
+            "handshakes": self.listener.gate.to_dict(),
             "forwarded_total": self.forwarder.forwarded,
         }
 

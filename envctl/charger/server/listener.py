@@ -8,6 +8,9 @@ we had not accept()ed yet would be reset when it closes; with net.ipv4.tcp_migra
 (Linux 5.14+) the kernel instead moves them to another listener of the same SO_REUSEPORT group,
 so a release that closes listeners one by one loses no handshake. We set it when permitted.
 
+Connections between accept and the end of their handshake are capped per replica and per source
+address (handshakes.py): one above a cap is closed at once, before a byte is read.
+
 Stopping and restarting the listener creates a fresh websockets server each time over a new
 socket on the same port; connections stay with the server object that accepted them.
 """
@@ -28,6 +31,7 @@ from websockets.http11 import Request, Response
 from envctl.charger.server.admission import Admission, Refusal
 from envctl.charger.server.auth import BasicAuth
 from envctl.charger.server.config import ServerConfig
+from envctl.charger.server.handshakes import HandshakeGate, source_of
 from envctl.charger.server.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -99,6 +103,47 @@ class _ServerView:
         return getattr(self._server, name)
 
 
+class _GatedConnection(ServerConnection):
+    """A ServerConnection that holds a slot of the HandshakeGate from accept to the end of its handshake."""
+
+    def __init__(self, *args: Any, gate: HandshakeGate, metrics: Metrics, serving: Callable[[], bool],
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.server = _ServerView(self.server, serving)  # type: ignore[assignment]
+        self._gate = gate
+        self._metrics = metrics
+        self._source: str | None = None  # set while this connection holds a slot
+        self._refused = False
+
+    def connection_made(self, transport: Any) -> None:
+        source = source_of(transport.get_extra_info("peername"))
+        refused = self._gate.enter(source)
+        if refused is not None:
+            self._refused = True
+            self._metrics.rejected(refused)
+            transport.abort()  # at once: a refused connection must not hold a descriptor
+            return
+        self._source = source
+        super().connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._refused:  # it never became a websockets connection
+            return
+        self._leave_gate()
+        super().connection_lost(exc)
+
+    async def handshake(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            await super().handshake(*args, **kwargs)
+        finally:
+            self._leave_gate()
+
+    def _leave_gate(self) -> None:
+        if self._source is not None:
+            self._gate.leave(self._source)
+            self._source = None
+
+
 class Listener:
     def __init__(
         self,
@@ -118,6 +163,7 @@ class Listener:
         self.ssl_context = ssl_context
         self.serving = serving
         self.admission = admission
+        self.gate = HandshakeGate.configured(config.max_pending_handshakes, config.max_pending_handshakes_per_source)
         self.port = config.port
         self._server: Server | None = None
         self.servers: list[Server] = []  # every server ever started; shutdown closes them all
@@ -132,17 +178,15 @@ class Listener:
         sock = listening_socket(self.config.host, self.port, self.config.reuse_port)
         self.port = sock.getsockname()[1]  # a port of 0 becomes concrete; restarts reuse it
 
-        admission = self.admission
+        admission, gate, metrics = self.admission, self.gate, self.metrics
 
         def create_connection(*args: Any, **kwargs: Any) -> ServerConnection:
             # Called once per accepted TCP connection, before a byte of HTTP is read.
             if admission is not None and not admission.admit():
                 self.metrics.rejected("admission")
                 self.metrics.admission_refused_per_second.add()
-                return Refusal(admission.retry_after())  # type: ignore[return-value]
-            conn = ServerConnection(*args, **kwargs)
-            conn.server = _ServerView(conn.server, self.serving)  # type: ignore[assignment]
-            return conn
+                return Refusal(admission.retry_after(), gate, metrics)  # type: ignore[return-value]
+            return _GatedConnection(*args, gate=gate, metrics=metrics, serving=self.serving, **kwargs)
 
         self._server = await serve(
             self.handler,

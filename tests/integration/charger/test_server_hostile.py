@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import resource
+import socket
 import subprocess
 import sys
 import time
@@ -13,8 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed, InvalidMessage
 
-from tests.integration.charger.conftest import REPO, boot, charger, ocpp_call
+from tests.integration.charger.conftest import REPO, ServerProcess, boot, charger, ocpp_call
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -63,3 +66,98 @@ async def test_a_flood_of_made_up_actions_leaves_metrics_small_and_other_charger
     # behind a scrape).
     assert len(during) >= 3 and p90 < 50 and everything[-1] < 250, (report, [round(x) for x in during],
                                                                      [round(x) for x in around])
+
+
+def _nofile(limit: int) -> Any:
+    def lower() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+    return lower
+
+
+def _idle_sockets(n: int, source: str, port: int) -> list[socket.socket]:
+    """TCP connections that never send a byte (the handshake never starts)."""
+    out = []
+    for _ in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind((source, 0))
+        s.settimeout(5)
+        s.connect(("127.0.0.1", port))
+        s.setblocking(False)
+        out.append(s)
+    return out
+
+
+def _closed_by_server(socks: list[socket.socket]) -> int:
+    closed = 0
+    for s in socks:
+        try:
+            closed += s.recv(1) == b""
+        except BlockingIOError:
+            pass
+        except ConnectionResetError:
+            closed += 1
+    return closed
+
+
+def _close_all(socks: list[socket.socket]) -> None:
+    for s in socks:
+        s.close()
+
+
+async def test_idle_sockets_cannot_lock_chargers_out_under_the_descriptor_limit(server_process: Any) -> None:
+    # 256 descriptors: the caps default to 64 pending handshakes per replica, 16 per source address
+    sp = server_process(preexec_fn=_nofile(256))
+    stats = httpx.get(sp.admin_url + "/admin/stats", timeout=10).json()
+    assert stats["handshakes"] | {"pending": 0} == {"pending": 0, "sources": 0, "max_pending": 64, "max_per_source": 16}
+    attack: list[socket.socket] = []
+    try:
+        async with charger(sp.ocpp_url("CP1")) as ws:
+            await boot(ws)
+            # One source, more idle sockets than the process has descriptors: all but 16 closed at once
+            attack += _idle_sockets(400, "127.0.0.1", sp.ocpp_port)
+            await asyncio.sleep(0.5)
+            assert _closed_by_server(attack) >= 400 - 16
+            # a real charger from elsewhere still gets in, the connected one is served, the admin API answers
+            async with charger(sp.ocpp_url("CP2"), local_addr=("127.0.0.2", 0)) as ws2:
+                await boot(ws2)
+            assert await _heartbeat_ms(ws) < 1000
+            assert httpx.get(sp.admin_url + "/healthz", timeout=5).status_code == 200
+
+            # Many sources together fill the replica's cap: above it, connections are closed at once too,
+            # so the descriptors stay with the chargers already connected
+            for n in range(3, 13):
+                attack += _idle_sockets(16, f"127.0.0.{n}", sp.ocpp_port)
+            await asyncio.sleep(0.5)
+            stats = httpx.get(sp.admin_url + "/admin/stats", timeout=10).json()
+            assert stats["handshakes"]["pending"] == 64
+            assert len(attack) - _closed_by_server(attack) == 64
+            started = time.monotonic()
+            with pytest.raises((ConnectionClosed, InvalidMessage, OSError)):
+                async with charger(sp.ocpp_url("CP3"), local_addr=("127.0.0.50", 0)):
+                    pass
+            assert time.monotonic() - started < 2, "a refused connection is closed at once, not left to time out"
+            assert await _heartbeat_ms(ws) < 1000
+            refused = stats["rejected_handshakes"]
+            assert refused["pending_handshakes_source"] >= 400 - 16 and refused["pending_handshakes"] >= 160 - 64 - 16
+
+            _close_all(attack)  # the attack stops: chargers get in again
+            await asyncio.sleep(0.5)
+            async with charger(sp.ocpp_url("CP3"), local_addr=("127.0.0.50", 0)) as ws3:
+                await boot(ws3)
+    finally:
+        _close_all(attack)
+
+
+async def test_pending_handshake_caps_come_from_the_servers_flags(server_process: Any) -> None:
+    sp = server_process("--max-pending-handshakes", "10", "--max-pending-handshakes-per-source", "3")
+    stats = httpx.get(sp.admin_url + "/admin/stats", timeout=10).json()
+    assert stats["handshakes"]["max_pending"] == 10 and stats["handshakes"]["max_per_source"] == 3
+    attack = _idle_sockets(5, "127.0.0.1", sp.ocpp_port)
+    try:
+        await asyncio.sleep(0.3)
+        assert _closed_by_server(attack) == 2
+    finally:
+        _close_all(attack)
+    bad = subprocess.run(ServerProcess.command("--port", "0", "--max-pending-handshakes", "-1"), cwd=REPO,
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "--max-pending-handshakes" in bad.stderr
