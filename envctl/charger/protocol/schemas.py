@@ -2,6 +2,10 @@
 
 Schemas are compiled once with fastjsonschema (a Python validator generated per schema) because
 validation sits on the per-message hot path of every connection.
+
+The schemas say "integer" without a range; OCPP's integer is 32-bit signed, and the store's
+columns are too. A JSON integer outside that range (2**63 once gave InternalError and a traceback
+on every retry of a StartTransaction) is a PropertyConstraintViolation like any other bad value.
 """
 
 from __future__ import annotations
@@ -74,6 +78,24 @@ def _validator(name: str) -> Callable[[Any], Any] | None:
     return fastjsonschema.compile(schema, detailed_exceptions=True, use_formats=True)
 
 
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+
+
+def _out_of_range(value: Any, path: str) -> str | None:
+    """The path of the first integer outside OCPP's 32-bit range, or None."""
+    if type(value) is int:
+        return path if not INT_MIN <= value <= INT_MAX else None
+    if type(value) is dict:
+        for k, v in value.items():
+            if type(v) in (int, dict, list) and (found := _out_of_range(v, f"{path}.{k}" if path else k)):
+                return found
+    elif type(value) is list:
+        for i, v in enumerate(value):
+            if type(v) in (int, dict, list) and (found := _out_of_range(v, f"{path}[{i}]")):
+                return found
+    return None
+
+
 def validate_request(action: str, payload: dict[str, Any]) -> None:
     _validate(action, payload)
 
@@ -92,3 +114,8 @@ def _validate(name: str, payload: dict[str, Any]) -> None:
         code = _RULE_TO_CODE.get(exc.rule or "", ErrorCode.FORMATION_VIOLATION)
         field = (exc.name or "data").removeprefix("data").lstrip(".") or "payload"
         raise OcppError(code, f"{name}: {field}: {exc.message}", {"field": field, "rule": exc.rule}) from None
+    field = _out_of_range(payload, "")
+    if field is not None:
+        raise OcppError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+                        f"{name}: {field}: outside the 32-bit integer range OCPP allows ({INT_MIN}..{INT_MAX})",
+                        {"field": field, "rule": "maximum"})

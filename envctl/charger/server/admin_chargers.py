@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from envctl.charger.server.app import CentralSystem
 
 
+MAX_CALL_TIMEOUT_S = 600.0
+
+
 def charger_routes(cs: CentralSystem, guarded: Callable[..., Any]) -> list[Route]:
     def respond(answer: Answer) -> Response:
         headers = {ANSWERED_BY: answer.replica_id} if answer.replica_id else None
@@ -70,7 +73,8 @@ def charger_routes(cs: CentralSystem, guarded: Callable[..., Any]) -> list[Route
             raise BadRequest(f"'action' must be one of {', '.join(sorted(CENTRAL_INITIATED))}")
         if not isinstance(payload, dict):
             raise BadRequest("'payload' must be a JSON object")
-        timeout = number(body, "timeout_s") if "timeout_s" in body else cs.config.call_timeout
+        timeout = number(body, "timeout_s", above=0, at_most=MAX_CALL_TIMEOUT_S) if "timeout_s" in body \
+            else cs.config.call_timeout
         conn = cs.registry.get(cid)
         if conn is None:
             return respond(await not_here(request, cid, "POST", body, timeout))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 from dataclasses import dataclass, field
@@ -58,6 +59,9 @@ class ServerConfig:
             raise ConfigError("--tls-cert and --tls-key go together", hint="pass both, or neither for plain ws://")
         if self.max_frame_bytes < 1024:
             raise ConfigError("--max-frame-bytes must be at least 1024")
+        if not all(math.isfinite(x) for x in (self.call_timeout, self.max_accept_rate, self.shutdown_timeout,
+                                              self.ping_interval or 0.0)):
+            raise ConfigError("--call-timeout, --max-accept-rate and the other durations and rates must be finite numbers")
         if self.call_timeout <= 0 or self.heartbeat_interval <= 0:
             raise ConfigError("--call-timeout and --heartbeat-interval must be positive")
         if self.max_accept_rate < 0:

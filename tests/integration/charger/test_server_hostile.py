@@ -17,7 +17,7 @@ import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidMessage
 
-from tests.integration.charger.conftest import REPO, ServerProcess, boot, charger, ocpp_call
+from tests.integration.charger.conftest import REPO, ServerProcess, boot, charger, ocpp_call, running_server
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -148,7 +148,7 @@ async def test_idle_sockets_cannot_lock_chargers_out_under_the_descriptor_limit(
         _close_all(attack)
 
 
-async def test_pending_handshake_caps_come_from_the_servers_flags(server_process: Any) -> None:
+async def test_pending_handshake_caps_come_from_the_servers_flags(server_process: Any, tmp_path: Path) -> None:
     sp = server_process("--max-pending-handshakes", "10", "--max-pending-handshakes-per-source", "3")
     stats = httpx.get(sp.admin_url + "/admin/stats", timeout=10).json()
     assert stats["handshakes"]["max_pending"] == 10 and stats["handshakes"]["max_per_source"] == 3
@@ -158,6 +158,38 @@ async def test_pending_handshake_caps_come_from_the_servers_flags(server_process
         assert _closed_by_server(attack) == 2
     finally:
         _close_all(attack)
-    bad = subprocess.run(ServerProcess.command("--port", "0", "--max-pending-handshakes", "-1"), cwd=REPO,
-                         capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(ServerProcess.command("--port", "0", "--max-pending-handshakes", "-1", "--database-url",
+                                               f"sqlite:///{tmp_path / 'refused.db'}"),
+                         cwd=REPO, capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and "--max-pending-handshakes" in bad.stderr
+
+
+async def test_non_finite_and_out_of_range_numbers_are_refused_and_the_replica_carries_on(tmp_path: Path) -> None:
+    async with running_server(tmp_path) as cs, httpx.AsyncClient(base_url=cs.admin_url) as http:
+        for raw in ('{"rate_per_s": NaN}', '{"rate_per_s": Infinity}', '{"rate_per_s": -Infinity}',
+                    '{"rate_per_s": 1e999}', '{"rate_per_s": -1}', '{"rate_per_s": 0}'):
+            refused = await http.post("/admin/drain", content=raw, headers={"Content-Type": "application/json"})
+            assert refused.status_code == 422, (raw, refused.text)
+        assert (await http.get("/readyz")).status_code == 200 and not cs.drainer.draining
+        async with charger(cs.ocpp_url("CP1")) as ws:  # still listening
+            await boot(ws)
+            for raw in ('{"action": "Reset", "payload": {"type": "Soft"}, "timeout_s": -1}',
+                        '{"action": "Reset", "payload": {"type": "Soft"}, "timeout_s": NaN}',
+                        '{"action": "Reset", "payload": {"type": "Soft"}, "timeout_s": 0}',
+                        '{"action": "DataTransfer", "payload": {"vendorId": "x", "data": NaN}}'):
+                refused = await http.post("/admin/chargers/CP1/call", content=raw)
+                assert refused.status_code == 422, (raw, refused.text)
+            # integers beyond OCPP's 32-bit range: a constraint violation, not an InternalError
+            start = {"connectorId": 1, "idTag": "TAG", "meterStart": 2**63, "timestamp": "2026-01-01T00:00:00Z"}
+            for meter in (2**63, 2**31):
+                frame = await ocpp_call(ws, "StartTransaction", start | {"meterStart": meter})
+                assert frame[0] == 4 and frame[2] == "PropertyConstraintViolation" and "meterStart" in frame[3], frame
+            frame = await ocpp_call(ws, "StartTransaction", start | {"meterStart": 2**31 - 1})
+            assert frame[0] == 3, frame
+
+
+def test_server_flags_refuse_non_finite_numbers(tmp_path: Path) -> None:
+    bad = subprocess.run(ServerProcess.command("--port", "0", "--call-timeout", "nan", "--database-url",
+                                               f"sqlite:///{tmp_path / 'refused.db'}"),
+                         cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "finite" in bad.stderr
