@@ -22,12 +22,12 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import unquote
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from envctl.charger.protocol import identity
 from envctl.charger.server.admission import Admission, Refusal
 from envctl.charger.server.auth import BasicAuth
 from envctl.charger.server.config import ServerConfig
@@ -69,13 +69,11 @@ def listening_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
 
 
 def charger_id_from_path(path: str) -> str | None:
+    """The charger id of /ocpp/{id}; None when the path is elsewhere or the id breaks the identity grammar."""
     path = path.split("?", 1)[0]
     if not path.startswith(PATH_PREFIX):
         return None
-    cid = unquote(path[len(PATH_PREFIX):])
-    if not cid or "/" in cid or len(cid) > 64:
-        return None
-    return cid
+    return identity.from_url_segment(path[len(PATH_PREFIX):])
 
 
 def offered_subprotocols(headers: Headers) -> list[str]:
@@ -219,7 +217,11 @@ class Listener:
     async def _check_handshake(self, conn: ServerConnection, request: Request) -> Response | None:
         cid = charger_id_from_path(request.path)
         if cid is None:
-            return self._reject(conn, 404, "path", f"no OCPP endpoint at {request.path}; chargers connect to /ocpp/{{chargePointId}}")
+            if not request.path.startswith(PATH_PREFIX):
+                return self._reject(conn, 404, "path", f"no OCPP endpoint at {request.path[:100]!r}; "
+                                    "chargers connect to /ocpp/{chargePointId}")
+            return self._reject(conn, 400, "identity", f"the charge point identity in {request.path[:100]!r} is not "
+                                f"valid: OCPP identities are {identity.GRAMMAR} (percent-encoded UTF-8)")
         if SUBPROTOCOL not in offered_subprotocols(request.headers):
             return self._reject(
                 conn, 400, "subprotocol",

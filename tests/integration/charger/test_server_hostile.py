@@ -15,9 +15,10 @@ from typing import Any
 
 import httpx
 import pytest
-from websockets.exceptions import ConnectionClosed, InvalidMessage
+from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus
 
 from tests.integration.charger.conftest import REPO, ServerProcess, boot, charger, ocpp_call, running_server
+from tests.integration.charger.fleet import TOKEN
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -193,3 +194,43 @@ def test_server_flags_refuse_non_finite_numbers(tmp_path: Path) -> None:
                                                f"sqlite:///{tmp_path / 'refused.db'}"),
                          cwd=REPO, capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and "finite" in bad.stderr
+
+
+async def test_charger_ids_follow_the_ocpp_identity_grammar_and_cannot_forge_log_lines(server_process: Any) -> None:
+    sp = server_process("--log-level", "INFO")
+    forged = "CP1%0A2026-01-01 00:00:00,000 ERROR envctl: forged"
+    stop = {"transactionId": 424242, "meterStop": 10, "timestamp": "2026-01-01T00:00:00Z"}
+    for cid in (forged.replace(" ", "%20"), "CP%001", "CP%FF", "CP%FE", "CP%20A", "x" * 49):
+        with pytest.raises(InvalidStatus) as err:
+            async with charger(sp.ocpp_url(cid)) as ws:
+                await ocpp_call(ws, "StopTransaction", stop)  # logged with its id when not applied
+        assert err.value.response.status_code == 400, cid
+        assert b"0-9 * - _ = : + | @ ." in err.value.response.body
+    async with charger(sp.ocpp_url("CP%7C1")) as ws:  # a valid identity, percent-encoded
+        await boot(ws)
+        assert (await ocpp_call(ws, "StopTransaction", stop))[0] == 3
+        shown = httpx.get(sp.admin_url + "/admin/chargers/CP|1", timeout=10)
+        assert shown.status_code == 200 and shown.json()["charger_id"] == "CP|1"
+    assert httpx.get(sp.admin_url + "/admin/chargers/CP%0A1", timeout=10).status_code == 422
+    sp.terminate()
+    log = sp.log()
+    assert "not applied" in log  # the valid charger's refused stop was logged...
+    assert not any(line.startswith("2026-01-01 00:00:00,000 ERROR envctl: forged") for line in log.splitlines())
+
+
+async def test_transaction_data_is_shown_only_with_the_admin_token(tmp_path: Path) -> None:
+    async with running_server(tmp_path, admin_token=TOKEN) as cs, httpx.AsyncClient(base_url=cs.admin_url) as http:
+        async with charger(cs.ocpp_url("CP1")) as ws:
+            await boot(ws)
+            frame = await ocpp_call(ws, "StartTransaction", {"connectorId": 1, "idTag": "RFID-04A2B3C4", "meterStart": 0,
+                                                             "timestamp": "2026-01-01T00:00:00Z"})
+            assert frame[0] == 3
+            anonymous = await http.get("/admin/chargers/CP1")
+            assert anonymous.status_code == 200 and "RFID-04A2B3C4" not in anonymous.text
+            assert anonymous.json()["open_transactions_count"] == 1 and anonymous.json()["connected"] is True
+            authorized = await http.get("/admin/chargers/CP1", headers={"Authorization": f"Bearer {TOKEN}"})
+            assert "RFID-04A2B3C4" in authorized.text
+        await asyncio.sleep(1.5)  # gone: the stored state is what the 404 carries
+        gone = await http.get("/admin/chargers/CP1")
+        assert gone.status_code == 404 and "RFID-04A2B3C4" not in gone.text
+        assert gone.json()["stored"]["open_transactions_count"] == 1
