@@ -4,6 +4,8 @@ central system reaches the simulated charger, and every mistake is a message and
 from __future__ import annotations
 
 import json
+import stat
+from pathlib import Path
 
 import pytest
 
@@ -53,3 +55,18 @@ def test_charger_calls_and_every_error_path_through_the_cli(cli: Cli) -> None:
     assert "not an OCPP charge point identity" in err
     err, _ = fails("call", "one", "NEVER", "ClearCache")
     assert "never connected" in err
+
+
+def test_the_state_directory_and_its_files_are_private(cli: Cli) -> None:
+    root = Path(cli.env["ENVCTL_STATE_DIR"])
+    root.mkdir(mode=0o755)  # an existing, too open state directory is narrowed too
+    cli.up("one", "--chargers", "1", "--replicas", "1", timeout=120)
+    shown = cli.json("charger", "show", "one", "CP000001")  # the database has this charger
+    assert shown["connected"] is True
+    assert stat.S_IMODE(root.stat().st_mode) == 0o700
+    files = [p for p in root.rglob("*") if p.is_file() and not p.name.endswith(".lock")]
+    kinds = {p.suffix for p in files}
+    assert {".db", ".json", ".log", ".jsonl"} <= kinds, kinds
+    wide = {str(p.relative_to(root)): oct(stat.S_IMODE(p.stat().st_mode)) for p in files
+            if stat.S_IMODE(p.stat().st_mode) & 0o077}
+    assert not wide, wide
