@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from envctl.charger.server.handshakes import HandshakeGate, source_of
+from envctl.charger.server.handshakes import GRACE_S, ON_PROBATION, HandshakeGate, source_of
 
 if TYPE_CHECKING:
     from envctl.charger.server.metrics import Metrics
@@ -98,17 +98,20 @@ class Refusal(asyncio.Protocol):
         self._source: str | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        idle_s = self.IDLE_S
         if self._gate is not None:
             source = source_of(transport.get_extra_info("peername"))
-            refused = self._gate.enter(source)
-            if refused is not None:
+            verdict = self._gate.enter(source)
+            if verdict not in (None, ON_PROBATION):
                 if self._metrics is not None:
-                    self._metrics.rejected(refused)
+                    self._metrics.rejected(verdict)
                 transport.abort()
                 return
             self._source = source
+            if verdict == ON_PROBATION:  # above its source's cap: it gets less time to send its request
+                idle_s = GRACE_S
         self._transport = transport  # type: ignore[assignment]
-        self._timer = asyncio.get_running_loop().call_later(self.IDLE_S, transport.close)
+        self._timer = asyncio.get_running_loop().call_later(idle_s, transport.close)
 
     def data_received(self, data: bytes) -> None:
         self._seen = (self._seen + data)[-self.HEAD_LIMIT:]

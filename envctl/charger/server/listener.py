@@ -17,6 +17,7 @@ socket on the same port; connections stay with the server object that accepted t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import ssl
@@ -31,7 +32,14 @@ from envctl.charger.protocol import identity
 from envctl.charger.server.admission import Admission, Refusal
 from envctl.charger.server.auth import BasicAuth
 from envctl.charger.server.config import ServerConfig
-from envctl.charger.server.handshakes import HandshakeGate, source_of
+from envctl.charger.server.handshakes import (
+    GRACE_S,
+    ON_PROBATION,
+    REFUSED_SOURCE,
+    HandshakeGate,
+    has_sent_bytes,
+    source_of,
+)
 from envctl.charger.server.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -112,21 +120,45 @@ class _GatedConnection(ServerConnection):
         self._metrics = metrics
         self._source: str | None = None  # set while this connection holds a slot
         self._refused = False
+        self._probation: asyncio.TimerHandle | None = None  # above its source's cap: must talk soon
 
     def connection_made(self, transport: Any) -> None:
         source = source_of(transport.get_extra_info("peername"))
-        refused = self._gate.enter(source)
-        if refused is not None:
+        verdict = self._gate.enter(source)
+        if verdict not in (None, ON_PROBATION):
             self._refused = True
-            self._metrics.rejected(refused)
+            self._metrics.rejected(verdict)
             transport.abort()  # at once: a refused connection must not hold a descriptor
             return
         self._source = source
         super().connection_made(transport)
+        if verdict == ON_PROBATION:
+            self._probation = asyncio.get_running_loop().call_later(GRACE_S, self._silent, transport)
+
+    def _silent(self, transport: Any) -> None:
+        self._probation = None
+        if has_sent_bytes(transport) or self._source is None:
+            return
+        if self._gate.busy(self._source):  # its client is slow, not idle: give it longer
+            self._probation = asyncio.get_running_loop().call_later(GRACE_S, self._silent, transport)
+            return
+        self._metrics.rejected(REFUSED_SOURCE)
+        transport.abort()
+
+    def data_received(self, data: bytes) -> None:
+        if self._source is not None:  # still in its handshake: its first bytes
+            self._gate.talked(self._source)
+            if self._probation is not None:
+                self._probation.cancel()
+                self._probation = None
+        super().data_received(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._refused:  # it never became a websockets connection
             return
+        if self._probation is not None:
+            self._probation.cancel()
+            self._probation = None
         self._leave_gate()
         super().connection_lost(exc)
 

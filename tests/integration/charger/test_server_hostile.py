@@ -114,10 +114,13 @@ async def test_idle_sockets_cannot_lock_chargers_out_under_the_descriptor_limit(
     try:
         async with charger(sp.ocpp_url("CP1")) as ws:
             await boot(ws)
-            # One source, more idle sockets than the process has descriptors: all but 16 closed at once
+            # One source, more idle sockets than the process has descriptors: those above the replica's
+            # cap are closed at once, those above the source's cap once they stayed silent for 2 s
             attack += _idle_sockets(400, "127.0.0.1", sp.ocpp_port)
-            await asyncio.sleep(0.5)
-            assert _closed_by_server(attack) >= 400 - 16
+            await asyncio.sleep(0.3)
+            assert _closed_by_server(attack) >= 400 - 64
+            await asyncio.sleep(2.5)
+            assert _closed_by_server(attack) == 400 - 16
             # a real charger from elsewhere still gets in, the connected one is served, the admin API answers
             async with charger(sp.ocpp_url("CP2"), local_addr=("127.0.0.2", 0)) as ws2:
                 await boot(ws2)
@@ -139,7 +142,8 @@ async def test_idle_sockets_cannot_lock_chargers_out_under_the_descriptor_limit(
             assert time.monotonic() - started < 2, "a refused connection is closed at once, not left to time out"
             assert await _heartbeat_ms(ws) < 1000
             refused = stats["rejected_handshakes"]
-            assert refused["pending_handshakes_source"] >= 400 - 16 and refused["pending_handshakes"] >= 160 - 64 - 16
+            assert refused["pending_handshakes_source"] == 64 - 16
+            assert refused["pending_handshakes"] >= (400 - 64) + (160 - 48)
 
             _close_all(attack)  # the attack stops: chargers get in again
             await asyncio.sleep(0.5)
@@ -153,10 +157,12 @@ async def test_pending_handshake_caps_come_from_the_servers_flags(server_process
     sp = server_process("--max-pending-handshakes", "10", "--max-pending-handshakes-per-source", "3")
     stats = httpx.get(sp.admin_url + "/admin/stats", timeout=10).json()
     assert stats["handshakes"]["max_pending"] == 10 and stats["handshakes"]["max_per_source"] == 3
-    attack = _idle_sockets(5, "127.0.0.1", sp.ocpp_port)
+    attack = _idle_sockets(5, "127.0.0.1", sp.ocpp_port) + _idle_sockets(7, "127.0.0.2", sp.ocpp_port)
     try:
         await asyncio.sleep(0.3)
-        assert _closed_by_server(attack) == 2
+        assert _closed_by_server(attack) == 2  # above 10 pending: closed at once
+        await asyncio.sleep(2.5)
+        assert _closed_by_server(attack) == 12 - 6  # above 3 from one source and silent: closed after 2 s
     finally:
         _close_all(attack)
     bad = subprocess.run(ServerProcess.command("--port", "0", "--max-pending-handshakes", "-1", "--database-url",
