@@ -47,6 +47,8 @@ def test_charger_calls_and_every_error_path_through_the_cli(cli: Cli) -> None:
     assert '{"connectorId": 1}' in hint and "requestedMessage" not in hint
     err, hint = fails("call", "one", "CP000001", "ReserveNow", "--payload", '{"connectorId": 1}')
     assert "expiryDate" in hint and "reservationId" in hint
+    err, hint = fails("call", "one", "CP000001", "SetChargingProfile", "--payload", "{not json")
+    assert "not JSON" in err and "csChargingProfiles" in hint and "requestedMessage" not in hint
     err, hint = fails("call", "one", "CP000001", "MakeCoffee")
     assert "MakeCoffee" in err and "UnlockConnector" in hint
     err, _ = fails("call", "one", "CP000001", "ClearCache", "--timeout", "-1")
