@@ -16,7 +16,6 @@ import httpx
 from envctl.charger.protocol import identity
 from envctl.charger.protocol.errors import OcppError
 from envctl.charger.protocol.schemas import CENTRAL_INITIATED, example_request, validate_request
-
 from envctl.envs.model import validate_name
 from envctl.envs.service import get_runtime
 from envctl.errors import ConfigError, EnvctlError, NotFound, Refused, Timeout
