@@ -37,7 +37,7 @@ _DNS_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 def quantity_value(text: str) -> float:
     """'500m' -> 0.5, '256Mi' -> 268435456.0 (for comparisons; manifests keep the text)."""
-    match = _QUANTITY.match(text)
+    match = _QUANTITY.fullmatch(text)
     if not match:
         raise ValueError(f"not a Kubernetes quantity: {text!r} (write it like 500m, 2, 256Mi or 1Gi)")
     suffix = match.group(2) or ""
@@ -157,14 +157,14 @@ class Ingress(_Section):
     @field_validator("domain")
     @classmethod
     def _domain(cls, v: str) -> str:
-        if not _DNS_NAME.match(v) or len(v) > 200:
+        if not _DNS_NAME.fullmatch(v) or len(v) > 200:
             raise ValueError(f"not a DNS name: {v!r}")
         return v
 
     @field_validator("namespace")
     @classmethod
     def _namespace(cls, v: str) -> str:
-        if not _DNS_LABEL.match(v) or len(v) > 63:
+        if not _DNS_LABEL.fullmatch(v) or len(v) > 63:
             raise ValueError(f"not a namespace name: {v!r}")
         return v
 
@@ -215,7 +215,7 @@ class Kubernetes(_Section):
     @field_validator("namespace_prefix")
     @classmethod
     def _prefix(cls, v: str) -> str:
-        if v and (not re.match(r"^[a-z0-9][-a-z0-9]*$", v) or len(v) > 20):
+        if v and (not re.fullmatch(r"[a-z0-9][-a-z0-9]*", v) or len(v) > 20):
             raise ValueError(f"{v!r} must be up to 20 lowercase letters, digits or '-'")
         return v
 

@@ -7,10 +7,15 @@ the environment's admin token are all a client needs. The runtime says where the
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any, Protocol
 
 import httpx
 
+from envctl.charger.protocol import identity
+from envctl.charger.protocol.errors import OcppError
+from envctl.charger.protocol.schemas import CENTRAL_INITIATED, example_request, validate_request
 from envctl.envs.model import validate_name
 from envctl.envs.service import get_runtime
 from envctl.errors import ConfigError, EnvctlError, NotFound, Refused, Timeout
@@ -31,8 +36,20 @@ def _access(env: str, runtime: str | None) -> tuple[str, str | None]:
     return chosen.admin_access(env)  # type: ignore[no-any-return]
 
 
+def _charger_id(charger_id: str) -> str:
+    wrong = identity.problem(charger_id)
+    if wrong is not None:
+        raise ConfigError(wrong, "the charger ids of an environment are listed by GET /admin/chargers, e.g. CP000001")
+    return charger_id
+
+
+def payload_hint(action: str) -> str:
+    """What the action's payload needs, from its OCPP 1.6 schema."""
+    return f"{action} needs at least --payload '{json.dumps(example_request(action))}' (its OCPP 1.6 schema)"
+
+
 def _request(env: str, runtime: str | None, method: str, path: str, body: dict[str, Any] | None,
-             timeout_s: float) -> tuple[Any, str | None]:
+             timeout_s: float, action: str | None = None) -> tuple[Any, str | None]:
     url, token = _access(env, runtime)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
@@ -52,26 +69,40 @@ def _request(env: str, runtime: str | None, method: str, path: str, body: dict[s
         raise Refused(f"the admin API refused the request: {error}", "the environment's admin token did not match")
     if status == 422:
         raise ConfigError(f"the charger-server refused the request: {error}",
-                          "check ACTION and --payload against OCPP 1.6 (e.g. TriggerMessage needs "
-                          '{"requestedMessage": "Heartbeat"})')
+                          payload_hint(action) if action else "check the charger id")
     if status == 502:
         raise EnvctlError(f"the charger answered with a CALLERROR {data.get('code')}: {data.get('description')}")
     if status == 504:
         raise Timeout(str(error or "the charger did not answer in time"))
-    if status >= 400:
-        raise EnvctlError(f"the admin API answered {status}: {error or data}")
+    if not 200 <= status < 300:  # a redirect or an error this client does not know: never an answer
+        raise EnvctlError(f"the admin API answered {status}: {error or data or resp.reason_phrase}",
+                          f"see `envctl status {env}`")
     return data, resp.headers.get("X-Envctl-Replica")
 
 
 def call(env: str, charger_id: str, action: str, payload: dict[str, Any], *, runtime: str | None = None,
          timeout_s: float = 30.0) -> tuple[Any, str | None]:
     """The charger's answer payload to a central-initiated CALL, and the replica that carried it."""
+    _charger_id(charger_id)
+    if action not in CENTRAL_INITIATED:
+        raise ConfigError(f"{action!r} is not an OCPP 1.6 action the central system sends a charger",
+                          f"one of: {', '.join(sorted(CENTRAL_INITIATED))}")
     if not isinstance(payload, dict):
-        raise ConfigError("--payload must be a JSON object", 'e.g. --payload \'{"requestedMessage": "Heartbeat"}\'')
+        raise ConfigError("--payload must be a JSON object", payload_hint(action))
+    try:
+        validate_request(action, payload)
+    except OcppError as exc:
+        raise ConfigError(f"--payload is not a valid {action}: {exc.description}", payload_hint(action)) from None
+    if not (math.isfinite(timeout_s) and timeout_s > 0):
+        raise ConfigError(f"--timeout {timeout_s} must be a positive number of seconds")
     body = {"action": action, "payload": payload, "timeout_s": timeout_s}
-    return _request(env, runtime, "POST", f"/admin/chargers/{charger_id}/call", body, timeout_s + 10)
+    return _request(env, runtime, "POST", f"/admin/chargers/{charger_id}/call", body, timeout_s + 10, action)
 
 
 def show(env: str, charger_id: str, *, runtime: str | None = None) -> dict[str, Any]:
+    _charger_id(charger_id)
     data, _ = _request(env, runtime, "GET", f"/admin/chargers/{charger_id}", None, 20.0)
-    return data  # type: ignore[no-any-return]
+    if not isinstance(data, dict) or "charger_id" not in data:
+        raise EnvctlError(f"the admin API's answer for charger {charger_id!r} is not a charger's state: {str(data)[:200]}",
+                          f"see `envctl status {env}`")
+    return data

@@ -31,7 +31,7 @@ def record(name: str, action: str, actor: str, via: str, root: Path | None = Non
     path = _path(name, root)
     path.parent.mkdir(parents=True, exist_ok=True)
     line = (json.dumps(entry, default=str) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         os.write(fd, line)  # one write of one line: concurrent writers never interleave within it
     finally:

@@ -22,7 +22,7 @@ _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
 def validate_name(name: str) -> str:
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise ConfigError(
             f"invalid environment name {name!r}",
             "use 1-40 lowercase letters, digits or '-', starting and ending with a letter or digit",
@@ -32,7 +32,7 @@ def validate_name(name: str) -> str:
 
 def parse_duration(text: str) -> timedelta:
     """'8h', '30m', '1d12h', '90s' -> timedelta."""
-    match = _DURATION.match(text.strip()) if text else None
+    match = _DURATION.fullmatch(text.strip()) if text else None
     if not match or not any(match.groups()):
         raise ConfigError(f"invalid duration {text!r}", "write it like 8h, 30m, 1d12h or 90s")
     days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())

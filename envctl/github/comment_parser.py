@@ -159,7 +159,7 @@ def _terraform(verb: TfCommandName, args: list[str]) -> Parsed:
     if not args:
         return TfCommand(verb)
     name = args[0]
-    if not _PROJECT.match(name) or ".." in name.split("/"):
+    if not _PROJECT.fullmatch(name) or ".." in name.split("/"):
         return Reply(f"{code(name)} is not a project name (letters, digits, `.`, `_`, `-` and `/`).")
     return TfCommand(verb, name)
 

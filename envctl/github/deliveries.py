@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from envctl.state import private_file
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
     id          TEXT PRIMARY KEY,
@@ -77,7 +79,7 @@ class DeliveryStore:
         self._writer.start()
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
+        db = sqlite3.connect(str(private_file(self.path)), check_same_thread=False, isolation_level=None, timeout=30)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         return db

@@ -31,7 +31,7 @@ from envctl.release.approval import Approval
 from envctl.release.hints import release_cmd
 from envctl.release.plan import ReleasePlan
 from envctl.release.status import Abort, ReleaseStatus
-from envctl.state import read_json, write_json_atomic
+from envctl.state import open_private, read_json, write_json_atomic
 
 
 class ReleaseStore(Protocol):
@@ -148,7 +148,7 @@ class FileReleaseStore:
     def append_event(self, plan_id: str, event: dict[str, Any]) -> None:
         path = self._dir(plan_id) / "events.jsonl"
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a") as fh:
+        with open_private(path, "a") as fh:
             fh.write(json.dumps(event, default=str) + "\n")
 
     def events(self, plan_id: str) -> list[dict[str, Any]]:
@@ -167,7 +167,7 @@ class FileReleaseStore:
         (wait_s is not needed here: a dead holder's lock is gone at once)."""
         path = self._dir(plan_id) / "lock"
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

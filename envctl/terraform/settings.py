@@ -52,7 +52,7 @@ class ProjectConfig(_Section):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not NAME.match(v):
+        if not NAME.fullmatch(v):
             raise ValueError(f"project name {v!r}: use letters, digits, '.', '_', '-' or '/' (up to 100)")
         return v
 
@@ -64,7 +64,7 @@ class ProjectConfig(_Section):
     @field_validator("workspace")
     @classmethod
     def _workspace(cls, v: str) -> str:
-        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,89}$", v):
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,89}", v):
             raise ValueError(f"workspace {v!r}: letters, digits, '_' or '-'")
         return v
 
@@ -86,7 +86,7 @@ class TerraformConfig(_Section):
     @field_validator("lock_timeout")
     @classmethod
     def _lock_timeout(cls, v: str) -> str:
-        if not re.match(r"^[0-9]+(ms|s|m|h)$", v):
+        if not re.fullmatch(r"[0-9]+(ms|s|m|h)", v):
             raise ValueError(f"lock_timeout {v!r}: write it like 60s or 5m")
         return v
 

@@ -33,6 +33,8 @@ from envctl.charger.server.admin_errors import BadRequest, json_object, number
 if TYPE_CHECKING:
     from envctl.charger.server.app import CentralSystem
 
+MAX_DRAIN_RATE = 1_000_000.0  # closes per second; anything above is "all at once"
+
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -67,9 +69,7 @@ def build_admin_app(cs: CentralSystem) -> Starlette:
 
     async def drain(request: Request) -> Response:
         body = await json_object(request)
-        rate = number(body, "rate_per_s")
-        if rate <= 0:
-            raise BadRequest("'rate_per_s' must be > 0")
+        rate = number(body, "rate_per_s", above=0, at_most=MAX_DRAIN_RATE)
         progress = cs.drain(rate)
         return JSONResponse({"drain": progress.to_dict()}, status_code=202)
 

@@ -7,6 +7,10 @@
     POST /admin/chargers/{id}/call      {"action", "payload", "timeout_s"?} -> the charger's answer payload,
                                         through the replica that holds it (header X-Envctl-Replica says which);
                                         404 connected nowhere, 422 invalid request, 502 CALLERROR, 504 timeout
+
+Transaction data (open transactions and their idTags, RFID card numbers) is shown only with the
+admin token when one is configured; without it the state says how many there are.
+A charger id that breaks OCPP's identity grammar is answered 422 (protocol/identity.py).
 """
 
 from __future__ import annotations
@@ -18,14 +22,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from envctl.charger.protocol import identity
 from envctl.charger.protocol.errors import CallErrorReceived, CallTimeout, OcppError
 from envctl.charger.protocol.schemas import CENTRAL_INITIATED
+from envctl.charger.server import admin_token
 from envctl.charger.server.admin_errors import BadRequest, json_object, number
 from envctl.charger.server.connection import ChargerGone
 from envctl.charger.server.forwarding import ANSWERED_BY, FORWARDED_BY, Answer
 
 if TYPE_CHECKING:
     from envctl.charger.server.app import CentralSystem
+
+
+MAX_CALL_TIMEOUT_S = 600.0
 
 
 def charger_routes(cs: CentralSystem, guarded: Callable[..., Any]) -> list[Route]:
@@ -45,32 +54,51 @@ def charger_routes(cs: CentralSystem, guarded: Callable[..., Any]) -> list[Route
             raise BadRequest("limit must be an integer") from None
         return JSONResponse({"count": len(cs.registry), "chargers": cs.registry.ids(max(0, limit))})
 
+    def charger_id(request: Request) -> str:
+        cid: str = request.path_params["charger_id"]
+        wrong = identity.problem(cid)
+        if wrong is not None:
+            raise BadRequest(wrong)
+        return cid
+
+    def may_see_transactions(request: Request) -> bool:
+        return admin_token.problem(cs.config.admin_token, request.headers.get("Authorization"),
+                                   request.headers.get(admin_token.TOKEN_HEADER)) is None
+
     async def charger(request: Request) -> Response:
-        cid = request.path_params["charger_id"]
+        cid = charger_id(request)
+        answer = await charger_state(request, cid)
+        if not may_see_transactions(request) and isinstance(answer.body, dict):
+            _hide_transactions(answer.body)
+            _hide_transactions(answer.body.get("stored"))
+        return respond(answer)
+
+    async def charger_state(request: Request, cid: str) -> Answer:
         conn = cs.registry.get(cid)
         if conn is None:
             answer = await not_here(request, cid, "GET", None, 10.0)
             if answer.status == 404 and isinstance(answer.body, dict) and not request.headers.get(FORWARDED_BY):
                 answer.body["stored"] = _stringify(await cs.store_or_fail().charger_snapshot(cid))
-            return respond(answer)
+            return answer
         state = cs.registry.state(cid)
         if state.needs_load:  # first look at this charger since it landed here: what the fleet knows
             state.loaded(await cs.store_or_fail().charger_snapshot(cid))
         claim = conn.claim
-        return respond(Answer(200, state.to_dict() | {
+        return Answer(200, state.to_dict() | {
             "connected": True, "replica_id": cs.config.replica_id, "epoch": claim.epoch if claim else None,
             "connected_since": conn.connected_at,
-        }, cs.config.replica_id))
+        }, cs.config.replica_id)
 
     async def call(request: Request) -> Response:
-        cid = request.path_params["charger_id"]
+        cid = charger_id(request)
         body = await json_object(request)
         action, payload = body.get("action"), body.get("payload", {})
         if not isinstance(action, str) or action not in CENTRAL_INITIATED:
             raise BadRequest(f"'action' must be one of {', '.join(sorted(CENTRAL_INITIATED))}")
         if not isinstance(payload, dict):
             raise BadRequest("'payload' must be a JSON object")
-        timeout = number(body, "timeout_s") if "timeout_s" in body else cs.config.call_timeout
+        timeout = number(body, "timeout_s", above=0, at_most=MAX_CALL_TIMEOUT_S) if "timeout_s" in body \
+            else cs.config.call_timeout
         conn = cs.registry.get(cid)
         if conn is None:
             return respond(await not_here(request, cid, "POST", body, timeout))
@@ -93,6 +121,12 @@ def charger_routes(cs: CentralSystem, guarded: Callable[..., Any]) -> list[Route
         Route("/admin/chargers/{charger_id}", charger),
         Route("/admin/chargers/{charger_id}/call", guarded(cs, call), methods=["POST"]),
     ]
+
+
+def _hide_transactions(state: Any) -> None:
+    if isinstance(state, dict) and isinstance(state.get("open_transactions"), dict):
+        state["open_transactions_count"] = len(state.pop("open_transactions"))
+        state["transactions_hidden"] = "open transactions (with their idTags) need the admin token"
 
 
 def _stringify(snapshot: dict[str, Any]) -> dict[str, Any]:

@@ -30,6 +30,12 @@ import asyncio
 import math
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from envctl.charger.server.handshakes import GRACE_S, ON_PROBATION, HandshakeGate, source_of
+
+if TYPE_CHECKING:
+    from envctl.charger.server.metrics import Metrics
 
 MEASURED_CONNECT_CAPACITY_PER_S = 3_200  # with ownership, one replica (see above)
 DEFAULT_MAX_ACCEPT_RATE = int(MEASURED_CONNECT_CAPACITY_PER_S * 0.8) // 100 * 100
@@ -68,13 +74,17 @@ class Admission:
 
 
 class Refusal(asyncio.Protocol):
-    """One refused handshake: read up to the end of the request headers, answer 503, close."""
+    """One refused handshake: read up to the end of the request headers, answer 503, close.
 
-    __slots__ = ("_transport", "_response", "_seen", "_timer")
+    While it waits for the headers it holds a descriptor, so it holds a slot of the HandshakeGate
+    too; above the gate's caps it is closed at once without an answer.
+    """
+
+    __slots__ = ("_transport", "_response", "_seen", "_timer", "_gate", "_metrics", "_source")
     HEAD_LIMIT = 16_384  # a request head larger than this is not a charger's: close without answering
     IDLE_S = 10.0
 
-    def __init__(self, retry_after: int) -> None:
+    def __init__(self, retry_after: int, gate: HandshakeGate | None = None, metrics: Metrics | None = None) -> None:
         body = b"this replica is taking too many new chargers; retry later\n"
         self._response = (
             b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: %d\r\nContent-Type: text/plain; charset=utf-8\r\n"
@@ -83,10 +93,25 @@ class Refusal(asyncio.Protocol):
         self._seen = b""
         self._transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._gate = gate
+        self._metrics = metrics
+        self._source: str | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        idle_s = self.IDLE_S
+        if self._gate is not None:
+            source = source_of(transport.get_extra_info("peername"))
+            verdict = self._gate.enter(source)
+            if verdict not in (None, ON_PROBATION):
+                if self._metrics is not None:
+                    self._metrics.rejected(verdict)
+                transport.abort()
+                return
+            self._source = source
+            if verdict == ON_PROBATION:  # above its source's cap: it gets less time to send its request
+                idle_s = GRACE_S
         self._transport = transport  # type: ignore[assignment]
-        self._timer = asyncio.get_running_loop().call_later(self.IDLE_S, transport.close)
+        self._timer = asyncio.get_running_loop().call_later(idle_s, transport.close)
 
     def data_received(self, data: bytes) -> None:
         self._seen = (self._seen + data)[-self.HEAD_LIMIT:]
@@ -99,3 +124,6 @@ class Refusal(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
         self._transport = None
+        if self._source is not None and self._gate is not None:
+            self._gate.leave(self._source)
+            self._source = None

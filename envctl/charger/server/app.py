@@ -40,6 +40,7 @@ from envctl.charger.server.registry import Registry
 from envctl.charger.server.router import Router
 from envctl.charger.store import Store, open_store
 from envctl.charger.store.base import ReplicaInfo, utcnow
+from envctl.state import open_private
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +174,8 @@ class CentralSystem:
         if self.config.ready_file is not None:
             path = Path(self.config.ready_file)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_text(line + "\n", encoding="utf-8")
+            with open_private(tmp, "w", encoding="utf-8") as fh:
+                fh.write(line + "\n")
             os.replace(tmp, path)
 
     async def run_until_signal(self) -> None:
@@ -236,6 +238,7 @@ class CentralSystem:
     def stats(self) -> dict[str, Any]:
         return {
             "connections": len(self.registry),
+            "chargers_remembered": self.registry.remembered(),
             "draining": self.drainer.draining,
             "accepting": self.listener.accepting,
             "ready": self.not_ready_reason() is None,
@@ -251,6 +254,7 @@ class CentralSystem:
             "tcp_migrate_req": self.migrate_req_enabled,
             "admin_url": self.admin_url,
             "max_accept_rate": self.config.max_accept_rate,
+            "handshakes": self.listener.gate.to_dict(),
             "forwarded_total": self.forwarder.forwarded,
         }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 from dataclasses import dataclass, field
@@ -44,6 +45,10 @@ class ServerConfig:
     # http://<admin host>:<admin port> once bound (a wildcard host becomes this machine's name).
     advertise_admin_url: str | None = None
     max_accept_rate: float = DEFAULT_MAX_ACCEPT_RATE  # new handshakes per second; 0 = unlimited
+    # Connections accepted whose WebSocket handshake has not finished, on this replica and from one
+    # source address; 0: derived from the descriptor limit (handshakes.py).
+    max_pending_handshakes: int = 0
+    max_pending_handshakes_per_source: int = 0
 
     def check(self) -> None:
         if self.boot_status not in BOOT_STATUSES:
@@ -54,10 +59,16 @@ class ServerConfig:
             raise ConfigError("--tls-cert and --tls-key go together", hint="pass both, or neither for plain ws://")
         if self.max_frame_bytes < 1024:
             raise ConfigError("--max-frame-bytes must be at least 1024")
+        if not all(math.isfinite(x) for x in (self.call_timeout, self.max_accept_rate, self.shutdown_timeout,
+                                              self.ping_interval or 0.0)):
+            raise ConfigError("--call-timeout, --max-accept-rate and the other durations and rates must be finite numbers")
         if self.call_timeout <= 0 or self.heartbeat_interval <= 0:
             raise ConfigError("--call-timeout and --heartbeat-interval must be positive")
         if self.max_accept_rate < 0:
             raise ConfigError("--max-accept-rate must be >= 0", hint="0 turns admission control off")
+        if self.max_pending_handshakes < 0 or self.max_pending_handshakes_per_source < 0:
+            raise ConfigError("--max-pending-handshakes and --max-pending-handshakes-per-source must be >= 0",
+                              hint="0 derives them from the descriptor limit (ulimit -n)")
         if self.admin_token is not None and len(self.admin_token) < 16:
             raise ConfigError("ENVCTL_ADMIN_TOKEN is shorter than 16 characters",
                               hint="generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'")

@@ -23,6 +23,8 @@ from envctl.charger.protocol.frames import Call, CallError, CallResult, FrameErr
 from envctl.charger.protocol.schemas import validate_request, validate_response
 from envctl.charger.store.base import Claim, Superseded
 
+from envctl.charger.server.metrics import INVALID_FRAME
+
 if TYPE_CHECKING:
     from envctl.charger.server.metrics import Metrics
     from envctl.charger.server.registry import ChargerState
@@ -72,6 +74,10 @@ class ChargerConnection:
                 if self.superseded:  # its messages would be refused anyway; the close is under way
                     continue
                 await self._on_frame(raw)
+                # Frames already read off the socket are handed over without a pause: one client
+                # pipelining thousands of CALLs would hold the event loop for hundreds of
+                # milliseconds and every other charger's Heartbeat with it. Let them in between.
+                await asyncio.sleep(0)
         except ConnectionClosed:
             pass
         finally:
@@ -85,7 +91,7 @@ class ChargerConnection:
             frame = parse(raw)
         except FrameError as exc:
             self.metrics.callerror(exc.code.value)
-            self.metrics.message("<invalid>", time.perf_counter() - started)
+            self.metrics.message(INVALID_FRAME, time.perf_counter() - started)
             await self.ws.send(CallError(exc.unique_id, exc.code.value, exc.description).encode())
             return
         if type(frame) is Call:

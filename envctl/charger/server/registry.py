@@ -13,15 +13,24 @@ replica remembers is dropped (`adopt`); the stored state is read the first time 
 (`needs_load`, then `loaded(snapshot)`), and what this connection reported since is laid over
 it. A connect storm therefore reads nothing per charger, and a charger reconnecting to the same
 replica keeps what it reported a moment ago (lazy writes may not have reached the store yet).
+
+What is remembered of chargers no longer connected here is bounded (MAX_OFFLINE_STATES, the
+ones that left longest ago are forgotten first): an unauthenticated client cycling through made-up
+charger ids would otherwise grow the replica without limit. Forgetting costs nothing but a read
+of the store the next time someone asks about that charger.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from envctl.charger.server.connection import ChargerConnection
+
+
+MAX_OFFLINE_STATES = 10_000
 
 
 @dataclass(slots=True)
@@ -75,9 +84,11 @@ class ChargerState:
 
 
 class Registry:
-    def __init__(self) -> None:
+    def __init__(self, max_offline_states: int = MAX_OFFLINE_STATES) -> None:
         self._live: dict[str, ChargerConnection] = {}  # insertion order == connect order
         self._states: dict[str, ChargerState] = {}
+        self._offline: OrderedDict[str, None] = OrderedDict()  # states without a live connection, oldest first
+        self.max_offline_states = max_offline_states
 
     def __len__(self) -> int:
         return len(self._live)
@@ -101,14 +112,27 @@ class Registry:
         """Register `conn` as the charger's current connection; return the one it replaces."""
         old = self._live.pop(conn.charger_id, None)
         self._live[conn.charger_id] = conn
+        self._offline.pop(conn.charger_id, None)
         conn.state.connections += 1
         return old
 
     def detach(self, conn: ChargerConnection) -> bool:
         if self._live.get(conn.charger_id) is conn:
             del self._live[conn.charger_id]
+            self._went_offline(conn.charger_id)
             return True
         return False
+
+    def _went_offline(self, charger_id: str) -> None:
+        self._offline[charger_id] = None
+        self._offline.move_to_end(charger_id)
+        while len(self._offline) > self.max_offline_states:
+            forgotten, _ = self._offline.popitem(last=False)
+            self._states.pop(forgotten, None)
+
+    def remembered(self) -> int:
+        """How many chargers this replica keeps a state for (connected ones and recently left ones)."""
+        return len(self._states)
 
     def oldest(self, n: int) -> list[ChargerConnection]:
         out: list[ChargerConnection] = []

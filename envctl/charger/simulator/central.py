@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from envctl.charger.protocol.errors import ErrorCode, OcppError
 from envctl.charger.protocol.schemas import CENTRAL_INITIATED, known_actions, validate_request, validate_response
-from envctl.charger.simulator import configuration
+from envctl.charger.simulator import configuration, management
 
 if TYPE_CHECKING:
     from envctl.charger.simulator.chargepoint import ChargePoint
@@ -88,6 +88,7 @@ HANDLERS: dict[str, Handler] = {
     "GetConfiguration": get_configuration,
     "TriggerMessage": trigger_message,
     "DataTransfer": data_transfer,
+    **management.HANDLERS,
 }
 assert set(HANDLERS) == CENTRAL_INITIATED
 

@@ -22,8 +22,9 @@ from websockets.typing import Subprotocol
 from envctl.charger.protocol.errors import CallErrorReceived, CallTimeout, ErrorCode, OcppError
 from envctl.charger.protocol.frames import Call, CallError, CallResult, FrameError, parse
 from envctl.charger.protocol.schemas import validate_request, validate_response
-from envctl.charger.simulator import central
+from envctl.charger.simulator import central, management
 from envctl.charger.simulator.context import Context
+from envctl.charger.simulator.management import Management
 from envctl.charger.simulator.txqueue import Session, TxMessage, TxQueue
 
 OCPP16 = Subprotocol("ocpp1.6")
@@ -66,7 +67,7 @@ class ChargePoint:
     __slots__ = (
         "ctx", "id", "source", "ws", "booted", "boot_due", "hb_interval", "hb_timer", "wake_timer",
         "arrival_timer", "connectors", "txq", "outbox", "pump_task", "pending_uid", "pending_fut",
-        "overrides", "offline_since", "connected_once", "backoff_step", "seq", "meter_wh", "resetting",
+        "overrides", "offline_since", "connected_once", "backoff_step", "seq", "meter_wh", "resetting", "mgmt",
     )  # fmt: skip
 
     def __init__(self, ctx: Context, charger_id: str, source: str | None = None) -> None:
@@ -93,6 +94,7 @@ class ChargePoint:
         self.seq = 0
         self.meter_wh = 0
         self.resetting = False
+        self.mgmt: Management | None = None  # availability, local list, reservations, profiles: on first use
 
     # ---- connection lifecycle -------------------------------------------------------------
 
@@ -449,10 +451,19 @@ class ChargePoint:
         self._arm_heartbeat()
 
     def connector_status(self, connector: int) -> str:
+        slot = self.connectors[connector - 1] if connector else None
+        if isinstance(slot, Session):
+            return "Charging"
+        if self.mgmt is not None and self.mgmt.unavailable(connector):
+            return "Unavailable"
         if connector == 0:
             return "Available"
-        slot = self.connectors[connector - 1]
-        return "Charging" if isinstance(slot, Session) else "Preparing" if slot == _RESERVED else "Available"
+        if slot == _RESERVED:
+            return "Preparing"
+        return "Reserved" if self.mgmt is not None and self.mgmt.reservation(connector) else "Available"
+
+    def send_status(self, connector: int) -> None:
+        self._status(connector)
 
     def _status(self, connector: int) -> None:
         payload = {
@@ -489,7 +500,7 @@ class ChargePoint:
                 payload["transactionId"] = slot.transaction_id
             self.send_later("MeterValues", payload)
         elif what in ("DiagnosticsStatusNotification", "FirmwareStatusNotification"):
-            self.send_later(what, {"status": "Idle"})
+            self.send_later(what, {"status": management.job_status(self, what)})
 
     def _triggered_boot_answered(self, resp: dict[str, Any] | None) -> None:
         if (
@@ -559,12 +570,16 @@ class ChargePoint:
         self.send_later("Authorize", {"idTag": id_tag}, authorized)
 
     def free_connector(self, wanted: int | None) -> int | None:
+        """A connector free for a session: not charging, not promised, available and not reserved."""
+        def free(c: int) -> bool:
+            m = self.mgmt
+            return self.connectors[c - 1] is None and (m is None or not (m.unavailable(c) or m.reservation(c)))
+
         if wanted is not None:
-            ok = 1 <= wanted <= len(self.connectors) and self.connectors[wanted - 1] is None
-            return wanted if ok else None
-        for i, slot in enumerate(self.connectors):
-            if slot is None:
-                return i + 1
+            return wanted if 1 <= wanted <= len(self.connectors) and free(wanted) else None
+        for c in range(1, len(self.connectors) + 1):
+            if free(c):
+                return c
         return None
 
     def reserve(self, connector: int) -> None:
@@ -648,6 +663,7 @@ class ChargePoint:
         body = {"meterStop": reading, "timestamp": now_iso(), "idTag": session.id_tag, "reason": reason}
         self._queue("stop", session, body)
         self.ctx.stats.sessions_stopped += 1
+        management.session_ended(self, session.connector)
         self._status(session.connector)
 
     def _start_answered(self, session: Session, resp: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ import math
 import random
 from dataclasses import dataclass, field, replace
 
+from envctl.charger.protocol import identity
 from envctl.errors import ConfigError
 
 # One worker process keeps well under the 20,000 file-descriptor limit with this many chargers.
@@ -90,8 +91,8 @@ def parse_id_pattern(pattern: str) -> str:
         ) from None
     if a == b:
         raise ConfigError(f"--id-pattern {pattern!r} gives every charger the same id", hint="include {n}")
-    if len(a) > 48 or "/" in a:
-        raise ConfigError(f"--id-pattern {pattern!r} makes ids like {a!r}", hint="ids must be <= 48 chars, no '/'")
+    if not (identity.is_valid(a) and identity.is_valid(b)):
+        raise ConfigError(f"--id-pattern {pattern!r} makes ids like {a!r}", hint=f"ids are {identity.GRAMMAR}")
     return pattern
 
 

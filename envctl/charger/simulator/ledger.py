@@ -51,6 +51,7 @@ from typing import IO, Any
 import orjson
 
 from envctl.charger.simulator.ledger_keys import sample_key, untransacted
+from envctl.state import open_private
 
 FILE_GLOB = "ledger-w*.jsonl"
 
@@ -74,7 +75,7 @@ class LedgerWriter:
         self._fh: IO[bytes] | None = None
         if ledger_dir:
             os.makedirs(ledger_dir, exist_ok=True)
-            self._fh = open(ledger_path(ledger_dir, worker), "ab", buffering=1 << 16)  # noqa: SIM115
+            self._fh = open_private(ledger_path(ledger_dir, worker), "ab", buffering=1 << 16)  # idTags inside
 
     def write(self, row: dict[str, Any]) -> None:
         if self._fh is not None:

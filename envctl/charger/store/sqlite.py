@@ -24,6 +24,7 @@ from typing import Any
 from envctl.charger.store.base import Pending, Takeover, format_ts, utcnow
 from envctl.charger.store.group_commit import GroupCommitStore, Outcome
 from envctl.charger.store.migrations import migrations_for
+from envctl.state import private_file
 from envctl.charger.store.reads import ReadQueries
 from envctl.charger.store.sqlite_batch import BatchResult, apply_batch
 
@@ -86,7 +87,7 @@ class SqliteStore(ReadQueries, GroupCommitStore):
 
     async def _open_backend(self) -> None:
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(self.path))  # idTags: 0600, and SQLite gives its -wal and -shm the same mode
         writer = await asyncio.to_thread(self._open_writer)
         self._reader = await asyncio.to_thread(connect, self.path)
         self._thread = threading.Thread(target=self._writer_main, args=(writer,), name="sqlite-writer", daemon=True)

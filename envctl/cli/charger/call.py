@@ -14,7 +14,8 @@ from envctl.errors import ConfigError
 def command(
     env: str = typer.Argument(..., help="environment name"),
     charger: str = typer.Argument(..., help="charge point id, e.g. CP000001"),
-    action: str = typer.Argument(..., help="OCPP 1.6 action the central system initiates, e.g. TriggerMessage"),
+    action: str = typer.Argument(..., help="OCPP 1.6 action the central system sends (Core, Firmware Management, "
+                                 "Local Auth List, Reservation, Smart Charging, Remote Trigger), e.g. UnlockConnector"),
     payload: str = typer.Option("{}", "--payload", "-p", help='the CALL payload as JSON, e.g. \'{"requestedMessage": "Heartbeat"}\''),
     timeout: float = typer.Option(30.0, help="seconds to wait for the charger's answer"),
     runtime: Optional[str] = typer.Option(None, help="local or kubernetes"),
@@ -28,7 +29,7 @@ def command(
         try:
             body = json.loads(payload)
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"--payload is not JSON: {exc}", 'e.g. --payload \'{"requestedMessage": "Heartbeat"}\'') from None
+            raise ConfigError(f"--payload is not JSON: {exc}", charger_admin.payload_hint(action)) from None
         answer, replica = charger_admin.call(env, charger, action, body, runtime=runtime, timeout_s=timeout)
 
         def render(data: Any) -> None:

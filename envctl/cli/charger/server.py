@@ -41,6 +41,13 @@ def command(
         DEFAULT_MAX_ACCEPT_RATE, help="new WebSocket handshakes per second on this replica; above it 503 + "
         "Retry-After (0 = no limit; the default is sized from the measured connect capacity)",
     ),
+    max_pending_handshakes: int = typer.Option(
+        0, help="connections whose WebSocket handshake has not finished, on this replica; above it they are "
+        "closed at once (0 = a quarter of the descriptor limit)",
+    ),
+    max_pending_handshakes_per_source: int = typer.Option(
+        0, help="the same, from one source address (IPv6: one /64) (0 = a quarter of the replica's cap, at most 1024)",
+    ),
     log_level: str = typer.Option("WARNING", help="Python log level for stderr"),
     output: OutputFormat = OutputOption,
 ) -> None:
@@ -74,6 +81,8 @@ def command(
             admin_token=os.environ.get("ENVCTL_ADMIN_TOKEN") or None,
             advertise_admin_url=advertise_admin_url or None,
             max_accept_rate=max_accept_rate,
+            max_pending_handshakes=max_pending_handshakes,
+            max_pending_handshakes_per_source=max_pending_handshakes_per_source,
         )
         if replica_id:
             config.replica_id = replica_id

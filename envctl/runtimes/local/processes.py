@@ -16,6 +16,8 @@ from pathlib import Path
 
 import psutil
 
+from envctl.state import open_private
+
 
 CREATE_TIME_TOLERANCE_S = 2.0
 
@@ -46,7 +48,7 @@ class ProcessRecord:
 def spawn(args: list[str], log_path: Path, env: dict[str, str] | None = None) -> ProcessRecord:
     """Start `python -m envctl ARGS` in its own session, stdout/stderr to log_path."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log:
+    with open_private(log_path, "ab") as log:  # logs carry charger ids and idTags
         proc = subprocess.Popen(
             [sys.executable, "-m", "envctl", *args],
             stdin=subprocess.DEVNULL,

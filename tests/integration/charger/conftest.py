@@ -164,7 +164,8 @@ class ServerProcess:
         return [sys.executable, "-c", "from envctl.cli.app import main; main()", "server", *args]
 
     @classmethod
-    def start(cls, tmp_path: Path, *args: str, timeout: float = 20, env: dict[str, str] | None = None) -> ServerProcess:
+    def start(cls, tmp_path: Path, *args: str, timeout: float = 20, env: dict[str, str] | None = None,
+              preexec_fn: Callable[[], None] | None = None) -> ServerProcess:
         args_l = list(args)
         if "--port" not in args_l:
             args_l += ["--port", "0"]
@@ -177,6 +178,7 @@ class ServerProcess:
             stderr=log_path.open("wb"),
             cwd=REPO,
             env=(os.environ | {"PYTHONPATH": str(REPO)} | (env or {})),
+            preexec_fn=preexec_fn,  # e.g. a lowered RLIMIT_NOFILE, set from outside as an operator would
         )
         assert proc.stdout is not None
         deadline = time.monotonic() + timeout

@@ -9,7 +9,10 @@ from envctl.charger.server.listener import charger_id_from_path, listening_socke
 
 def test_charger_id_from_path() -> None:
     assert charger_id_from_path("/ocpp/CP1") == "CP1"
-    assert charger_id_from_path("/ocpp/CP%201?x=1") == "CP 1"
+    assert charger_id_from_path("/ocpp/CP%7C1?x=1") == "CP|1"
+    for bad in ("CP%201", "CP%0A1", "CP%001", "CP%FF", "CP%C3%A9", "x" * 49):
+        assert charger_id_from_path("/ocpp/" + bad) is None, bad
+    assert charger_id_from_path("/ocpp/" + "x" * 48) == "x" * 48
     assert charger_id_from_path("/ocpp/") is None
     assert charger_id_from_path("/ocpp/a/b") is None
     assert charger_id_from_path("/other/CP1") is None

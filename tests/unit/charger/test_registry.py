@@ -29,3 +29,20 @@ def test_oldest_first_and_replacement_moves_to_the_back() -> None:
     assert [c.charger_id for c in reg.oldest(2)] == ["B", "C"]
     assert reg.ids() == ["B", "C", "A"] and reg.ids(limit=1) == ["B"]
     assert reg.seen("A") and not reg.seen("Z")
+
+
+def test_what_is_kept_of_chargers_that_left_is_bounded_oldest_forgotten_first() -> None:
+    reg = Registry(max_offline_states=3)
+    conns = [conn(reg, f"X{i}") for i in range(10)]
+    for c in conns:
+        reg.attach(c)
+    live = conn(reg, "LIVE")
+    reg.attach(live)
+    for c in conns:
+        reg.detach(c)
+    assert reg.remembered() == 4  # the connected one and the three that left last
+    assert reg.seen("LIVE") and reg.seen("X9") and reg.seen("X7") and not reg.seen("X6")
+    again = conn(reg, "X8")  # back again: no longer counted as gone
+    reg.attach(again)
+    reg.detach(live)
+    assert reg.seen("X8") and reg.seen("LIVE") and reg.remembered() == 4
