@@ -27,6 +27,7 @@ from envctl.github.permissions import PermissionCache
 from envctl.github.previews import Previews, PullTarget
 from envctl.github.pull_updater import PullUpdater
 from envctl.github.result import Result, failure, ignored, success
+from envctl.github.secrets import install_log_redaction, settings_secrets
 from envctl.github.settings import GitHubSettings
 from envctl.github.terraform import TfJob
 from envctl.github.workers import TerraformWorkers
@@ -60,6 +61,7 @@ class Router:
     def __init__(self, settings: GitHubSettings, clients: GitHubClients | None = None,
                  previews: Previews | None = None, permissions: PermissionCache | None = None) -> None:
         self.settings = settings
+        install_log_redaction(settings_secrets(settings))  # every log line of this process, from now on
         self.clients = clients or GitHubClients(settings)
         self.previews = previews or Previews(settings.policy)
         self.permissions = permissions or PermissionCache(settings.permission_cache_s)
@@ -133,7 +135,7 @@ class Router:
 
     def _target(self, repo: str, number: int, installation_id: int | None) -> PullTarget:
         gh = self.clients.for_installation(installation_id)
-        return PullTarget(repo, number, PullUpdater(gh, repo, number))
+        return PullTarget(repo, number, PullUpdater(gh, repo, number, settings_secrets(self.settings)))
 
     def _comment(self, event: CommentEvent, attempt: int, delivery_id: str | None = None) -> Result:
         parsed = self._parse(event.body)

@@ -23,6 +23,7 @@ from envctl.github import markdown
 from envctl.github.client import GitHubClients
 from envctl.github.pull_updater import PullInfo, PullUpdater
 from envctl.github.result import Result, failure, ignored, success
+from envctl.github.secrets import client_token, settings_secrets
 from envctl.github.settings import GitHubSettings
 from envctl.terraform import autoplan, service
 from envctl.terraform.checkout import Checkout
@@ -87,15 +88,20 @@ class TerraformRuns:
         repo = service.Repo.open(checkout.path, base / "work", config)
         return checkout, repo, service.lock_store(config, self.settings.state_dir)
 
+    def _secrets(self, updater: PullUpdater) -> list[str]:
+        """What this worker holds: settings' secrets and the token PyGithub (and git) use right now."""
+        return [*settings_secrets(self.settings), *filter(None, [client_token(updater.gh)])]
+
     def _updater(self, job: TfJob) -> PullUpdater:
-        return PullUpdater(self.clients.for_installation(job.installation_id), job.repo, job.number)
+        return PullUpdater(self.clients.for_installation(job.installation_id), job.repo, job.number,
+                           settings_secrets(self.settings))
 
     def _reply(self, updater: PullUpdater, job: TfJob, text: str) -> None:
         if job.comment_id is not None:
             body = markdown.render_reply(job.comment_id, job.user, text)
             updater.reply(job.comment_id, body, check_existing=job.attempt > 1)
         else:
-            updater._issue().create_comment(markdown.truncate(text))
+            updater.comment(text)
 
     def run(self, job: TfJob) -> Result:
         handler = {"plan": self.plan, "autoplan": self.plan, "apply": self.apply, "unlock": self.unlock,
@@ -144,7 +150,7 @@ class TerraformRuns:
             held = taken.lock
             updater.upsert_parts("plan", project.name, [self._locked_body(project, held)])
             updater.set_status(sha, "failure", status_context(project.name), f"locked by #{held.pull}")
-        results = service.plan(repo, mine, lambda _: sha, job.user)
+        results = service.plan(repo, mine, lambda _: sha, job.user, secrets=self._secrets(updater))
         for result in results:
             self._report_plan(updater, result, sha)
         failed = [r.project.name for r in results if not r.ok]
@@ -206,7 +212,7 @@ class TerraformRuns:
             if reasons:
                 raise Refused(f"{project.name} cannot be applied yet: " + "; ".join(reasons),
                               "apply requirements come from envctl.yaml on the base branch")
-            result = service.apply(repo, project, info.head_sha)
+            result = service.apply(repo, project, info.head_sha, secrets=self._secrets(updater))
             if result.ok:
                 locks.release(job.repo, project.dir, project.workspace, job.number)
                 note = f"🔓 The lock on `{project.name}` is released."

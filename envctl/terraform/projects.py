@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from envctl.errors import ConfigError, NotFound
-from envctl.terraform.settings import DEFAULT_WHEN_MODIFIED, ProjectConfig, Requirement, TerraformConfig
+from envctl.terraform.settings import (
+    DEFAULT_REQUIREMENTS,
+    DEFAULT_WHEN_MODIFIED,
+    ProjectConfig,
+    Requirement,
+    TerraformConfig,
+)
 
 SKIP_DIRS = {".git", ".terraform", ".venv", "node_modules", "__pycache__"}
 _MODULE = re.compile(r'^\s*module\s+"[^"]*"\s*\{', re.MULTILINE)
@@ -29,9 +35,13 @@ class Project:
     dir: str  # relative to the repository root, posix, "." for the root
     workspace: str = "default"
     when_modified: tuple[str, ...] = DEFAULT_WHEN_MODIFIED
-    apply_requirements: tuple[Requirement, ...] = ()
+    apply_requirements: tuple[Requirement, ...] = DEFAULT_REQUIREMENTS
     autoplan: bool = True
     modules: tuple[str, ...] = field(default=(), compare=False)  # local module dirs, transitively
+    approvals: int = field(default=1, compare=False)  # approving reviews needed for `approved`
+    approval_teams: tuple[str, ...] = field(default=(), compare=False)  # only their members count
+    plan_env: tuple[tuple[str, str], ...] = field(default=(), compare=False)  # (TARGET, SOURCE) for plans
+    apply_env: tuple[tuple[str, str], ...] = field(default=(), compare=False)  # ... and for applies
 
     @property
     def key(self) -> tuple[str, str]:
@@ -104,10 +114,15 @@ def load_projects(root: Path, config: TerraformConfig) -> list[Project]:
         if not _tf_files(root / pc.dir):
             raise ConfigError(f"terraform project {pc.name!r}: {pc.dir} has no .tf files",
                               "fix terraform.projects[].dir in envctl.yaml")
+        requirements = config.default_apply_requirements if pc.apply_requirements is None else pc.apply_requirements
+        approvals = pc.approvals or config.approvals
+        credentials = pc.credentials or config.credentials
         projects.append(Project(
             name=pc.name, dir=pc.dir, workspace=pc.workspace, when_modified=tuple(pc.when_modified),
-            apply_requirements=tuple(pc.apply_requirements or config.default_apply_requirements),
-            autoplan=pc.autoplan, modules=tuple(local_module_dirs(root, pc.dir)),
+            apply_requirements=tuple(requirements), autoplan=pc.autoplan,
+            modules=tuple(local_module_dirs(root, pc.dir)), approvals=approvals.count,
+            approval_teams=tuple(approvals.teams), plan_env=tuple(sorted(credentials.plan.items())),
+            apply_env=tuple(sorted(credentials.apply.items())),
         ))  # fmt: skip
     return projects
 
