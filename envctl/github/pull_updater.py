@@ -22,6 +22,7 @@ from github.Repository import Repository
 from envctl.github.markdown import MARKER, REPLY_MARKER, truncate
 from envctl.github.secrets import client_token, redactor_for
 from envctl.terraform.render import MARKER_RE as TF_MARKER_RE
+from envctl.terraform.requirements import Review
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,8 @@ class PullInfo:
     head_repo: str | None
     base_ref: str
     mergeable: bool | None
-    reviews: tuple[tuple[str, str], ...] = field(default=())  # (login, state), oldest first
+    reviews: tuple[Review, ...] = field(default=())  # oldest first
+    mergeable_state: str | None = None  # clean, blocked, behind, dirty, unstable, has_hooks, draft, unknown
 
 
 @dataclass(frozen=True)
@@ -69,11 +71,11 @@ class PullUpdater:
     def pull_info(self, with_reviews: bool = False) -> PullInfo:
         pr = self.repo.get_pull(self.number)
         head_repo = pr.head.repo
-        reviews: tuple[tuple[str, str], ...] = ()
+        reviews: tuple[Review, ...] = ()
         if with_reviews:
-            reviews = tuple((r.user.login if r.user else "", r.state) for r in pr.get_reviews())
+            reviews = tuple(Review(r.user.login if r.user else "", r.state, r.commit_id) for r in pr.get_reviews())
         return PullInfo(pr.head.sha, head_repo.full_name if head_repo is not None else None, pr.base.ref,
-                        pr.mergeable, reviews)
+                        pr.mergeable, reviews, pr.mergeable_state)
 
     def set_status(self, sha: str, state: str, context: str, description: str) -> None:
         """A commit status (pending / success / failure / error) under `context`, e.g. envctl/plan: NAME."""

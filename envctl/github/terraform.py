@@ -21,6 +21,7 @@ from pathlib import Path
 from envctl.errors import EnvctlError, NotFound, Refused
 from envctl.github import markdown
 from envctl.github.client import GitHubClients
+from envctl.github.permissions import PermissionCache, team_member
 from envctl.github.pull_updater import PullInfo, PullUpdater
 from envctl.github.result import Result, failure, ignored, success
 from envctl.github.secrets import client_token, settings_secrets
@@ -30,7 +31,7 @@ from envctl.terraform.checkout import Checkout
 from envctl.terraform.locks import Lock, LockStore, now_iso
 from envctl.terraform.projects import Project, select
 from envctl.terraform.render import ApplyView, PlanView, render_apply, render_plan
-from envctl.terraform.requirements import PullFacts, approved, unmet
+from envctl.terraform.requirements import Approval, PullFacts, approval, unmet
 from envctl.terraform.runner import PlanResult
 from envctl.terraform.settings import TerraformConfig
 
@@ -58,6 +59,7 @@ class TerraformRuns:
     def __init__(self, settings: GitHubSettings, clients: GitHubClients | None = None) -> None:
         self.settings = settings
         self.clients = clients or GitHubClients(settings)
+        self.permissions = PermissionCache(settings.permission_cache_s)  # whose reviews count
 
     # --- plumbing -------------------------------------------------------------------------------
 
@@ -197,7 +199,7 @@ class TerraformRuns:
             selected = [p for p in repo.projects if repo.plans.load(p) is not None]
             if not selected:
                 raise NotFound("there is no saved plan to apply in this pull request", "comment `/plan` first")
-        facts = PullFacts(approved(info.reviews), info.mergeable, checkout.undiverged())
+        undiverged = checkout.undiverged()
         applied, failed = [], []
         for project in selected:
             if repo.plans.load(project) is None:
@@ -208,10 +210,12 @@ class TerraformRuns:
                 who = f"pull request #{held.pull}" if held else "nobody (it was released)"
                 raise Refused(f"{project.name} is locked by {who}, so this pull request's plan may not be applied",
                               f"comment `/plan {project.name}` to take the lock and plan again")
+            facts = PullFacts(self._approval(updater, job, info, project), info.mergeable_state, undiverged)
             reasons = unmet(project.apply_requirements, facts)
             if reasons:
-                raise Refused(f"{project.name} cannot be applied yet: " + "; ".join(reasons),
-                              "apply requirements come from envctl.yaml on the base branch")
+                raise Refused(f"{project.name} cannot be applied yet: requirement " + "; requirement ".join(reasons),
+                              "apply requirements come from envctl.yaml on the base branch "
+                              f"({', '.join(project.apply_requirements)})")
             result = service.apply(repo, project, info.head_sha, secrets=self._secrets(updater))
             if result.ok:
                 locks.release(job.repo, project.dir, project.workspace, job.number)
@@ -230,6 +234,13 @@ class TerraformRuns:
         if failed:
             return failure(f"apply failed: {', '.join(failed)}" + (f" (applied: {', '.join(applied)})" if applied else ""))
         return success(f"applied {', '.join(applied)} at {info.head_sha[:12]}")
+
+    def _approval(self, updater: PullUpdater, job: TfJob, info: PullInfo, project: Project) -> Approval:
+        if "approved" not in project.apply_requirements:
+            return Approval(True, "not required")
+        return approval(info.reviews, info.head_sha, project.approvals, project.approval_teams,
+                        may_write=lambda login: self.permissions.may_run(updater.gh, job.repo, login)[0],
+                        in_team=lambda team, login: team_member(updater.gh, job.repo, team, login))
 
     # --- unlock / closed ------------------------------------------------------------------------
 
