@@ -96,6 +96,10 @@ class Router:
         if isinstance(event, PullRequestEvent):
             if self._terraform_op(event) is not None:
                 return Triage(key, f"pull_request {event.action} (terraform)")
+            if self.terraform is not None and event.action == "synchronize":
+                # kept even with nothing to do: a push recorded after a `/plan` comment is how its
+                # job knows the head the writer saw (pushes_after)
+                return Triage(key, "pull_request synchronize (recorded for /plan)")
             rules = self.settings.policy
             if all(policy.decide(event, rules, exists).action == "none" for exists in (False, True)):
                 return Triage(None, policy.decide(event, rules).reason)
@@ -154,8 +158,10 @@ class Router:
             return failure(f"bad command: {parsed.message}")
         if isinstance(parsed, TfCommand):
             assert self.terraform is not None
+            # /plan plans the head the writer saw when commenting, or nothing (TerraformRuns.plan)
+            sha = self._head_at_comment(event, target, delivery_id)[0] if parsed.name == "plan" else None
             return self.terraform.run(TfJob(parsed.name, event.repo, event.number, event.installation_id, event.author,
-                                            parsed.project, event.comment_id, attempt=attempt))
+                                            parsed.project, event.comment_id, head_sha=sha, attempt=attempt))
         assert isinstance(parsed, Command)
         return self.runners[parsed.name](CommentJob(event, parsed, target, attempt, delivery_id))
 
@@ -164,15 +170,20 @@ class Router:
         job.target.updater.reply(job.event.comment_id, body, check_existing=job.attempt > 1)
         return success("help")
 
-    def _up(self, job: CommentJob) -> Result:
-        # Bound to the head when the writer asked: later pushes (a fork's above all) need another
-        # /preview up. GitHub's head is "now"; a push that arrived after the comment says what
-        # the head was before it.
-        sha, head_repo = job.target.updater.head()
-        if self.pushes_after is not None and job.delivery_id is not None:
-            later = self.pushes_after(serial_key(job.event) or "", job.delivery_id)
+    def _head_at_comment(self, event: CommentEvent, target: PullTarget, delivery_id: str | None) -> tuple[str, str | None]:
+        """The PR's head when the comment was made, not when its job runs: a command is bound to
+        what the writer saw (a fork's later pushes above all). GitHub's head is "now"; a push that
+        arrived after the comment says what the head was before it."""
+        sha, head_repo = target.updater.head()
+        if self.pushes_after is not None and delivery_id is not None:
+            later = self.pushes_after(serial_key(event) or "", delivery_id)
             if later:
                 sha = later[0][0]
+        return sha, head_repo
+
+    def _up(self, job: CommentJob) -> Result:
+        # bound to the head when the writer asked: later pushes need another /preview up
+        sha, head_repo = self._head_at_comment(job.event, job.target, job.delivery_id)
         note = None
         if head_repo != job.event.repo:
             note = (f"This pull request comes from a fork; commit {markdown.inline(sha[:12])} was approved for a "

@@ -101,6 +101,7 @@ class WebhookService:
             payload = json.loads(body)
             triage = self.router.triage(event, payload)
         except (ValueError, ConfigError) as err:
+            log.warning("delivery %s (%s) refused with 400: unreadable payload: %s", delivery_id, event, err)
             return _answer(400, f"unreadable payload: {err}")
         if event == "ping":
             return _answer(200, "pong", zen=payload.get("zen"))

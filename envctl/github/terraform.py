@@ -47,7 +47,7 @@ class TfJob:
     user: str
     project: str | None = None
     comment_id: int | None = None
-    head_sha: str | None = None  # autoplan: the push it is for
+    head_sha: str | None = None  # autoplan: the push it is for; /plan: the head when it was commented
     attempt: int = 1
 
 
@@ -129,6 +129,10 @@ class TerraformRuns:
                 return ignored(f"head moved to {info.head_sha[:12]}; its own push event plans it")
             if info.head_repo != job.repo:
                 return ignored("pull requests from forks are planned only on a writer's /plan")
+        elif job.head_sha and job.head_sha != info.head_sha:
+            raise Refused(f"the pull request's head moved from {job.head_sha[:12]} to {info.head_sha[:12]} after "
+                          "`/plan` was commented, so envctl did not plan code nobody asked for",
+                          "read the new commits, then comment `/plan` again")
         checkout, repo, locks = self._open(job, updater, info)
         if job.project is not None:
             selected = select(repo.projects, job.project)
@@ -210,6 +214,7 @@ class TerraformRuns:
                 who = f"pull request #{held.pull}" if held else "nobody (it was released)"
                 raise Refused(f"{project.name} is locked by {who}, so this pull request's plan may not be applied",
                               f"comment `/plan {project.name}` to take the lock and plan again")
+            repo.plans.checked(project, info.head_sha)  # a stale plan first: `/plan` again is the answer then
             facts = PullFacts(self._approval(updater, job, info, project), info.mergeable_state, undiverged)
             reasons = unmet(project.apply_requirements, facts)
             if reasons:
