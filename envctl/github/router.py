@@ -46,6 +46,7 @@ class DeliveryFailed(Exception):
 class Triage:
     key: str | None  # None: nothing for us, answer without queueing
     reason: str
+    dedupe: str | None = None  # one command per comment, whatever delivery id carries it
 
 
 @dataclass
@@ -92,7 +93,7 @@ class Router:
             parsed = self._parse(event.body)
             if isinstance(parsed, Ignore):
                 return Triage(None, parsed.reason)
-            return Triage(key, "command")
+            return Triage(key, "command", f"comment:{event.repo.lower()}:{event.comment_id}")
         if isinstance(event, PullRequestEvent):
             if self._terraform_op(event) is not None:
                 return Triage(key, f"pull_request {event.action} (terraform)")

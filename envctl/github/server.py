@@ -107,7 +107,7 @@ class WebhookService:
             return _answer(200, "pong", zen=payload.get("zen"))
         if triage.key is None:
             return _answer(200, "ignored", reason=triage.reason)
-        delivery = Delivery(id=delivery_id, event=event, key=triage.key, body=body)
+        delivery = Delivery(id=delivery_id, event=event, key=triage.key, body=body, dedupe=triage.dedupe)
         if not await asyncio.wrap_future(self.store.accept_later(delivery)):
             return _answer(200, "duplicate", delivery=delivery_id)
         if self.queue.synchronous:
