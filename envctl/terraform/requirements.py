@@ -77,9 +77,9 @@ def approval(reviews: Iterable[Review], head_sha: str, needed: int, teams: tuple
     if stale:
         notes.append(f"{_who(stale)} approved an earlier commit, not {head_sha[:12]}")
     if outsiders:
-        notes.append(f"{_who(outsiders)} have no write access")
+        notes.append(f"{_who(outsiders)} {'has' if len(outsiders) == 1 else 'have'} no write access")
     if outside_teams:
-        notes.append(f"{_who(outside_teams)} are not in {' or '.join(teams)}")
+        notes.append(f"{_who(outside_teams)} {'is' if len(outside_teams) == 1 else 'are'} not in {' or '.join(teams)}")
     return Approval(False, f"it needs {needed} approving review{'s' if needed > 1 else ''} of {head_sha[:12]} "
                            f"from {source}: " + "; ".join(notes))
 

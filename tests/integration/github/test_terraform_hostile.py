@@ -228,7 +228,7 @@ def test_a_hostile_fork_plan_and_apply_leak_no_secret(
     webhook.send("issue_comment", payloads.comment("/apply", number=5, login="alice", comment_id=52, repo=REPO))
     webhook.wait_idle()
     refusal = fake.issue_comments(REPO, 5)[-1]["body"]
-    assert "requirement `approved`" in refusal and "@mallory have no write access" in refusal, refusal
+    assert "requirement `approved`" in refusal and "@mallory has no write access" in refusal, refusal
     assert not apply_env.exists()
 
     # a writer's approval of this head lets it through; apply prints the outputs again

@@ -33,7 +33,7 @@ def test_only_writers_latest_approvals_of_the_current_head_count() -> None:
     assert verdict([("bob", "APPROVED", HEAD)]).ok
     # anyone may submit a review: a reader's approval counts for nothing, and says so
     outsider = verdict([("mallory", "APPROVED", HEAD)])
-    assert not outsider.ok and "@mallory have no write access" in outsider.detail
+    assert not outsider.ok and "@mallory has no write access" in outsider.detail
     # an approval of an earlier commit says nothing about what was pushed after it
     stale = verdict([("bob", "APPROVED", OLD)])
     assert not stale.ok and "@bob approved an earlier commit" in stale.detail
@@ -55,7 +55,7 @@ def test_n_of_m_approvals_optionally_from_teams() -> None:
     in_team = verdict(two, needed=2, teams=("sre",), sre=frozenset({"bob", "carol"}))
     assert in_team.ok
     partly = verdict(two, needed=2, teams=("sre",), sre=frozenset({"bob"}))
-    assert not partly.ok and "@carol are not in sre" in partly.detail and "writers in team sre" in partly.detail
+    assert not partly.ok and "@carol is not in sre" in partly.detail and "writers in team sre" in partly.detail
 
 
 @pytest.mark.parametrize(("body", "expected"), [
