@@ -91,22 +91,29 @@ def local_module_dirs(root: Path, rel_dir: str) -> list[str]:
     return sorted(seen)
 
 
-def discover(root: Path) -> list[str]:
-    """Every directory under `root` with .tf files, relative, sorted."""
+def discover(root: Path, recursive: bool = True) -> list[str]:
+    """Every directory under `root` with .tf files, relative, sorted.
+
+    Never beyond `root`: symlinks are not followed and a directory holding its own `.git` is
+    another repository, not ours. With recursive=False (outside any repository) only `root`
+    itself counts: from a shared directory such as /tmp, its subdirectories are other people's."""
+    if not recursive:
+        return ["."] if _tf_files(root) else []
     found = []
     for current, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith(".")
+                         and not os.path.exists(os.path.join(current, d, ".git")))
         if any(f.endswith((".tf", ".tf.json")) for f in files):
             rel = os.path.relpath(current, root).replace(os.sep, "/")
             found.append(rel)
     return sorted(found)
 
 
-def load_projects(root: Path, config: TerraformConfig) -> list[Project]:
+def load_projects(root: Path, config: TerraformConfig, recursive: bool = True) -> list[Project]:
     if config.projects is not None:
         configured = config.projects
     else:
-        dirs = discover(root)
+        dirs = discover(root, recursive)
         used_as_module = {m for d in dirs for m in local_module_dirs(root, d)}
         configured = [ProjectConfig(name=d if d != "." else "root", dir=d) for d in dirs if d not in used_as_module]
     projects = []
@@ -137,7 +144,7 @@ def select(projects: list[Project], name: str | None = None, directory: str | No
     else:
         wanted = posixpath.normpath(str(directory).strip("/") or ".")
         chosen = [p for p in projects if p.dir == wanted]
-        what = f"a project in {wanted!r}"
+        what = f"project in {wanted!r}"
     if not chosen:
         names = ", ".join(p.name for p in projects) or "(none)"
         raise NotFound(f"there is no {what}", f"projects: {names}")

@@ -91,9 +91,10 @@ class Repo:
     plans: PlanStore
 
     @classmethod
-    def open(cls, root: Path, work: Path, config: TerraformConfig) -> Repo:
+    def open(cls, root: Path, work: Path, config: TerraformConfig, recursive: bool = True) -> Repo:
+        """`recursive`: look for projects below `root` (a repository), or in `root` only."""
         root = root.resolve()  # terraform runs in the project dir: every path handed to it is absolute
-        return cls(root, config, load_projects(root, config), PlanStore(work.resolve()))
+        return cls(root, config, load_projects(root, config, recursive), PlanStore(work.resolve()))
 
 
 def plan(repo: Repo, selected: list[Project], head_sha: Callable[[Project], str], user: str,
