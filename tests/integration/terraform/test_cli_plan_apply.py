@@ -132,6 +132,7 @@ def test_a_dir_outside_the_repository_is_named_as_such(cli: Cli, code_dir: Path,
 
 def test_nested_repositories_are_not_searched(cli: Cli, code_dir: Path, tmp_path: Path) -> None:
     write(code_dir, tmp_path / "states", FIRST)
+    (code_dir / "envctl.yaml").unlink()  # no project list: found by searching the repository
     vendored = code_dir / "vendor" / "other-repo"
     (vendored / ".git").mkdir(parents=True)
     (vendored / "main.tf").write_text('resource "terraform_data" "not_ours" {}\n')
