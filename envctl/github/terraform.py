@@ -110,12 +110,14 @@ class TerraformRuns:
                    "closed": self.closed}[job.op]
         updater = self._updater(job)
         try:
-            return handler(job, updater)
+            result = handler(job, updater)
         except EnvctlError as err:  # expected: refused, not found, git or terraform said no
             text = err.message + (f"\n\nHint: {err.hint}" if err.hint else "")
             if job.op != "autoplan" or not isinstance(err, Refused):
                 self._reply(updater, job, "that did not work:\n\n" + markdown.fenced(text))
-            return failure(f"{job.op}: {err.message}")
+            result = failure(f"{job.op}: {err.message}")
+        # the summary is logged and kept in the delivery store: no secret there either
+        return Result(result.kind, updater.redact(result.summary))
 
     # --- plan -----------------------------------------------------------------------------------
 

@@ -2,8 +2,9 @@
 
 It serves the endpoints envctl uses, with bodies built from GitHub's recorded response shapes
 (github_data/, from octokit, MIT), records every request so tests can assert on what was posted,
-and can be told a user's permission, a pull request's head, and to answer the next requests with
-a 403 secondary rate limit carrying Retry-After.
+and can be told a user's permission, a pull request's head and merge state, reviews (each on a
+commit), team memberships, and to answer the next requests with a 403 secondary rate limit
+carrying Retry-After. What the Terraform endpoints cannot catch is listed in github_terraform.py.
 
     fake = FakeGitHub(); fake.start()
     Github(auth=Auth.Token(fake.token), base_url=fake.url)
