@@ -78,11 +78,11 @@ WorkDir = Callable[[Project], Path]
 def plan_project(root: Path, project: Project, work_dir: Path, config: TerraformConfig,
                  refresh_only: bool = False, secrets: Iterable[str] = ()) -> PlanResult:
     """`secrets`: what envctl holds besides the project's credentials (its GitHub token, ...)."""
-    started = time.perf_counter()
+    started, began = time.perf_counter(), time.monotonic()
     credentials = resolve(dict(project.plan_env))  # the plan set only: apply's never reaches a plan
     held = [*secrets, *credentials.values(), *resolve(dict(project.apply_env)).values()]
     redactor = Redactor(config.redact_patterns, secrets=held_secrets(extra=held))
-    result = PlanResult(project, redactor=redactor, started_at=time.monotonic())
+    result = PlanResult(project, redactor=redactor, started_at=began)
     plan_file = work_dir / PLAN_FILE
     driver = Driver(root / project.dir, work_dir / "tfdata", redactor, config.timeout_s, credentials=credentials)
     try:
