@@ -22,6 +22,7 @@ text output anyway).
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 import urllib.parse
@@ -143,11 +144,17 @@ def encodings(secret: str) -> set[str]:
     return {e for e in out if len(e) >= MIN_FRAGMENT} | _spellings(secret)
 
 
+@functools.lru_cache(maxsize=256)
+def _alternation(values: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(v) for v in values))
+
+
 class Redactor:
     def __init__(self, patterns: Iterable[str] = (), values: Iterable[str] = (), secrets: Iterable[str] = ()) -> None:
         self.patterns = [re.compile(p) for p in (*BUILTIN_PATTERNS, *patterns)]
         self.values: set[str] = set()
         self._values_re: re.Pattern[str] | None = None
+        self._ordered: list[str] = []
         self.add(values)
         self.add_secrets(secrets)
 
@@ -161,8 +168,8 @@ class Redactor:
             return
         # the escaped spellings too, so a value inside a JSON document or the text plan is found as well
         self.values |= {e for v in fresh for e in _spellings(v)}
-        alternatives = sorted(self.values, key=len, reverse=True)
-        self._values_re = re.compile("|".join(re.escape(v) for v in alternatives))
+        self._ordered = sorted(self.values, key=len, reverse=True)  # longest first: a value inside another
+        self._values_re = re.compile("|".join(re.escape(v) for v in self._ordered))
 
     def merged(self, other: Redactor) -> Redactor:
         out = Redactor()
@@ -174,7 +181,10 @@ class Redactor:
         if not text:
             return text
         if self._values_re is not None:
-            text = self._values_re.sub(MASK, text)
+            # `in` is a C scan per value; one alternation over all of them is ~8x slower on a big plan
+            present = [v for v in self._ordered if v in text]
+            if present:
+                text = _alternation(tuple(present)).sub(MASK, text)
         lowered = text.lower() if len(text) > 4096 else None
         for pattern in self.patterns:
             hint = _HINTS.get(pattern.pattern)
