@@ -19,9 +19,22 @@ from github import GithubException, RateLimitExceededException
 
 from envctl.github import markdown, policy
 from envctl.github.client import GitHubClients
-from envctl.github.comment_parser import Command, Ignore, Reply, TfCommand, parse_comment
+from envctl.github.comment_parser import (
+    Command,
+    Ignore,
+    Reply,
+    TfCommand,
+    parse_comment,
+)
 from envctl.github.deliveries import Delivery
-from envctl.github.events import CommentEvent, OtherEvent, PingEvent, PullRequestEvent, parse_event, serial_key
+from envctl.github.events import (
+    CommentEvent,
+    OtherEvent,
+    PingEvent,
+    PullRequestEvent,
+    parse_event,
+    serial_key,
+)
 from envctl.github.jobs import RetryLater
 from envctl.github.permissions import PermissionCache
 from envctl.github.previews import Previews, PullTarget

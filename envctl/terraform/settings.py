@@ -58,7 +58,8 @@ def _env_map(value: object, phase: str) -> dict[str, str]:
     if isinstance(value, list):
         value = {str(v): str(v) for v in value}
     if not isinstance(value, dict):
-        raise ValueError(f"credentials.{phase} must be a list of variable names or a TARGET: SOURCE mapping")
+        wrong = f"credentials.{phase} must be a list of variable names or a TARGET: SOURCE mapping"
+        raise ValueError(wrong)  # noqa: TRY004 - pydantic reports a ValueError as the field's error
     out = {}
     for target, source in value.items():
         target, source = str(target), str(source)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
-import time
 
 from envctl.github.markdown import REPLY_MARKER
 from envctl.github.signature import sign

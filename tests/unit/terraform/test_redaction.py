@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from envctl.terraform.redaction import MASK, Redactor, sensitive_values
 
 PLAN = {

@@ -7,7 +7,6 @@ import pytest
 from envctl.github.comment_parser import Reply, TfCommand, parse_comment
 from envctl.terraform.requirements import Approval, PullFacts, Review, approval, unmet
 
-
 HEAD = "c0ffee" * 6 + "beef"
 OLD = "0ld0" * 10
 WRITERS = {"bob", "carol", "dave"}
