@@ -51,6 +51,7 @@ def redactor_for(secrets: Iterable[str | None]) -> Redactor:
 
 _log_lock = threading.Lock()
 _log_secrets: set[str] = set()
+_log_redactor: list[Redactor] = []  # the current one; replaced (not mutated) when secrets are added
 
 
 def install_log_redaction(secrets: Iterable[str | None]) -> None:
@@ -59,13 +60,14 @@ def install_log_redaction(secrets: Iterable[str | None]) -> None:
         fresh = {s for s in secrets if s} - _log_secrets
         first = not _log_secrets and not getattr(logging.getLogRecordFactory(), "_envctl_redacting", False)
         _log_secrets.update(fresh)
+        _log_redactor[:] = [redactor_for(frozenset(_log_secrets))]
         if not first:
             return
         previous = logging.getLogRecordFactory()
 
         def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
             record = previous(*args, **kwargs)
-            redact = redactor_for(frozenset(_log_secrets))
+            redact = _log_redactor[0]
             try:
                 message = record.getMessage()
             except Exception:  # noqa: BLE001 - a bad format string: leave it to logging's own error path
