@@ -153,7 +153,6 @@ class Redactor:
     def __init__(self, patterns: Iterable[str] = (), values: Iterable[str] = (), secrets: Iterable[str] = ()) -> None:
         self.patterns = [re.compile(p) for p in (*BUILTIN_PATTERNS, *patterns)]
         self.values: set[str] = set()
-        self._values_re: re.Pattern[str] | None = None
         self._ordered: list[str] = []
         self.add(values)
         self.add_secrets(secrets)
@@ -168,8 +167,8 @@ class Redactor:
             return
         # the escaped spellings too, so a value inside a JSON document or the text plan is found as well
         self.values |= {e for v in fresh for e in _spellings(v)}
-        self._ordered = sorted(self.values, key=len, reverse=True)  # longest first: a value inside another
-        self._values_re = re.compile("|".join(re.escape(v) for v in self._ordered))
+        # longest first: a value inside another is masked as part of the longer one
+        self._ordered = sorted(self.values, key=len, reverse=True)
 
     def merged(self, other: Redactor) -> Redactor:
         out = Redactor()
@@ -180,11 +179,11 @@ class Redactor:
     def __call__(self, text: str) -> str:
         if not text:
             return text
-        if self._values_re is not None:
-            # `in` is a C scan per value; one alternation over all of them is ~8x slower on a big plan
-            present = [v for v in self._ordered if v in text]
-            if present:
-                text = _alternation(tuple(present)).sub(MASK, text)
+        # `in` is a C scan per value; one alternation over all of them is ~8x slower on a big plan
+        # (and compiling it for a few hundred values costs a quarter of a second)
+        present = [v for v in self._ordered if v in text]
+        if present:
+            text = _alternation(tuple(present)).sub(MASK, text)
         lowered = text.lower() if len(text) > 4096 else None
         for pattern in self.patterns:
             hint = _HINTS.get(pattern.pattern)
