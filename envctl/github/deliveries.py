@@ -2,7 +2,9 @@
 
 A delivery row is committed (synchronous=FULL) before the webhook answers 202, so an accepted
 delivery survives a crash; `unfinished()` is what a restarted server resumes. The primary key is
-GitHub's X-GitHub-Delivery id, so a replay cannot insert a second row.
+GitHub's X-GitHub-Delivery id, so a replay cannot insert a second row. A signed body replayed
+under a new delivery id is caught by its dedupe key (a comment's id: `comment:owner/name:ID`),
+kept in `seen` in the same transaction: one comment runs its command once.
 
 Every write is group-committed by one writer thread: whatever queued up while the previous
 fsync ran (accepts, and the jobs' state changes: running, done, retry) goes into one transaction,
@@ -43,6 +45,11 @@ CREATE TABLE IF NOT EXISTS deliveries (
     result      TEXT
 );
 CREATE INDEX IF NOT EXISTS deliveries_unfinished ON deliveries(state) WHERE state IN ('queued', 'running');
+CREATE TABLE IF NOT EXISTS seen (
+    key         TEXT PRIMARY KEY,
+    delivery    TEXT NOT NULL,
+    received_at REAL NOT NULL
+);
 """
 
 KEEP_FINISHED_S = 30 * 86400  # GitHub lets people redeliver for a long while; remember that long
@@ -62,6 +69,7 @@ class Delivery:
     attempts: int = 0
     not_before: float = 0.0
     result: str | None = None
+    dedupe: str | None = None  # what makes it unique besides its id (a comment's id); not stored in the row
 
 
 class DeliveryStore:
@@ -209,6 +217,7 @@ class DeliveryStore:
         cutoff = time.time() - older_than_s
 
         def delete(db: sqlite3.Connection) -> int:
+            db.execute("DELETE FROM seen WHERE received_at < ?", (cutoff,))
             return db.execute("DELETE FROM deliveries WHERE state IN ('done', 'failed') AND updated_at < ?",
                               (cutoff,)).rowcount
 
@@ -226,6 +235,11 @@ class DeliveryStore:
 
 def _insert(db: sqlite3.Connection, delivery: Delivery) -> bool:
     now = time.time()
+    if delivery.dedupe is not None:
+        seen = db.execute("INSERT OR IGNORE INTO seen (key, delivery, received_at) VALUES (?, ?, ?)",
+                          (delivery.dedupe, delivery.id, now))
+        if seen.rowcount == 0:
+            return False  # the same comment under another delivery id: a replay
     cur = db.execute(
         "INSERT OR IGNORE INTO deliveries (id, event, key, body, received_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
         (delivery.id, delivery.event, delivery.key, delivery.body, now, now),

@@ -67,45 +67,85 @@ def _get(payload: dict[str, Any], *path: str) -> Any:
     return node
 
 
+def _obj(payload: dict[str, Any], *path: str) -> dict[str, Any]:
+    node = _get(payload, *path)
+    if not isinstance(node, dict):
+        raise BadPayload(f"webhook payload field {'.'.join(path)} is not an object")
+    return node
+
+
+def _int(payload: dict[str, Any], *path: str) -> int:
+    value = _get(payload, *path)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise BadPayload(f"webhook payload field {'.'.join(path)} is not a positive whole number: {str(value)[:40]!r}")
+    return value
+
+
+def _str(payload: dict[str, Any], *path: str, empty: bool = False) -> str:
+    value = _get(payload, *path)
+    if not isinstance(value, str) or (not empty and not value):
+        raise BadPayload(f"webhook payload field {'.'.join(path)} is not a{'' if empty else ' non-empty'} string")
+    return value
+
+
+def _optional(payload: dict[str, Any], *path: str) -> Any:
+    try:
+        return _get(payload, *path)
+    except BadPayload:
+        return None
+
+
 def _installation(payload: dict[str, Any]) -> int | None:
-    inst = payload.get("installation")
-    return int(inst["id"]) if isinstance(inst, dict) and "id" in inst else None
+    if _optional(payload, "installation", "id") is None:
+        return None
+    return _int(payload, "installation", "id")
 
 
 def parse_event(name: str, payload: dict[str, Any]) -> Event:
+    """Every field envctl reads is checked here: a signed but malformed delivery is a BadPayload
+    (the server answers 400 and logs it), never a KeyError deeper in."""
     if not isinstance(payload, dict):
         raise BadPayload("webhook payload is not a JSON object")
     if name == "ping":
         hook_id = payload.get("hook_id")
-        return PingEvent(zen=str(payload.get("zen", "")), hook_id=int(hook_id) if hook_id else None)
+        return PingEvent(zen=str(payload.get("zen", "")), hook_id=hook_id if isinstance(hook_id, int) else None)
     if name == "issue_comment":
-        comment = _get(payload, "comment")
-        user = _get(payload, "comment", "user")
+        body = _optional(payload, "comment", "body")
+        if body is not None and not isinstance(body, str):
+            raise BadPayload("webhook payload field comment.body is not a string")
+        pull = _obj(payload, "issue").get("pull_request")
         return CommentEvent(
-            repo=str(_get(payload, "repository", "full_name")),
-            number=int(_get(payload, "issue", "number")),
-            is_pull_request=bool(_get(payload, "issue").get("pull_request")),
-            action=str(_get(payload, "action")),
-            comment_id=int(comment["id"]),
-            body=str(comment.get("body") or ""),
-            author=str(user["login"]),
-            author_is_bot=user.get("type") == "Bot",
+            repo=_str(payload, "repository", "full_name"),
+            number=_int(payload, "issue", "number"),
+            is_pull_request=bool(pull),
+            action=_str(payload, "action"),
+            comment_id=_int(payload, "comment", "id"),
+            body=body or "",
+            author=_str(payload, "comment", "user", "login"),
+            author_is_bot=_obj(payload, "comment", "user").get("type") == "Bot",
             installation_id=_installation(payload),
         )
     if name == "pull_request":
-        pr = _get(payload, "pull_request")
-        head_repo = (pr.get("head") or {}).get("repo")
+        pr = _obj(payload, "pull_request")
+        head_repo = _optional(payload, "pull_request", "head", "repo")
+        if head_repo is not None and not isinstance(head_repo, dict):
+            raise BadPayload("webhook payload field pull_request.head.repo is not an object")
+        labels = pr.get("labels") or []
+        if not isinstance(labels, list) or not all(isinstance(lb, dict) and isinstance(lb.get("name"), str)
+                                                   for lb in labels):
+            raise BadPayload("webhook payload field pull_request.labels is not a list of labels with names")
         label = payload.get("label")
+        number = payload.get("number")
         return PullRequestEvent(
-            repo=str(_get(payload, "repository", "full_name")),
-            number=int(payload.get("number") or pr["number"]),
-            action=str(_get(payload, "action")),
-            head_sha=str(_get(payload, "pull_request", "head", "sha")),
-            head_repo=str(head_repo["full_name"]) if head_repo else None,
+            repo=_str(payload, "repository", "full_name"),
+            number=_int(payload, "number") if number is not None else _int(payload, "pull_request", "number"),
+            action=_str(payload, "action"),
+            head_sha=_str(payload, "pull_request", "head", "sha"),
+            head_repo=_str(payload, "pull_request", "head", "repo", "full_name") if head_repo else None,
             draft=bool(pr.get("draft")),
-            labels=tuple(str(lb["name"]) for lb in pr.get("labels") or ()),
-            label=str(label["name"]) if isinstance(label, dict) else None,
-            author=str((pr.get("user") or {}).get("login", "")),
+            labels=tuple(lb["name"] for lb in labels),
+            label=str(label["name"]) if isinstance(label, dict) and isinstance(label.get("name"), str) else None,
+            author=str(_optional(payload, "pull_request", "user", "login") or ""),
             installation_id=_installation(payload),
         )
     action = payload.get("action")

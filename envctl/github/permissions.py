@@ -1,13 +1,16 @@
-"""Who may run /preview commands: collaborators with write, maintain or admin permission.
+"""Who may run commands, and whose review counts: collaborators with write, maintain or admin.
 
 Asked through `GET /repos/{o}/{r}/collaborators/{user}/permission` and cached briefly, so a burst
 of comments costs one request per user while a revoked permission stops working within a minute.
+Team membership (for `approvals.teams`) through `GET /orgs/{org}/teams/{slug}/memberships/{user}`:
+only an `active` membership counts (a pending invitation does not).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import urllib.parse
 
 from github import Github, GithubException
 
@@ -40,3 +43,17 @@ class PermissionCache:
     def may_run(self, gh: Github, repo: str, login: str) -> tuple[bool, str]:
         level = self.permission(gh, repo, login)
         return level in ALLOWED, level
+
+
+def team_member(gh: Github, repo: str, team: str, login: str) -> bool:
+    """Whether `login` is an active member of `team` ("slug" in the repository owner's org, or "org/slug")."""
+    org, _, slug = team.rpartition("/")
+    org = org or repo.split("/", 1)[0]
+    path = "/orgs/{}/teams/{}/memberships/{}".format(*(urllib.parse.quote(x, safe="") for x in (org, slug, login)))
+    try:
+        _, data = gh.requester.requestJsonAndCheck("GET", path)
+    except GithubException as err:
+        if err.status == 404:  # not a member (or no such team: then nobody is)
+            return False
+        raise
+    return isinstance(data, dict) and data.get("state") == "active"

@@ -1,5 +1,8 @@
 """The only module that writes to GitHub: the sticky comment, replies and deployments.
 
+Every body and description passes through a Redactor that knows the secrets envctl holds
+(secrets.py), whatever built the text: the last gate before anything leaves for GitHub.
+
 Every write is idempotent so a retried or resumed job never double-reports: the sticky comment is
 found by MARKER and edited in place; a reply is skipped when one with the same reply-to marker
 exists (checked on retries only, to spare a listing on the common path); a deployment is looked up
@@ -8,6 +11,7 @@ by (environment, sha) before one is created.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from github import Github
@@ -16,7 +20,9 @@ from github.Issue import Issue
 from github.Repository import Repository
 
 from envctl.github.markdown import MARKER, REPLY_MARKER, truncate
+from envctl.github.secrets import client_token, redactor_for
 from envctl.terraform.render import MARKER_RE as TF_MARKER_RE
+from envctl.terraform.requirements import Review
 
 
 @dataclass(frozen=True)
@@ -27,7 +33,8 @@ class PullInfo:
     head_repo: str | None
     base_ref: str
     mergeable: bool | None
-    reviews: tuple[tuple[str, str], ...] = field(default=())  # (login, state), oldest first
+    reviews: tuple[Review, ...] = field(default=())  # oldest first
+    mergeable_state: str | None = None  # clean, blocked, behind, dirty, unstable, has_hooks, draft, unknown
 
 
 @dataclass(frozen=True)
@@ -38,10 +45,15 @@ class DeploymentRef:
 
 
 class PullUpdater:
-    def __init__(self, gh: Github, repo: str, number: int) -> None:
+    def __init__(self, gh: Github, repo: str, number: int, secrets: Iterable[str | None] = ()) -> None:
         self.gh = gh
         self.repo_name = repo
         self.number = number
+        self._secrets = tuple(s for s in secrets if s)
+
+    def redact(self, text: str) -> str:
+        """`text` without any secret envctl holds (its settings', its environment's, the client's token)."""
+        return redactor_for((*self._secrets, client_token(self.gh)))(text)
 
     @property
     def repo(self) -> Repository:
@@ -59,15 +71,15 @@ class PullUpdater:
     def pull_info(self, with_reviews: bool = False) -> PullInfo:
         pr = self.repo.get_pull(self.number)
         head_repo = pr.head.repo
-        reviews: tuple[tuple[str, str], ...] = ()
+        reviews: tuple[Review, ...] = ()
         if with_reviews:
-            reviews = tuple((r.user.login if r.user else "", r.state) for r in pr.get_reviews())
+            reviews = tuple(Review(r.user.login if r.user else "", r.state, r.commit_id) for r in pr.get_reviews())
         return PullInfo(pr.head.sha, head_repo.full_name if head_repo is not None else None, pr.base.ref,
-                        pr.mergeable, reviews)
+                        pr.mergeable, reviews, pr.mergeable_state)
 
     def set_status(self, sha: str, state: str, context: str, description: str) -> None:
         """A commit status (pending / success / failure / error) under `context`, e.g. envctl/plan: NAME."""
-        self.repo.get_commit(sha).create_status(state=state, context=context, description=description[:140])
+        self.repo.get_commit(sha).create_status(state=state, context=context, description=self.redact(description)[:140])
 
     # --- comments -------------------------------------------------------------------------------
 
@@ -84,7 +96,7 @@ class PullUpdater:
                 existing.setdefault(int(match["part"]), comment)
         ids = []
         issue = self._issue()
-        for part, body in enumerate(bodies, start=1):
+        for part, body in enumerate([self.redact(b) for b in bodies], start=1):
             old = existing.pop(part, None)
             if old is None:
                 ids.append(int(issue.create_comment(body).id))
@@ -103,7 +115,7 @@ class PullUpdater:
         return None
 
     def upsert_sticky(self, body: str) -> int:
-        body = truncate(body)
+        body = truncate(self.redact(body))
         existing = self.find_sticky()
         issue = self._issue()
         if existing is None:
@@ -116,7 +128,11 @@ class PullUpdater:
             marker = REPLY_MARKER.format(id=in_reply_to)
             if any(marker in (c.body or "") for c in self._issue().get_comments()):
                 return
-        self._issue().create_comment(truncate(body))
+        self._issue().create_comment(truncate(self.redact(body)))
+
+    def comment(self, body: str) -> None:
+        """A plain comment (no reply marker)."""
+        self._issue().create_comment(truncate(self.redact(body)))
 
     # --- deployments ----------------------------------------------------------------------------
 
@@ -130,20 +146,20 @@ class PullUpdater:
             deployment = repo.create_deployment(
                 ref=sha,
                 environment=environment,
-                description=description[:140],
+                description=self.redact(description)[:140],
                 auto_merge=False,
                 required_contexts=[],
                 transient_environment=True,
                 production_environment=False,
                 payload={"pr": self.number, "tool": "envctl"},
             )
-        deployment.create_status("in_progress", description=description[:140])
+        deployment.create_status("in_progress", description=self.redact(description)[:140])
         return DeploymentRef(int(deployment.id), environment, sha)
 
     def finish_deployment(self, ref: DeploymentRef, ok: bool, description: str,
                           environment_url: str | None = None) -> None:
         deployment = self.repo.get_deployment(ref.id)
-        kwargs: dict[str, object] = {"description": description[:140]}
+        kwargs: dict[str, object] = {"description": self.redact(description)[:140]}
         if environment_url:
             kwargs["environment_url"] = environment_url
         deployment.create_status("success" if ok else "failure", auto_inactive=ok, **kwargs)  # type: ignore[arg-type]
@@ -152,7 +168,7 @@ class PullUpdater:
         """Mark the environment's deployments inactive; returns how many."""
         count = 0
         for deployment in self.repo.get_deployments(environment=environment):
-            deployment.create_status("inactive", description=description[:140])
+            deployment.create_status("inactive", description=self.redact(description)[:140])
             count += 1
             if count >= 20:  # older ones were made inactive by auto_inactive already
                 break

@@ -19,14 +19,28 @@ from github import GithubException, RateLimitExceededException
 
 from envctl.github import markdown, policy
 from envctl.github.client import GitHubClients
-from envctl.github.comment_parser import Command, Ignore, Reply, TfCommand, parse_comment
+from envctl.github.comment_parser import (
+    Command,
+    Ignore,
+    Reply,
+    TfCommand,
+    parse_comment,
+)
 from envctl.github.deliveries import Delivery
-from envctl.github.events import CommentEvent, OtherEvent, PingEvent, PullRequestEvent, parse_event, serial_key
+from envctl.github.events import (
+    CommentEvent,
+    OtherEvent,
+    PingEvent,
+    PullRequestEvent,
+    parse_event,
+    serial_key,
+)
 from envctl.github.jobs import RetryLater
 from envctl.github.permissions import PermissionCache
 from envctl.github.previews import Previews, PullTarget
 from envctl.github.pull_updater import PullUpdater
 from envctl.github.result import Result, failure, ignored, success
+from envctl.github.secrets import install_log_redaction, settings_secrets
 from envctl.github.settings import GitHubSettings
 from envctl.github.terraform import TfJob
 from envctl.github.workers import TerraformWorkers
@@ -45,6 +59,7 @@ class DeliveryFailed(Exception):
 class Triage:
     key: str | None  # None: nothing for us, answer without queueing
     reason: str
+    dedupe: str | None = None  # one command per comment, whatever delivery id carries it
 
 
 @dataclass
@@ -60,6 +75,7 @@ class Router:
     def __init__(self, settings: GitHubSettings, clients: GitHubClients | None = None,
                  previews: Previews | None = None, permissions: PermissionCache | None = None) -> None:
         self.settings = settings
+        install_log_redaction(settings_secrets(settings))  # every log line of this process, from now on
         self.clients = clients or GitHubClients(settings)
         self.previews = previews or Previews(settings.policy)
         self.permissions = permissions or PermissionCache(settings.permission_cache_s)
@@ -90,10 +106,14 @@ class Router:
             parsed = self._parse(event.body)
             if isinstance(parsed, Ignore):
                 return Triage(None, parsed.reason)
-            return Triage(key, "command")
+            return Triage(key, "command", f"comment:{event.repo.lower()}:{event.comment_id}")
         if isinstance(event, PullRequestEvent):
             if self._terraform_op(event) is not None:
                 return Triage(key, f"pull_request {event.action} (terraform)")
+            if self.terraform is not None and event.action == "synchronize":
+                # kept even with nothing to do: a push recorded after a `/plan` comment is how its
+                # job knows the head the writer saw (pushes_after)
+                return Triage(key, "pull_request synchronize (recorded for /plan)")
             rules = self.settings.policy
             if all(policy.decide(event, rules, exists).action == "none" for exists in (False, True)):
                 return Triage(None, policy.decide(event, rules).reason)
@@ -133,7 +153,7 @@ class Router:
 
     def _target(self, repo: str, number: int, installation_id: int | None) -> PullTarget:
         gh = self.clients.for_installation(installation_id)
-        return PullTarget(repo, number, PullUpdater(gh, repo, number))
+        return PullTarget(repo, number, PullUpdater(gh, repo, number, settings_secrets(self.settings)))
 
     def _comment(self, event: CommentEvent, attempt: int, delivery_id: str | None = None) -> Result:
         parsed = self._parse(event.body)
@@ -152,8 +172,10 @@ class Router:
             return failure(f"bad command: {parsed.message}")
         if isinstance(parsed, TfCommand):
             assert self.terraform is not None
+            # /plan plans the head the writer saw when commenting, or nothing (TerraformRuns.plan)
+            sha = self._head_at_comment(event, target, delivery_id)[0] if parsed.name == "plan" else None
             return self.terraform.run(TfJob(parsed.name, event.repo, event.number, event.installation_id, event.author,
-                                            parsed.project, event.comment_id, attempt=attempt))
+                                            parsed.project, event.comment_id, head_sha=sha, attempt=attempt))
         assert isinstance(parsed, Command)
         return self.runners[parsed.name](CommentJob(event, parsed, target, attempt, delivery_id))
 
@@ -162,15 +184,20 @@ class Router:
         job.target.updater.reply(job.event.comment_id, body, check_existing=job.attempt > 1)
         return success("help")
 
-    def _up(self, job: CommentJob) -> Result:
-        # Bound to the head when the writer asked: later pushes (a fork's above all) need another
-        # /preview up. GitHub's head is "now"; a push that arrived after the comment says what
-        # the head was before it.
-        sha, head_repo = job.target.updater.head()
-        if self.pushes_after is not None and job.delivery_id is not None:
-            later = self.pushes_after(serial_key(job.event) or "", job.delivery_id)
+    def _head_at_comment(self, event: CommentEvent, target: PullTarget, delivery_id: str | None) -> tuple[str, str | None]:
+        """The PR's head when the comment was made, not when its job runs: a command is bound to
+        what the writer saw (a fork's later pushes above all). GitHub's head is "now"; a push that
+        arrived after the comment says what the head was before it."""
+        sha, head_repo = target.updater.head()
+        if self.pushes_after is not None and delivery_id is not None:
+            later = self.pushes_after(serial_key(event) or "", delivery_id)
             if later:
                 sha = later[0][0]
+        return sha, head_repo
+
+    def _up(self, job: CommentJob) -> Result:
+        # bound to the head when the writer asked: later pushes need another /preview up
+        sha, head_repo = self._head_at_comment(job.event, job.target, job.delivery_id)
         note = None
         if head_repo != job.event.repo:
             note = (f"This pull request comes from a fork; commit {markdown.inline(sha[:12])} was approved for a "

@@ -101,12 +101,13 @@ class WebhookService:
             payload = json.loads(body)
             triage = self.router.triage(event, payload)
         except (ValueError, ConfigError) as err:
+            log.warning("delivery %s (%s) refused with 400: unreadable payload: %s", delivery_id, event, err)
             return _answer(400, f"unreadable payload: {err}")
         if event == "ping":
             return _answer(200, "pong", zen=payload.get("zen"))
         if triage.key is None:
             return _answer(200, "ignored", reason=triage.reason)
-        delivery = Delivery(id=delivery_id, event=event, key=triage.key, body=body)
+        delivery = Delivery(id=delivery_id, event=event, key=triage.key, body=body, dedupe=triage.dedupe)
         if not await asyncio.wrap_future(self.store.accept_later(delivery)):
             return _answer(200, "duplicate", delivery=delivery_id)
         if self.queue.synchronous:

@@ -21,15 +21,17 @@ from pathlib import Path
 from envctl.errors import EnvctlError, NotFound, Refused
 from envctl.github import markdown
 from envctl.github.client import GitHubClients
+from envctl.github.permissions import PermissionCache, team_member
 from envctl.github.pull_updater import PullInfo, PullUpdater
 from envctl.github.result import Result, failure, ignored, success
+from envctl.github.secrets import client_token, settings_secrets
 from envctl.github.settings import GitHubSettings
 from envctl.terraform import autoplan, service
 from envctl.terraform.checkout import Checkout
 from envctl.terraform.locks import Lock, LockStore, now_iso
 from envctl.terraform.projects import Project, select
 from envctl.terraform.render import ApplyView, PlanView, render_apply, render_plan
-from envctl.terraform.requirements import PullFacts, approved, unmet
+from envctl.terraform.requirements import Approval, PullFacts, approval, unmet
 from envctl.terraform.runner import PlanResult
 from envctl.terraform.settings import TerraformConfig
 
@@ -45,7 +47,7 @@ class TfJob:
     user: str
     project: str | None = None
     comment_id: int | None = None
-    head_sha: str | None = None  # autoplan: the push it is for
+    head_sha: str | None = None  # autoplan: the push it is for; /plan: the head when it was commented
     attempt: int = 1
 
 
@@ -57,6 +59,7 @@ class TerraformRuns:
     def __init__(self, settings: GitHubSettings, clients: GitHubClients | None = None) -> None:
         self.settings = settings
         self.clients = clients or GitHubClients(settings)
+        self.permissions = PermissionCache(settings.permission_cache_s)  # whose reviews count
 
     # --- plumbing -------------------------------------------------------------------------------
 
@@ -87,27 +90,34 @@ class TerraformRuns:
         repo = service.Repo.open(checkout.path, base / "work", config)
         return checkout, repo, service.lock_store(config, self.settings.state_dir)
 
+    def _secrets(self, updater: PullUpdater) -> list[str]:
+        """What this worker holds: settings' secrets and the token PyGithub (and git) use right now."""
+        return [*settings_secrets(self.settings), *filter(None, [client_token(updater.gh)])]
+
     def _updater(self, job: TfJob) -> PullUpdater:
-        return PullUpdater(self.clients.for_installation(job.installation_id), job.repo, job.number)
+        return PullUpdater(self.clients.for_installation(job.installation_id), job.repo, job.number,
+                           settings_secrets(self.settings))
 
     def _reply(self, updater: PullUpdater, job: TfJob, text: str) -> None:
         if job.comment_id is not None:
             body = markdown.render_reply(job.comment_id, job.user, text)
             updater.reply(job.comment_id, body, check_existing=job.attempt > 1)
         else:
-            updater._issue().create_comment(markdown.truncate(text))
+            updater.comment(text)
 
     def run(self, job: TfJob) -> Result:
         handler = {"plan": self.plan, "autoplan": self.plan, "apply": self.apply, "unlock": self.unlock,
                    "closed": self.closed}[job.op]
         updater = self._updater(job)
         try:
-            return handler(job, updater)
+            result = handler(job, updater)
         except EnvctlError as err:  # expected: refused, not found, git or terraform said no
             text = err.message + (f"\n\nHint: {err.hint}" if err.hint else "")
             if job.op != "autoplan" or not isinstance(err, Refused):
                 self._reply(updater, job, "that did not work:\n\n" + markdown.fenced(text))
-            return failure(f"{job.op}: {err.message}")
+            result = failure(f"{job.op}: {err.message}")
+        # the summary is logged and kept in the delivery store: no secret there either
+        return Result(result.kind, updater.redact(result.summary))
 
     # --- plan -----------------------------------------------------------------------------------
 
@@ -121,6 +131,10 @@ class TerraformRuns:
                 return ignored(f"head moved to {info.head_sha[:12]}; its own push event plans it")
             if info.head_repo != job.repo:
                 return ignored("pull requests from forks are planned only on a writer's /plan")
+        elif job.head_sha and job.head_sha != info.head_sha:
+            raise Refused(f"the pull request's head moved from {job.head_sha[:12]} to {info.head_sha[:12]} after "
+                          "`/plan` was commented, so envctl did not plan code nobody asked for",
+                          "read the new commits, then comment `/plan` again")
         checkout, repo, locks = self._open(job, updater, info)
         if job.project is not None:
             selected = select(repo.projects, job.project)
@@ -144,7 +158,7 @@ class TerraformRuns:
             held = taken.lock
             updater.upsert_parts("plan", project.name, [self._locked_body(project, held)])
             updater.set_status(sha, "failure", status_context(project.name), f"locked by #{held.pull}")
-        results = service.plan(repo, mine, lambda _: sha, job.user)
+        results = service.plan(repo, mine, lambda _: sha, job.user, secrets=self._secrets(updater))
         for result in results:
             self._report_plan(updater, result, sha)
         failed = [r.project.name for r in results if not r.ok]
@@ -191,7 +205,7 @@ class TerraformRuns:
             selected = [p for p in repo.projects if repo.plans.load(p) is not None]
             if not selected:
                 raise NotFound("there is no saved plan to apply in this pull request", "comment `/plan` first")
-        facts = PullFacts(approved(info.reviews), info.mergeable, checkout.undiverged())
+        undiverged = checkout.undiverged()
         applied, failed = [], []
         for project in selected:
             if repo.plans.load(project) is None:
@@ -202,11 +216,14 @@ class TerraformRuns:
                 who = f"pull request #{held.pull}" if held else "nobody (it was released)"
                 raise Refused(f"{project.name} is locked by {who}, so this pull request's plan may not be applied",
                               f"comment `/plan {project.name}` to take the lock and plan again")
+            repo.plans.checked(project, info.head_sha)  # a stale plan first: `/plan` again is the answer then
+            facts = PullFacts(self._approval(updater, job, info, project), info.mergeable_state, undiverged)
             reasons = unmet(project.apply_requirements, facts)
             if reasons:
-                raise Refused(f"{project.name} cannot be applied yet: " + "; ".join(reasons),
-                              "apply requirements come from envctl.yaml on the base branch")
-            result = service.apply(repo, project, info.head_sha)
+                raise Refused(f"{project.name} cannot be applied yet: requirement " + "; requirement ".join(reasons),
+                              "apply requirements come from envctl.yaml on the base branch "
+                              f"({', '.join(project.apply_requirements)})")
+            result = service.apply(repo, project, info.head_sha, secrets=self._secrets(updater))
             if result.ok:
                 locks.release(job.repo, project.dir, project.workspace, job.number)
                 note = f"🔓 The lock on `{project.name}` is released."
@@ -224,6 +241,13 @@ class TerraformRuns:
         if failed:
             return failure(f"apply failed: {', '.join(failed)}" + (f" (applied: {', '.join(applied)})" if applied else ""))
         return success(f"applied {', '.join(applied)} at {info.head_sha[:12]}")
+
+    def _approval(self, updater: PullUpdater, job: TfJob, info: PullInfo, project: Project) -> Approval:
+        if "approved" not in project.apply_requirements:
+            return Approval(True, "not required")
+        return approval(info.reviews, info.head_sha, project.approvals, project.approval_teams,
+                        may_write=lambda login: self.permissions.may_run(updater.gh, job.repo, login)[0],
+                        in_team=lambda team, login: team_member(updater.gh, job.repo, team, login))
 
     # --- unlock / closed ------------------------------------------------------------------------
 

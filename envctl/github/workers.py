@@ -23,6 +23,7 @@ from dataclasses import asdict
 
 from envctl.github.jobs import RetryLater
 from envctl.github.result import Result
+from envctl.github.secrets import install_log_redaction, settings_secrets
 from envctl.github.settings import GitHubSettings
 from envctl.github.terraform import TerraformRuns, TfJob
 
@@ -41,7 +42,9 @@ def _child_init(settings_json: str, log_level: int) -> None:
     # small machine the webhook keeps one to answer GitHub with (an operator's own setting wins)
     os.environ.setdefault("GOMAXPROCS", "1")
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s[worker]: %(message)s")
-    _runs = TerraformRuns(GitHubSettings.model_validate_json(settings_json))
+    settings = GitHubSettings.model_validate_json(settings_json)
+    install_log_redaction(settings_secrets(settings))
+    _runs = TerraformRuns(settings)
 
 
 def _child_run(job: dict[str, object]) -> tuple[str, str, str, float]:

@@ -14,7 +14,9 @@ tests/integration/terraform/test_driver_traps.py that fails without this wrapper
 4. `cmd()` logs terraform's stderr at WARNING and stdout at DEBUG through the `python_terraform`
    logger: unredacted secrets into envctl's logs. Our `cmd()` logs nothing but the command name.
 5. `cmd()` copies os.environ and takes no per-call environment, so concurrent projects cannot
-   each have their own TF_DATA_DIR (their inits would race in one `.terraform`). Ours takes `env`.
+   each have their own TF_DATA_DIR (their inits would race in one `.terraform`), and a pull
+   request's terraform would see envctl's own credentials. Ours takes `env`: the allowlist of
+   environment.py plus the project's credentials for the phase.
 6. `cmd()` re-reads and parses `terraform.tfstate` after every successful command (time, and the
    state's secrets held in memory) and decodes output as strict UTF-8; ours does neither, and adds
    a timeout that stops terraform's whole process group.
@@ -35,6 +37,7 @@ import orjson
 from python_terraform import IsFlagged, Terraform
 
 from envctl.errors import EnvctlError, Timeout
+from envctl.terraform.environment import terraform_env
 from envctl.terraform.redaction import Redactor
 
 log = logging.getLogger("envctl.terraform.driver")
@@ -98,11 +101,10 @@ class Driver:
     """One project's terraform: a working dir, its own TF_DATA_DIR, a redactor for what comes back."""
 
     def __init__(self, working_dir: Path, data_dir: Path, redactor: Redactor, timeout_s: float = 1800.0,
-                 binary: str = "terraform", extra_env: dict[str, str] | None = None) -> None:
+                 binary: str = "terraform", credentials: dict[str, str] | None = None) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **(extra_env or {}), "TF_DATA_DIR": str(data_dir), "TF_IN_AUTOMATION": "1",
-               "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1"}
-        env.pop("TF_WORKSPACE", None)  # the workspace is the project's, selected explicitly
+        # never os.environ: the code may be a pull request's, and it can print its environment
+        env = terraform_env(credentials or {}, str(data_dir))
         self.working_dir = working_dir
         self.redactor = redactor
         self.tf = _Terraform(working_dir, env, timeout_s, binary)

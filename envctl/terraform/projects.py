@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from envctl.errors import ConfigError, NotFound
-from envctl.terraform.settings import DEFAULT_WHEN_MODIFIED, ProjectConfig, Requirement, TerraformConfig
+from envctl.terraform.settings import (
+    DEFAULT_REQUIREMENTS,
+    DEFAULT_WHEN_MODIFIED,
+    ProjectConfig,
+    Requirement,
+    TerraformConfig,
+)
 
 SKIP_DIRS = {".git", ".terraform", ".venv", "node_modules", "__pycache__"}
 _MODULE = re.compile(r'^\s*module\s+"[^"]*"\s*\{', re.MULTILINE)
@@ -29,9 +35,13 @@ class Project:
     dir: str  # relative to the repository root, posix, "." for the root
     workspace: str = "default"
     when_modified: tuple[str, ...] = DEFAULT_WHEN_MODIFIED
-    apply_requirements: tuple[Requirement, ...] = ()
+    apply_requirements: tuple[Requirement, ...] = DEFAULT_REQUIREMENTS
     autoplan: bool = True
     modules: tuple[str, ...] = field(default=(), compare=False)  # local module dirs, transitively
+    approvals: int = field(default=1, compare=False)  # approving reviews needed for `approved`
+    approval_teams: tuple[str, ...] = field(default=(), compare=False)  # only their members count
+    plan_env: tuple[tuple[str, str], ...] = field(default=(), compare=False)  # (TARGET, SOURCE) for plans
+    apply_env: tuple[tuple[str, str], ...] = field(default=(), compare=False)  # ... and for applies
 
     @property
     def key(self) -> tuple[str, str]:
@@ -81,22 +91,29 @@ def local_module_dirs(root: Path, rel_dir: str) -> list[str]:
     return sorted(seen)
 
 
-def discover(root: Path) -> list[str]:
-    """Every directory under `root` with .tf files, relative, sorted."""
+def discover(root: Path, recursive: bool = True) -> list[str]:
+    """Every directory under `root` with .tf files, relative, sorted.
+
+    Never beyond `root`: symlinks are not followed and a directory holding its own `.git` is
+    another repository, not ours. With recursive=False (outside any repository) only `root`
+    itself counts: from a shared directory such as /tmp, its subdirectories are other people's."""
+    if not recursive:
+        return ["."] if _tf_files(root) else []
     found = []
     for current, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith(".")
+                         and not os.path.exists(os.path.join(current, d, ".git")))
         if any(f.endswith((".tf", ".tf.json")) for f in files):
             rel = os.path.relpath(current, root).replace(os.sep, "/")
             found.append(rel)
     return sorted(found)
 
 
-def load_projects(root: Path, config: TerraformConfig) -> list[Project]:
+def load_projects(root: Path, config: TerraformConfig, recursive: bool = True) -> list[Project]:
     if config.projects is not None:
         configured = config.projects
     else:
-        dirs = discover(root)
+        dirs = discover(root, recursive)
         used_as_module = {m for d in dirs for m in local_module_dirs(root, d)}
         configured = [ProjectConfig(name=d if d != "." else "root", dir=d) for d in dirs if d not in used_as_module]
     projects = []
@@ -104,10 +121,15 @@ def load_projects(root: Path, config: TerraformConfig) -> list[Project]:
         if not _tf_files(root / pc.dir):
             raise ConfigError(f"terraform project {pc.name!r}: {pc.dir} has no .tf files",
                               "fix terraform.projects[].dir in envctl.yaml")
+        requirements = config.default_apply_requirements if pc.apply_requirements is None else pc.apply_requirements
+        approvals = pc.approvals or config.approvals
+        credentials = pc.credentials or config.credentials
         projects.append(Project(
             name=pc.name, dir=pc.dir, workspace=pc.workspace, when_modified=tuple(pc.when_modified),
-            apply_requirements=tuple(pc.apply_requirements or config.default_apply_requirements),
-            autoplan=pc.autoplan, modules=tuple(local_module_dirs(root, pc.dir)),
+            apply_requirements=tuple(requirements), autoplan=pc.autoplan,
+            modules=tuple(local_module_dirs(root, pc.dir)), approvals=approvals.count,
+            approval_teams=tuple(approvals.teams), plan_env=tuple(sorted(credentials.plan.items())),
+            apply_env=tuple(sorted(credentials.apply.items())),
         ))  # fmt: skip
     return projects
 
@@ -122,7 +144,7 @@ def select(projects: list[Project], name: str | None = None, directory: str | No
     else:
         wanted = posixpath.normpath(str(directory).strip("/") or ".")
         chosen = [p for p in projects if p.dir == wanted]
-        what = f"a project in {wanted!r}"
+        what = f"project in {wanted!r}"
     if not chosen:
         names = ", ".join(p.name for p in projects) or "(none)"
         raise NotFound(f"there is no {what}", f"projects: {names}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +19,7 @@ from typing import Any
 
 from envctl.errors import EnvctlError
 from envctl.terraform.driver import Driver
+from envctl.terraform.environment import held_secrets, resolve
 from envctl.terraform.projects import Project
 from envctl.terraform.redaction import Redactor, sensitive_values
 from envctl.terraform.settings import TerraformConfig
@@ -75,12 +76,15 @@ WorkDir = Callable[[Project], Path]
 
 
 def plan_project(root: Path, project: Project, work_dir: Path, config: TerraformConfig,
-                 refresh_only: bool = False, extra_env: dict[str, str] | None = None) -> PlanResult:
-    started = time.perf_counter()
-    redactor = Redactor(config.redact_patterns)
-    result = PlanResult(project, redactor=redactor, started_at=time.monotonic())
+                 refresh_only: bool = False, secrets: Iterable[str] = ()) -> PlanResult:
+    """`secrets`: what envctl holds besides the project's credentials (its GitHub token, ...)."""
+    started, began = time.perf_counter(), time.monotonic()
+    credentials = resolve(dict(project.plan_env))  # the plan set only: apply's never reaches a plan
+    held = [*secrets, *credentials.values(), *resolve(dict(project.apply_env)).values()]
+    redactor = Redactor(config.redact_patterns, secrets=held_secrets(extra=held))
+    result = PlanResult(project, redactor=redactor, started_at=began)
     plan_file = work_dir / PLAN_FILE
-    driver = Driver(root / project.dir, work_dir / "tfdata", redactor, config.timeout_s, extra_env=extra_env)
+    driver = Driver(root / project.dir, work_dir / "tfdata", redactor, config.timeout_s, credentials=credentials)
     try:
         plan_file.unlink(missing_ok=True)
         driver.init()
@@ -102,12 +106,13 @@ def plan_project(root: Path, project: Project, work_dir: Path, config: Terraform
 
 
 def plan_projects(root: Path, projects: list[Project], work_dir: WorkDir, config: TerraformConfig,
-                  refresh_only: bool = False, extra_env: dict[str, str] | None = None,
+                  refresh_only: bool = False, secrets: Iterable[str] = (),
                   on_done: Callable[[PlanResult], None] | None = None) -> list[PlanResult]:
     """Plan independent projects in parallel (at most config.parallelism at once), in input order."""
+    secrets = tuple(secrets)
 
     def one(project: Project) -> PlanResult:
-        result = plan_project(root, project, work_dir(project), config, refresh_only, extra_env)
+        result = plan_project(root, project, work_dir(project), config, refresh_only, secrets)
         if on_done is not None:
             on_done(result)
         return result

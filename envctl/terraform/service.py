@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import yaml
 
 from envctl.errors import ConfigError, EnvctlError
 from envctl.terraform.driver import Driver
+from envctl.terraform.environment import held_secrets, resolve
 from envctl.terraform.locks import FileLockStore, LockStore
 from envctl.terraform.plans import PlanStore
 from envctl.terraform.projects import SKIP_DIRS, Project, load_projects
@@ -76,6 +77,12 @@ def source_fingerprint(root: Path, project: Project) -> str:
     return "tree-" + digest.hexdigest()[:40]
 
 
+def credential_values(repo: Repo) -> list[str]:
+    """Every project's plan and apply credentials: secrets envctl holds (any terraform process
+    that reads envctl's own /proc/<pid>/environ sees them all)."""
+    return [v for p in repo.projects for env in (p.plan_env, p.apply_env) for v in resolve(dict(env)).values()]
+
+
 @dataclass
 class Repo:
     root: Path
@@ -84,15 +91,19 @@ class Repo:
     plans: PlanStore
 
     @classmethod
-    def open(cls, root: Path, work: Path, config: TerraformConfig) -> Repo:
+    def open(cls, root: Path, work: Path, config: TerraformConfig, recursive: bool = True) -> Repo:
+        """`recursive`: look for projects below `root` (a repository), or in `root` only."""
         root = root.resolve()  # terraform runs in the project dir: every path handed to it is absolute
-        return cls(root, config, load_projects(root, config), PlanStore(work.resolve()))
+        return cls(root, config, load_projects(root, config, recursive), PlanStore(work.resolve()))
 
 
 def plan(repo: Repo, selected: list[Project], head_sha: Callable[[Project], str], user: str,
-         on_done: Callable[[PlanResult], None] | None = None) -> list[PlanResult]:
-    """Plan `selected` in parallel and save each successful plan for a later apply."""
-    results = plan_projects(repo.root, selected, repo.plans.work_dir, repo.config, on_done=on_done)
+         on_done: Callable[[PlanResult], None] | None = None, secrets: Iterable[str] = ()) -> list[PlanResult]:
+    """Plan `selected` in parallel and save each successful plan for a later apply.
+
+    `secrets`: values envctl holds beyond its environment's credentials (an installation token)."""
+    results = plan_projects(repo.root, selected, repo.plans.work_dir, repo.config, on_done=on_done,
+                            secrets=[*secrets, *credential_values(repo)])
     for result in results:
         if result.ok and result.plan_sha256:
             assert result.summary is not None
@@ -116,16 +127,17 @@ class ApplyResult:
                 "timings": {"terraform_s": round(self.terraform_s, 4), "total_s": round(self.total_s, 4)}}
 
 
-def apply(repo: Repo, project: Project, head_sha: str) -> ApplyResult:
+def apply(repo: Repo, project: Project, head_sha: str, secrets: Iterable[str] = ()) -> ApplyResult:
     """Apply the saved plan of `project` (Refused/NotFound when it is missing or stale).
 
     A failed apply is a result, not an exception: the caller keeps the lock and says so.
     """
     started = time.perf_counter()
     _, plan_file = repo.plans.checked(project, head_sha)
-    redactor = Redactor(repo.config.redact_patterns)
+    credentials = resolve(dict(project.apply_env))
+    redactor = Redactor(repo.config.redact_patterns, secrets=held_secrets(extra=[*secrets, *credential_values(repo)]))
     work = repo.plans.work_dir(project)
-    driver = Driver(repo.root / project.dir, work / "tfdata", redactor, repo.config.timeout_s)
+    driver = Driver(repo.root / project.dir, work / "tfdata", redactor, repo.config.timeout_s, credentials=credentials)
     try:
         redactor.add(sensitive_values(driver.show_json(plan_file)))  # so the apply output is redacted too
         output = redactor(driver.apply(plan_file, repo.config.lock_timeout))

@@ -6,7 +6,11 @@
           dir: terraform/preview
           workspace: default
           when_modified: ["*.tf", "*.tfvars"]       # globs relative to dir; local modules count too
-          apply_requirements: [approved, mergeable, undiverged]
+          apply_requirements: [approved, mergeable, undiverged]   # the default; [] turns them off
+          approvals: {count: 2, teams: [sre]}   # or `approvals: 2`; default 1 from anyone with write
+          credentials:                          # TARGET: SOURCE, copied from envctl's environment
+            plan:  {AWS_ACCESS_KEY_ID: APP_RO_AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: APP_RO_AWS_SECRET}
+            apply: {AWS_ACCESS_KEY_ID: APP_RW_AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: APP_RW_AWS_SECRET}
       parallelism: 4                 # projects planned at once
       lock_timeout: 60s              # terraform's own state lock (-lock-timeout)
       redact_patterns: ['corp_[A-Za-z0-9]{20}']   # on top of the built-in token/key patterns
@@ -24,7 +28,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from envctl.terraform.environment import is_envctl_credential
+
 Requirement = Literal["approved", "mergeable", "undiverged"]
+DEFAULT_REQUIREMENTS: tuple[Requirement, ...] = ("approved", "mergeable", "undiverged")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+RESERVED_TARGETS = {"TF_DATA_DIR", "TF_WORKSPACE", "TF_IN_AUTOMATION", "TF_INPUT", "TF_CLI_CONFIG_FILE", "PATH", "HOME"}
+TEAM = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9-]{0,38}/)?[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
 DEFAULT_WHEN_MODIFIED = ("*.tf", "*.tf.json", "*.tfvars", "*.tfvars.json", ".terraform.lock.hcl")
 
@@ -41,12 +51,70 @@ def _relative_dir(value: str) -> str:
     return str(path)
 
 
+def _env_map(value: object, phase: str) -> dict[str, str]:
+    """`[NAME, ...]` (same name on both sides) or `{TARGET: SOURCE}`, checked."""
+    if value is None:
+        return {}
+    if isinstance(value, list):
+        value = {str(v): str(v) for v in value}
+    if not isinstance(value, dict):
+        wrong = f"credentials.{phase} must be a list of variable names or a TARGET: SOURCE mapping"
+        raise ValueError(wrong)  # noqa: TRY004 - pydantic reports a ValueError as the field's error
+    out = {}
+    for target, source in value.items():
+        target, source = str(target), str(source)
+        for name in (target, source):
+            if not ENV_NAME.match(name):
+                raise ValueError(f"credentials.{phase}: {name!r} is not an environment variable name")
+        if is_envctl_credential(source) or is_envctl_credential(target):
+            raise ValueError(f"credentials.{phase}: {source if is_envctl_credential(source) else target} is one of "
+                             "envctl's own credentials and never reaches terraform; give terraform its own variable")
+        if target in RESERVED_TARGETS:
+            raise ValueError(f"credentials.{phase}: envctl sets {target} itself")
+        out[target] = source
+    return out
+
+
+class Credentials(_Section):
+    """Which of envctl's environment variables terraform gets, per phase (plan gets only `plan`)."""
+
+    plan: dict[str, str] = Field(default_factory=dict)
+    apply: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("plan", "apply", mode="before")
+    @classmethod
+    def _map(cls, v: object, info: object) -> dict[str, str]:
+        return _env_map(v, getattr(info, "field_name", "plan"))
+
+
+class Approvals(_Section):
+    """N approving reviews on the current head, by writers; with `teams`, only their members count."""
+
+    count: int = Field(default=1, ge=1, le=20)
+    teams: list[str] = Field(default_factory=list)  # "slug" (the repository owner's org) or "org/slug"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, v: object) -> object:
+        return {"count": v} if isinstance(v, int) and not isinstance(v, bool) else v
+
+    @field_validator("teams")
+    @classmethod
+    def _teams(cls, v: list[str]) -> list[str]:
+        for team in v:
+            if not TEAM.match(team):
+                raise ValueError(f"team {team!r}: write the team's slug, or org/slug")
+        return v
+
+
 class ProjectConfig(_Section):
     name: str
     dir: str
     workspace: str = "default"
     when_modified: list[str] = Field(default_factory=lambda: list(DEFAULT_WHEN_MODIFIED))
-    apply_requirements: list[Requirement] = Field(default_factory=list)
+    apply_requirements: list[Requirement] | None = None  # None: terraform.default_apply_requirements
+    approvals: Approvals | None = None  # None: terraform.approvals
+    credentials: Credentials | None = None  # None: terraform.credentials
     autoplan: bool = True
 
     @field_validator("name")
@@ -81,7 +149,9 @@ class TerraformConfig(_Section):
     timeout_s: float = Field(default=1800.0, gt=0)  # one terraform command, then it is stopped
     redact_patterns: list[str] = Field(default_factory=list)
     locks: LockSettings = LockSettings()
-    default_apply_requirements: list[Requirement] = Field(default_factory=list)
+    default_apply_requirements: list[Requirement] = Field(default_factory=lambda: list(DEFAULT_REQUIREMENTS))
+    approvals: Approvals = Approvals()
+    credentials: Credentials = Credentials()
 
     @field_validator("lock_timeout")
     @classmethod

@@ -2,8 +2,9 @@
 
 It serves the endpoints envctl uses, with bodies built from GitHub's recorded response shapes
 (github_data/, from octokit, MIT), records every request so tests can assert on what was posted,
-and can be told a user's permission, a pull request's head, and to answer the next requests with
-a 403 secondary rate limit carrying Retry-After.
+and can be told a user's permission, a pull request's head and merge state, reviews (each on a
+commit), team memberships, and to answer the next requests with a 403 secondary rate limit
+carrying Retry-After. What the Terraform endpoints cannot catch is listed in github_terraform.py.
 
     fake = FakeGitHub(); fake.start()
     Github(auth=Auth.Token(fake.token), base_url=fake.url)
@@ -80,6 +81,7 @@ class FakeGitHub(WorkflowRunRoutes, TerraformRoutes):
         self.statuses: dict[int, list[dict[str, Any]]] = {}
         self.commit_statuses: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (repo, sha) -> oldest first
         self.issues: dict[tuple[str, int], dict[str, Any]] = {}  # real issues (not pull requests)
+        self.teams: dict[tuple[str, str], dict[str, str]] = {}  # (org, slug) -> login -> state
         self.rate_limits: list[RateLimitRule] = []
         self.holds: list[tuple[float, Callable[[str, str], bool]]] = []  # answer the next match late
         self.app: tuple[str, str] | None = None  # (app id, PEM public key)
@@ -137,18 +139,24 @@ class FakeGitHub(WorkflowRunRoutes, TerraformRoutes):
             self.permissions[(repo.lower(), login.lower())] = (permission, role_name or permission)
 
     def add_pull(self, repo: str, number: int, head_sha: str, head_repo: str | None = None,
-                 author: str = "octocat", base_ref: str = "master", mergeable: bool | None = None) -> None:
+                 author: str = "octocat", base_ref: str = "master", mergeable: bool | None = None,
+                 mergeable_state: str | None = None) -> None:
+        """A pull request; `mergeable_state` defaults to what `mergeable` implies (True: clean,
+        False: dirty, None: unknown); tests set blocked, behind, unstable... themselves."""
         with self.lock:
             old = self.pulls.get((repo, number), {})
+            state = mergeable_state or {True: "clean", False: "dirty", None: "unknown"}[mergeable]
             self.pulls[(repo, number)] = {"head_sha": head_sha, "head_repo": head_repo or repo, "author": author,
-                                          "base_ref": base_ref, "mergeable": mergeable,
+                                          "base_ref": base_ref, "mergeable": mergeable, "mergeable_state": state,
                                           "reviews": old.get("reviews", [])}
 
-    def add_review(self, repo: str, number: int, login: str, state: str = "APPROVED") -> None:
-        """A submitted review (APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED) on the PR's current head."""
+    def add_review(self, repo: str, number: int, login: str, state: str = "APPROVED",
+                   commit_id: str | None = None) -> None:
+        """A submitted review (APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED) on `commit_id`,
+        by default the PR's current head. Reviews are listed in submission order, as GitHub does."""
         with self.lock:
             pull = self.pulls[(repo, number)]
-            pull["reviews"].append({"login": login, "state": state, "commit_id": pull["head_sha"]})
+            pull["reviews"].append({"login": login, "state": state, "commit_id": commit_id or pull["head_sha"]})
 
     def rate_limit_next(self, times: int = 1, retry_after: int = 1,
                         matches: Callable[[str, str], bool] = lambda _m, _p: True, primary: bool = False) -> None:
@@ -356,7 +364,7 @@ class FakeGitHub(WorkflowRunRoutes, TerraformRoutes):
         data["head"]["sha"] = pull["head_sha"]
         data["base"]["ref"] = pull.get("base_ref", data["base"]["ref"])
         data["mergeable"] = pull.get("mergeable")
-        data["mergeable_state"] = {True: "clean", False: "dirty", None: "unknown"}[pull.get("mergeable")]
+        data["mergeable_state"] = pull.get("mergeable_state") or "unknown"
         data["head"]["repo"] = self._repo_obj(pull["head_repo"])
         data["base"]["repo"] = self._repo_obj(repo)
         return 200, data, {}

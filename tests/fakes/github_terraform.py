@@ -6,15 +6,26 @@ Added for Terraform on pull requests (issue 11):
     GET    /repos/{o}/{r}/commits/{sha}              "Get a commit" (PyGithub completes a Commit with it)
     POST   /repos/{o}/{r}/statuses/{sha}             "Create a commit status" (envctl/plan: NAME)
     GET    /repos/{o}/{r}/commits/{sha}/statuses     "List commit statuses for a reference"
-    GET    /repos/{o}/{r}/pulls/{n}/reviews          "List reviews for a pull request" (apply requirement)
+    GET    /repos/{o}/{r}/pulls/{n}/reviews          "List reviews for a pull request" (apply requirement;
+                                                      each review carries the commit_id it was made on)
+    GET    /orgs/{org}/teams/{slug}/memberships/{u}  "Get team membership for a user" (approvals.teams):
+                                                      200 {url, role, state} or 404 when not a member
     GET    /repos/{o}/{r}/issues                     "List repository issues" (state, labels filters)
     POST   /repos/{o}/{r}/issues, PATCH .../issues/{n}   drift issues: create, edit, close
 
-Shapes: status.json and issue.json (octokit recordings); commits and reviews follow the fields
-GitHub documents for those endpoints. What it cannot catch: GitHub's combined-status rules (the
-fake keeps every status; tests read the latest per context), review dismissal by a push (tests add
-DISMISSED reviews themselves), label auto-creation on issue create (the fake accepts any label),
-and issue/PR number sharing beyond "the next free number".
+Shapes: status.json and issue.json (octokit recordings); commits, reviews and team memberships
+follow the fields GitHub documents for those endpoints; `mergeable_state` on "Get a pull request"
+is whatever the test set (add_pull), as GitHub's own docs list its values.
+
+What it cannot catch: GitHub's combined-status rules (the fake keeps every status; tests read
+the latest per context); review dismissal by a push when branch protection says so (tests add
+DISMISSED reviews themselves); how GitHub computes `mergeable_state` from branch protection,
+required checks and conflicts (tests set it: a real `clean` may mean something narrower or wider
+than our reading); team membership inherited from parent teams, and teams that see a private
+repository only through an org role (the fake answers exactly the memberships it was told);
+a collaborator permission that changes during a job (cached for a minute by envctl); label
+auto-creation on issue create (the fake accepts any label), and issue/PR number sharing beyond
+"the next free number".
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ TERRAFORM_ROUTES: list[tuple[str, str, str]] = [
     ("POST", r"/repos/(?P<repo>[^/]+/[^/]+)/statuses/(?P<sha>[0-9a-f]{40})", "_create_commit_status"),
     ("GET", r"/repos/(?P<repo>[^/]+/[^/]+)/commits/(?P<sha>[0-9a-f]{40})/statuses", "_list_commit_statuses"),
     ("GET", r"/repos/(?P<repo>[^/]+/[^/]+)/pulls/(?P<n>\d+)/reviews", "_list_reviews"),
+    ("GET", r"/orgs/(?P<org>[^/]+)/teams/(?P<slug>[^/]+)/memberships/(?P<login>[^/]+)", "_team_membership"),
     ("GET", r"/repos/(?P<repo>[^/]+/[^/]+)/issues", "_list_issues"),
     ("POST", r"/repos/(?P<repo>[^/]+/[^/]+)/issues", "_create_issue"),
     ("PATCH", r"/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<n>\d+)", "_edit_issue"),
@@ -56,6 +68,22 @@ class TerraformRoutes:
 
     commit_statuses: dict[tuple[str, str], list[dict[str, Any]]]
     issues: dict[tuple[str, int], dict[str, Any]]
+    teams: dict[tuple[str, str], dict[str, str]]  # (org, slug) -> login -> state (active | pending)
+
+    def set_team(self, org: str, slug: str, members: dict[str, str] | list[str]) -> None:
+        """The team's members: a list (all active) or login -> state ("active" or "pending")."""
+        if isinstance(members, list):
+            members = dict.fromkeys(members, "active")
+        with self.lock:
+            self.teams[(org.lower(), slug.lower())] = {k.lower(): v for k, v in members.items()}
+
+    def _team_membership(self, rec: Recorded, org: str, slug: str, login: str) -> tuple[int, Any, dict[str, str]]:
+        state = self.teams.get((org.lower(), slug.lower()), {}).get(login.lower())
+        if state is None:
+            raise _reply(404, {"message": "Not Found",
+                               "documentation_url": "https://docs.github.com/rest/teams/members#get-team-membership-for-a-user"})
+        return 200, {"url": f"{self.url}/teams/{abs(hash(slug)) % 10**6}/memberships/{login}", "role": "member",
+                     "state": state}, {}
 
     # Shapes: status.json / issue.json (octokit recordings); commits and reviews follow the fields
     # GitHub documents for "Get a commit" and "List reviews for a pull request".

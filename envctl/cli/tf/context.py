@@ -12,6 +12,7 @@ from typing import Optional
 import typer
 
 from envctl.config import config_path
+from envctl.errors import NotFound
 from envctl.state import state_root
 from envctl.terraform.locks import LockStore, key_digest
 from envctl.terraform.projects import Project, select
@@ -23,14 +24,15 @@ RepoOption: str = typer.Option("local", "--repo", envvar="GITHUB_REPOSITORY",
                                help="owner/name the locks belong to (default: $GITHUB_REPOSITORY or local)")
 
 
-def _root() -> Path:
+def _root() -> tuple[Path, bool]:
+    """The repository's root, or the working directory (False) when there is no repository."""
     try:
         top = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, timeout=10)
         if top.returncode == 0 and top.stdout.strip():
-            return Path(top.stdout.strip())
+            return Path(top.stdout.strip()), True
     except OSError:
         pass
-    return Path.cwd()
+    return Path.cwd(), False
 
 
 @dataclass
@@ -38,19 +40,31 @@ class TfContext:
     repo: Repo
     locks: LockStore
     repo_name: str
+    in_repo: bool = True
 
     def select(self, project: str | None, directory: str | None) -> list[Project]:
         if directory is not None:
+            given = directory
             directory = os.path.relpath(Path(directory).resolve(), self.repo.root.resolve()).replace(os.sep, "/")
+            if directory == ".." or directory.startswith("../"):
+                where = "the repository" if self.in_repo else "the working directory"
+                raise NotFound(f"--dir {given} is outside {where} ({self.repo.root}), so it holds none of its projects",
+                               "run envctl from the repository that holds that directory")
         return select(self.repo.projects, project, directory)
 
 
 def open_context(repo_name: str = "local") -> TfContext:
-    root = _root()
+    root, in_repo = _root()
     explicit = os.environ.get("ENVCTL_CONFIG")
     config = config_from_file(config_path(explicit) if explicit else root / "envctl.yaml")
     work = state_root() / "terraform" / "local" / key_digest(str(root.resolve()))
-    return TfContext(Repo.open(root, work, config), lock_store(config, state_root()), repo_name)
+    # outside a repository only the working directory itself is searched, never below it
+    repo = Repo.open(root, work, config, recursive=in_repo)
+    if not repo.projects and not in_repo:
+        raise NotFound(f"no Terraform files in {root}: it is not inside a git repository, so envctl looks in this "
+                       "directory only, not in its subdirectories",
+                       "run envctl inside your repository, or in the directory that holds the .tf files")
+    return TfContext(repo, lock_store(config, state_root()), repo_name, in_repo)
 
 
 def local_user() -> str:

@@ -17,6 +17,8 @@ def test_locks_and_last_plan_per_project(tmp_path: Path) -> None:
     (tree / "network" / "main.tf").write_text('resource "terraform_data" "vpc" {\n  input = "10.0.0.0/16"\n}\n')
     (tree / "dns").mkdir()
     (tree / "dns" / "main.tf").write_text('resource "terraform_data" "zone" {\n  input = "example.test"\n}\n')
+    subprocess.run(["git", "init", "-q", str(tree)], check=True, capture_output=True, timeout=30)  # a repository:
+    # projects are found below its root (outside one, envctl tf looks in the working directory only)
     env = {**os.environ, "ENVCTL_STATE_DIR": str(state), "KUBECONFIG": str(tmp_path / "none")}
     plan = subprocess.run([sys.executable, "-m", "envctl", "tf", "plan", "--project", "network", "--output", "json"],
                           cwd=tree, env=env, capture_output=True, text=True, timeout=240)  # fmt: skip

@@ -130,6 +130,7 @@ def test_autoplan_apply_and_locks_through_the_webhook(
     git, states = repo
     webhook: RunningServer = server_factory(tf_settings)  # type: ignore[operator]
     fake_github.set_permission(REPO, "alice", "write")
+    fake_github.set_permission(REPO, "bob", "write")
     fake_github.set_permission(REPO, "mallory", "read")
 
     # PR 7 changes only the app: autoplan plans exactly `app`, takes its lock, sets its status
@@ -144,6 +145,7 @@ def test_autoplan_apply_and_locks_through_the_webhook(
     assert locks(tf_settings) == {"app": 7}
 
     # a reader may not apply; a writer applies exactly the saved plan, and the lock is released
+    fake_github.add_review(REPO, 7, "bob", "APPROVED")  # the default requirements: approved, mergeable, undiverged
     webhook.send("issue_comment", payloads.comment("/apply app", number=7, login="mallory", comment_id=71, repo=REPO))
     webhook.wait_idle(120)
     assert "Only collaborators with write" in fake_github.issue_comments(REPO, 7)[-1]["body"]
@@ -227,6 +229,7 @@ def test_apply_requirements_and_bad_commands(
     git, states = repo
     webhook: RunningServer = server_factory(tf_settings)  # type: ignore[operator]
     fake_github.set_permission(REPO, "alice", "write")
+    fake_github.set_permission(REPO, "bob", "write")
     sha = open_pull(fake_github, git, 12, {"infra/db/main.tf": db_tf(states, "17")})
 
     webhook.send("issue_comment", payloads.comment("/plan nope", number=12, comment_id=1, repo=REPO))
@@ -241,7 +244,7 @@ def test_apply_requirements_and_bad_commands(
 
     webhook.send("issue_comment", payloads.comment("/apply db", number=12, comment_id=4, repo=REPO))
     webhook.wait_idle(120)
-    assert "needs an approving review" in fake_github.issue_comments(REPO, 12)[-1]["body"]
+    assert "requirement `approved`: it needs 1 approving review" in fake_github.issue_comments(REPO, 12)[-1]["body"]
     assert not (states / "db.tfstate").exists()
 
     fake_github.add_review(REPO, 12, "bob", "APPROVED")
@@ -285,6 +288,7 @@ def test_a_failed_apply_keeps_the_lock_and_says_so(
     git, states = repo
     webhook: RunningServer = server_factory(tf_settings)  # type: ignore[operator]
     fake_github.set_permission(REPO, "alice", "write")
+    fake_github.set_permission(REPO, "bob", "write")
     failing = db_tf(states, "17") + ('resource "terraform_data" "migrate" {\n  provisioner "local-exec" {\n'
                                      '    command = "echo migration failed >&2; exit 3"\n  }\n}\n')
     sha = open_pull(fake_github, git, 31, {"infra/db/main.tf": failing})

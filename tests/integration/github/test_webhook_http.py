@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from envctl.github.markdown import REPLY_MARKER
 from envctl.github.signature import sign
 from tests.fakes import payloads
@@ -79,6 +81,47 @@ def test_a_replayed_delivery_does_nothing(webhook: RunningServer, fake_github: F
     assert first.status_code == 202
     assert replay.status_code == 200 and replay.json() == {"message": "duplicate", "delivery": "same-id"}
     assert len(fake_github.issue_comments(REPO, 3)) == 1
+
+
+def test_a_signed_body_replayed_under_a_new_delivery_id_runs_once(webhook: RunningServer, fake_github: FakeGitHub) -> None:
+    fake_github.add_pull(REPO, 3, "a" * 40)
+    body = json.dumps(help_comment()).encode()
+    first = webhook.send("issue_comment", body, delivery="original")
+    webhook.wait_idle()
+    replay = webhook.send("issue_comment", body, delivery="replayed-under-a-new-id")
+    webhook.wait_idle()
+    assert first.status_code == 202
+    assert replay.status_code == 200 and replay.json()["message"] == "duplicate"
+    assert len(fake_github.issue_comments(REPO, 3)) == 1
+    # another comment (another id) with the same text is a new command
+    again = help_comment()
+    again["comment"]["id"] += 1
+    assert webhook.send("issue_comment", again).status_code == 202
+
+
+@pytest.mark.parametrize("breaks", ["no comment.id", "comment.id a string", "issue a list", "no comment.user.login",
+                                    "labels without names"])
+def test_signed_deliveries_missing_fields_envctl_reads_are_400_with_a_log_line(
+    webhook: RunningServer, caplog: pytest.LogCaptureFixture, breaks: str,
+) -> None:
+    if breaks == "labels without names":
+        event, payload = "pull_request", payloads.pull_request("closed", repo=REPO)
+        payload["pull_request"]["labels"] = [{"color": "ededed"}]
+    else:
+        event, payload = "issue_comment", help_comment()
+        if breaks == "no comment.id":
+            del payload["comment"]["id"]
+        elif breaks == "comment.id a string":
+            payload["comment"]["id"] = "11"
+        elif breaks == "issue a list":
+            payload["issue"] = []
+        else:
+            del payload["comment"]["user"]["login"]
+    answer = webhook.send(event, payload, delivery=f"broken-{breaks}")
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["message"].startswith("unreadable payload: webhook payload")
+    assert f"broken-{breaks}" in caplog.text and "refused with 400" in caplog.text
+    assert webhook.service.store.counts() == {}
 
 
 def test_a_reader_is_refused_politely(webhook: RunningServer, fake_github: FakeGitHub) -> None:

@@ -40,8 +40,10 @@ class Cli:
 
 @pytest.fixture
 def code_dir(tmp_path: Path) -> Path:
+    """A git repository, as a user's code is: projects are found anywhere below its root."""
     path = tmp_path / "code"
     path.mkdir()
+    subprocess.run(["git", "init", "-q", str(path)], check=True, capture_output=True, timeout=30)
     return path
 
 

@@ -97,3 +97,45 @@ def test_bad_configuration_is_a_clear_error(cli: Cli, code_dir: Path) -> None:
     (code_dir / "envctl.yaml").write_text("terraform:\n  projects:\n    - name: x\n      dir: ../outside\n")
     bad = cli("tf", "plan")
     assert bad.code == 2 and "terraform.projects.0.dir" in bad.err and "inside the repository" in bad.err
+
+
+def test_outside_a_repository_only_the_working_directory_is_searched(cli: Cli, tmp_path: Path) -> None:
+    """From a shared directory such as /tmp, other people's subdirectories are never planned."""
+    shared = tmp_path / "shared"
+    for owner in ("someone", "someone-else"):
+        (shared / owner).mkdir(parents=True)
+        (shared / owner / "main.tf").write_text('resource "terraform_data" "theirs" {}\n')
+    outside = Cli(shared, [])
+    refused = outside("tf", "plan", "--output", "json")
+    assert refused.code == 3, refused.out + refused.err
+    said = " ".join(refused.err.split())
+    assert "not inside a git repository" in said and "not in its subdirectories" in said, said
+    assert not list(shared.rglob("*.tfplan")) and not list(shared.rglob(".terraform*"))
+
+    mine = Cli(shared / "someone", [])
+    planned = mine("tf", "plan", "--output", "json")
+    assert planned.code == 0, planned.err
+    assert [(p["name"], p["dir"]) for p in planned.json()["projects"]] == [("root", ".")]
+
+
+def test_a_dir_outside_the_repository_is_named_as_such(cli: Cli, code_dir: Path, tmp_path: Path) -> None:
+    write(code_dir, tmp_path / "states", FIRST)
+    (tmp_path / "x").mkdir()
+    outside = cli("tf", "plan", "--dir", str(tmp_path / "x"))
+    assert outside.code == 3
+    said = " ".join(outside.err.split())  # the terminal wraps long lines
+    assert f"--dir {tmp_path / 'x'} is outside the repository ({code_dir.resolve()})" in said, said
+    assert "no a project" not in said
+    missing = cli("tf", "plan", "--dir", "nowhere")
+    assert missing.code == 3 and "there is no project in 'nowhere'" in " ".join(missing.err.split()), missing.err
+
+
+def test_nested_repositories_are_not_searched(cli: Cli, code_dir: Path, tmp_path: Path) -> None:
+    write(code_dir, tmp_path / "states", FIRST)
+    (code_dir / "envctl.yaml").unlink()  # no project list: found by searching the repository
+    vendored = code_dir / "vendor" / "other-repo"
+    (vendored / ".git").mkdir(parents=True)
+    (vendored / "main.tf").write_text('resource "terraform_data" "not_ours" {}\n')
+    planned = cli("tf", "plan", "--output", "json")
+    assert planned.code == 0, planned.err
+    assert [p["dir"] for p in planned.json()["projects"]] == ["net"]

@@ -83,3 +83,40 @@ def test_select_matches_names_against_the_list_never_paths(repo: Path) -> None:
 def test_a_configured_dir_without_tf_files_is_a_clear_error(repo: Path) -> None:
     with pytest.raises(ConfigError, match="docs has no .tf files"):
         load_projects(repo, TerraformConfig(projects=[ProjectConfig(name="d", dir="docs")]))
+
+
+def test_requirements_approvals_and_credentials_default_from_the_terraform_section(repo: Path) -> None:
+    from envctl.terraform.service import config_from_text
+
+    config = config_from_text("""terraform:
+  approvals: 2
+  credentials: {plan: [AWS_PROFILE]}
+  projects:
+    - {name: a, dir: envs/a}
+    - name: b
+      dir: envs/b
+      apply_requirements: []
+      approvals: {count: 3, teams: [sre, other-org/platform]}
+      credentials:
+        plan: {AWS_ACCESS_KEY_ID: B_RO_KEY}
+        apply: {AWS_ACCESS_KEY_ID: B_RW_KEY}
+""")
+    a, b = load_projects(repo, config)
+    assert a.apply_requirements == ("approved", "mergeable", "undiverged")  # with none configured
+    assert (a.approvals, a.approval_teams, a.plan_env, a.apply_env) == (2, (), (("AWS_PROFILE", "AWS_PROFILE"),), ())
+    assert b.apply_requirements == () and (b.approvals, b.approval_teams) == (3, ("sre", "other-org/platform"))
+    assert b.plan_env == (("AWS_ACCESS_KEY_ID", "B_RO_KEY"),) and b.apply_env == (("AWS_ACCESS_KEY_ID", "B_RW_KEY"),)
+
+
+@pytest.mark.parametrize(("credentials", "says"), [
+    ("{plan: {GITHUB_TOKEN: MY_TOKEN}}", "GITHUB_TOKEN is one of envctl's own credentials"),
+    ("{apply: {TF_VAR_x: ENVCTL_WEBHOOK_SECRET}}", "ENVCTL_WEBHOOK_SECRET is one of envctl's own credentials"),
+    ("{plan: [ENVCTL_GITHUB_APP_PRIVATE_KEY]}", "never reaches terraform"),
+    ("{plan: {TF_DATA_DIR: X}}", "envctl sets TF_DATA_DIR itself"),
+    ("{plan: {'A B': X}}", "is not an environment variable name"),
+])  # fmt: skip
+def test_envctls_own_credentials_are_never_a_terraform_credential(credentials: str, says: str) -> None:
+    from envctl.terraform.service import config_from_text
+
+    with pytest.raises(ConfigError, match=says):
+        config_from_text(f"terraform:\n  projects:\n    - name: a\n      dir: a\n      credentials: {credentials}\n")

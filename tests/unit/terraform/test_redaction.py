@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from envctl.terraform.redaction import MASK, Redactor, sensitive_values
 
 PLAN = {
@@ -50,3 +52,40 @@ def test_short_values_are_not_treated_as_secrets() -> None:
 def test_data_redacts_nested_json_shapes() -> None:
     redact = Redactor(values=["top-secret"])
     assert redact.data({"a": ["top-secret", {"top-secret": 1}], "n": 3}) == {"a": [MASK, {MASK: 1}], "n": 3}
+
+
+def test_held_secrets_are_masked_in_every_encoding_at_any_offset() -> None:
+    import base64
+    import urllib.parse
+
+    secret = "tok+9Qz/7Wm=K3p 8Xv&2"
+    redactor = Redactor(secrets=[secret])
+    for lead in (b"", b"A", b"AB", b"ABC"):
+        stream = lead + b"KEY=" + secret.encode() + b"\0NEXT=1"
+        for encoded in (base64.b64encode(stream).decode(), base64.urlsafe_b64encode(stream).decode()):
+            masked = redactor(encoded)
+            assert "***" in masked
+            for offset in range(4):  # what is left decodes to no more than a sliver of the secret
+                left = masked.split("***")
+                assert all(secret.encode()[:6] not in base64.b64decode(part[offset:][: len(part[offset:]) // 4 * 4] + "",
+                                                                        altchars=b"-_" if "-" in encoded else None)
+                           for part in left if len(part) > offset)
+    assert redactor(stream.hex()).count("***") == 1 and redactor(stream.hex().upper()).count("***") == 1
+    for quoted in (urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret),
+                   urllib.parse.quote(secret, safe="").lower()):
+        assert secret not in urllib.parse.unquote_plus(redactor(f"x={quoted}&y=1"))
+    assert redactor(f'"env": "KEY={secret}\\u0000"') == '"env": "KEY=***\\u0000"'
+
+
+def test_log_records_are_redacted_whatever_handler_writes_them(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from envctl.github.secrets import install_log_redaction
+
+    install_log_redaction(["log-secret+/=value"])
+    logging.getLogger("envctl.anything").warning("token is %s", "log-secret+/=value")
+    try:
+        raise RuntimeError("failed with log-secret+/=value")
+    except RuntimeError:
+        logging.getLogger("envctl.other").exception("boom")
+    assert "log-secret+/=value" not in caplog.text and caplog.text.count("***") >= 2
