@@ -33,7 +33,7 @@ from envctl.config import Config, load_config
 from envctl.envs.converge import differences, refuse_differences
 from envctl.envs.model import EnvSpec, EnvStatus, ServerStatus, utcnow, validate_name
 from envctl.envs.ttl import expiry, extended
-from envctl.errors import EnvctlError, NotFound
+from envctl.errors import ConfigError, EnvctlError, NotFound
 from envctl.runtimes.base import Progress, no_progress
 from envctl.runtimes.local import launch, processes, releases
 from envctl.runtimes.local.launch import sim_status
@@ -64,6 +64,10 @@ class LocalRuntime:
         nothing changes when the request matches (crashed processes are restarted in place,
         the database kept), and a request that differs is refused naming what does change it.
         Holding the environment's lock throughout serialises concurrent `up`s of one name."""
+        if spec.chargers < 1 and spec.asks_for("chargers"):
+            # Locally the chargers are the environment: with none, "Ready" would say nothing.
+            raise ConfigError(f"--chargers must be at least 1 on the local runtime, got {spec.chargers}",
+                              "a charger-server alone is `envctl server`")  # fmt: skip
         with self._locked(spec.name):
             env_dir = self.env_dir(spec.name)
             if (env_dir / "env.json").exists():
