@@ -26,10 +26,12 @@ def up_progress(show: bool) -> Iterator[OnProgress]:
             task = bar.add_task("starting", total=1)
             yield lambda what, done, total: bar.update(task, description=what, completed=done, total=total)
     else:
-        yield _lines()
+        yield progress_lines()
 
 
-def _lines() -> OnProgress:
+def progress_lines() -> OnProgress:
+    """One line per step on stderr (a waiting step repeats at most every LINE_EVERY_S); usable
+    beside a live bar, which a second bar is not."""
     started = time.monotonic()
     last: dict[str, float | str] = {"what": "", "at": 0.0}
 

@@ -33,7 +33,7 @@ from envctl.config import Config, load_config
 from envctl.envs.converge import differences, refuse_differences
 from envctl.envs.model import EnvSpec, EnvStatus, ServerStatus, utcnow, validate_name
 from envctl.envs.ttl import expiry, extended
-from envctl.errors import ConfigError, EnvctlError, NotFound
+from envctl.errors import ConfigError, EnvctlError, NotFound, Refused
 from envctl.runtimes.base import Progress, no_progress
 from envctl.runtimes.local import launch, processes, releases
 from envctl.runtimes.local.launch import sim_status
@@ -68,6 +68,7 @@ class LocalRuntime:
             # Locally the chargers are the environment: with none, "Ready" would say nothing.
             raise ConfigError(f"--chargers must be at least 1 on the local runtime, got {spec.chargers}",
                               "a charger-server alone is `envctl server`")  # fmt: skip
+        self.check_replicas(spec.replicas, spec.chargers)
         with self._locked(spec.name):
             env_dir = self.env_dir(spec.name)
             if (env_dir / "env.json").exists():
@@ -80,6 +81,19 @@ class LocalRuntime:
             record.save(env_dir)
             version = spec.server_version or "v1"
             return self._bring_up(record, env_dir, spec.ready_timeout_s, progress, [(version, [])] * spec.replicas, True)
+
+    def check_replicas(self, replicas: int, chargers: int) -> None:
+        """Bound what `up` and `scale` start: one replica per charger at most, and envs.max_local_replicas."""
+        limit = self.config.envs.max_local_replicas
+        if replicas > limit:
+            raise Refused(
+                f"--replicas {replicas} is more than envs.max_local_replicas ({limit}): each replica is a process "
+                "on this machine",
+                f"ask for at most {limit}, or raise envs.max_local_replicas in envctl.yaml",
+            )
+        if replicas > max(chargers, 1):
+            raise Refused(f"--replicas {replicas} is more than the environment's {chargers} chargers",
+                          f"at most {max(chargers, 1)}: a replica beyond that has no charger to serve")  # fmt: skip
 
     def _converge(self, record: EnvRecord, spec: EnvSpec, progress: Progress) -> EnvStatus:
         refuse_differences(spec.name, differences(spec, self._running_spec(record)))
