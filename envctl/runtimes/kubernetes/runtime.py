@@ -91,27 +91,20 @@ class KubernetesRuntime:
             credentials=r.Credentials("", "", "", ""), subject={},
         )
         ns = self._claim(spec, r.render_namespace(values, templates), requester)
+        values = self._existing_values(values, spec, ns)
+
+        progress("applying manifests", 0, 1)
+        rolebinding = r.render_rolebinding(values, templates)
+        self.kube.apply(rolebinding)  # envctl's rights in the namespace: reading its ConfigMap needs them
         # An existing environment is converged, never reshaped by `up`: a request that differs is
         # refused naming the command that changes it, and what the request leaves out is kept.
         running = self._running_spec(ns)
         refuse_differences(spec.name, differences(spec, running))
         spec = replace(spec, **{k: v for k, v in running.items() if not spec.asks_for(k) and v is not None})
-        values = r.values_for(
-            spec, cfg, owner=requester, created_at=now,
-            expires_at=expiry(now, spec.ttl, cfg.envs.max_ttl),
+        values = self._existing_values(r.values_for(
+            spec, cfg, owner=requester, created_at=now, expires_at=values.expires_at,
             credentials=r.Credentials("", "", "", ""), subject={},
-        )
-        # An existing environment keeps its owner, birth and expiry (`envctl extend` moves that).
-        ann = ns["metadata"].get("annotations") or {}
-        values.owner = ann.get(naming.ANN_OWNER) or values.owner
-        values.created_at = parse_time(ann.get(naming.ANN_CREATED_AT)) or values.created_at
-        values.expires_at = parse_time(ann.get(naming.ANN_EXPIRES)) or values.expires_at
-        values.server_version = self._converged_version(spec, ns, ann)
-        values.subject = self.subject()
-
-        progress("applying manifests", 0, 1)
-        rolebinding = r.render_rolebinding(values, templates)
-        self.kube.apply(rolebinding)
+        ), spec, ns)  # fmt: skip
         self._refuse_mid_release(spec.name, values.namespace)  # before anything of it changes
         self.kube.apply(r.render_namespace(values, templates))
         values.credentials = self._credentials(values.namespace)
@@ -149,6 +142,16 @@ class KubernetesRuntime:
                     "raise --timeout if the fleet is large",
                 )
             time.sleep(0.25)
+
+    def _existing_values(self, values: r.Values, spec: EnvSpec, ns: Obj) -> r.Values:
+        """An existing environment keeps its owner, birth and expiry (`envctl extend` moves that)."""
+        ann = ns["metadata"].get("annotations") or {}
+        values.owner = ann.get(naming.ANN_OWNER) or values.owner
+        values.created_at = parse_time(ann.get(naming.ANN_CREATED_AT)) or values.created_at
+        values.expires_at = parse_time(ann.get(naming.ANN_EXPIRES)) or values.expires_at
+        values.server_version = self._converged_version(spec, ns, ann)
+        values.subject = self.subject()
+        return values
 
     def _running_spec(self, ns: Obj) -> dict[str, Any]:
         path = kind("ConfigMap").path(ns["metadata"]["name"], "envctl-config")

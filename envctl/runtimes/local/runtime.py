@@ -251,7 +251,7 @@ class LocalRuntime:
         path = self.envs_dir / f".{validate_name(name)}.lock"
         while True:
             self.envs_dir.mkdir(parents=True, exist_ok=True)
-            fh = open(path, "a")
+            fh = open(path, "a")  # noqa: SIM115 - held past this loop, closed in the finally below
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 if os.stat(path).st_ino == os.fstat(fh.fileno()).st_ino:
