@@ -8,8 +8,8 @@ import typer
 
 from envctl.cli.output import OutputFormat, OutputOption, emit, stdout, user_errors
 from envctl.envs.naming import env_name_for_pr
-from envctl.envs.ownership import current_owner
 from envctl.envs.service import down
+from envctl.release.identity import os_user
 
 
 def command(
@@ -24,7 +24,8 @@ def command(
     Refused while a release is in progress (--force aborts it first); release history is kept."""
     with user_errors(output):
         name = name or (env_name_for_pr(pr) if pr is not None else "dev")
-        removed = down(name, runtime, actor=current_owner(), force=force)
+        # The journal and an aborted release name who did it as the kernel says, not as $USER says.
+        removed = down(name, runtime, actor=os_user(), force=force)
         emit(
             output,
             {"name": name, "removed": removed},
