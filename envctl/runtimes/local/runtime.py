@@ -110,16 +110,20 @@ class LocalRuntime:
         starts: list[tuple[str, list[str]]], simulator: bool, replacing: list[str] | None = None,
     ) -> EnvStatus:  # fmt: skip
         """Start these replicas (and the simulator), then wait for every charger; the replicas in
-        `replacing` (dead) leave the record once their replacements are recorded."""
+        `replacing` (dead) leave the record once their replacements are recorded, and also when
+        a replacement failed: it is recorded (dead) in their place, for the next `up` to replace."""
         chargers = int(record.spec.get("chargers", 0))  # type: ignore[call-overload]
         total = len(starts) + int(simulator) + chargers
+        gone = set(replacing or [])
         try:
-            for i, (version, extra_args) in enumerate(starts):
-                progress(f"starting charger-server replica {i + 1}/{len(starts)}", i, total)
-                launch.start_replica(record, env_dir, version, extra_args)
-            if replacing:
-                record.replicas = [r for r in record.replicas if r.id not in replacing]
-                record.save(env_dir)
+            try:
+                for i, (version, extra_args) in enumerate(starts):
+                    progress(f"starting charger-server replica {i + 1}/{len(starts)}", i, total)
+                    launch.start_replica(record, env_dir, version, extra_args)
+            finally:
+                if gone:
+                    record.replicas = [r for r in record.replicas if r.id not in gone]
+                    record.save(env_dir)
             if simulator:
                 progress("starting simulator", len(starts), total)
                 launch.start_simulator(record, env_dir)
