@@ -68,13 +68,15 @@ class LocalRuntime:
             # Locally the chargers are the environment: with none, "Ready" would say nothing.
             raise ConfigError(f"--chargers must be at least 1 on the local runtime, got {spec.chargers}",
                               "a charger-server alone is `envctl server`")  # fmt: skip
-        self.check_replicas(spec.replicas, spec.chargers)
         with self._locked(spec.name):
             env_dir = self.env_dir(spec.name)
-            if (env_dir / "env.json").exists():
+            exists = (env_dir / "env.json").exists()
+            if exists:
                 releases.refuse_while_running(spec.name, env_dir, "up")
-                if not recreate:
-                    return self._converge(EnvRecord.load(env_dir), spec, progress)
+            if exists and not recreate:  # another --replicas is refused there, pointing at `scale`
+                return self._converge(EnvRecord.load(env_dir), spec, progress)
+            self.check_replicas(spec.replicas, spec.chargers)
+            if exists:
                 self._remove(spec.name)
             record = self._new_record(spec)
             env_dir.mkdir(parents=True, exist_ok=True)

@@ -24,13 +24,16 @@ def small(tmp_path: Path) -> Iterator[Env]:
 def test_scale_is_bounded_and_shows_its_progress(small: Env) -> None:
     too_many = small.cli("scale", small.name, "--replicas", "100", "--output", "json")
     beyond_chargers = small.cli("scale", small.name, "--replicas", "5", "--output", "json")
-    up_too_many = small.cli("up", small.name, "--runtime", "local", "--replicas", "100", "--output", "json")
+    up_too_many = small.cli("up", "other", "--runtime", "local", "--chargers", "200", "--replicas", "100",
+                            "--output", "json")  # fmt: skip
 
     assert too_many.returncode == 4, too_many.stderr
     assert "more than envs.max_local_replicas (16)" in json.loads(too_many.stderr)["message"]
     assert beyond_chargers.returncode == 4, beyond_chargers.stderr
     assert "more than the environment's 4 chargers" in json.loads(beyond_chargers.stderr)["message"]
     assert up_too_many.returncode == 4, up_too_many.stderr
+    assert "envs.max_local_replicas" in json.loads(up_too_many.stderr)["message"]
+    assert not small.runtime.env_dir("other").exists()
     assert len(small.runtime.server_replicas(small.name)) == 1  # nothing was started
 
     done = small.cli("scale", small.name, "--replicas", "3")  # stderr is a pipe: lines, not a bar
