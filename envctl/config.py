@@ -240,6 +240,9 @@ class Envs(_Section):
     max_ttl: timedelta = timedelta(days=7)
     max_environments: int = Field(default=100, ge=0)
     max_per_owner: int = Field(default=5, ge=0)
+    # Local runtime: each replica is a whole process on this machine; past a few per core they only
+    # contend for the same CPUs (a 100-replica scale once took two minutes and finished nothing).
+    max_local_replicas: int = Field(default=16, ge=1)
 
     _durations = field_validator("default_ttl", "max_ttl", mode="before")(
         classmethod(lambda cls, v: _duration(v))

@@ -57,7 +57,7 @@ def run(opts: BenchOptions, say: Say = _quiet) -> dict[str, Any]:
         raise ConfigError(f"unknown runtime {opts.runtime!r}", "use --runtime local or --runtime kubernetes")
     runtime = LocalRuntime()
     name = opts.env_name or f"bench-{opts.strategy}-{os.getpid()}"
-    runtime.down(name)
+    runtime.down(name, force=True)  # its own rehearsal: a release cut short by a failure ends with it
     say(f"bringing up {opts.chargers} chargers on {opts.replicas} replicas of {opts.from_version}")
     fleet: LocalFleet | None = None
     try:  # `up` inside: a fleet that never came up must not stay behind either
@@ -74,7 +74,7 @@ def run(opts: BenchOptions, say: Say = _quiet) -> dict[str, Any]:
             fleet.close()
         if not opts.keep:
             say(f"removing {name}")
-            runtime.down(name)
+            runtime.down(name, force=True)  # its own rehearsal: a release cut short by a failure ends with it
 
 
 def _rehearse(opts: BenchOptions, runtime: LocalRuntime, name: str, fleet: LocalFleet, say: Say) -> dict[str, Any]:

@@ -37,7 +37,7 @@ def run(opts: BenchOptions, say: Say) -> dict[str, Any]:
                     "recreate": strategies_kubernetes.recreate}.get(opts.strategy)
     if run_strategy is None:
         raise ConfigError(f"unknown strategy {opts.strategy!r}", "use --strategy recreate, rolling or graceful")
-    runtime.down(name)
+    runtime.down(name, force=True)  # its own rehearsal: a release cut short by a failure ends with it
     say(f"bringing up {opts.chargers} chargers on {opts.replicas} replicas of {opts.from_version} (kubernetes)")
     # `up` inside the try: a fleet that never came up (a simulator OOM-killed in a loop, say) must
     # not stay behind and load the machine for whatever runs next
@@ -76,7 +76,7 @@ def run(opts: BenchOptions, say: Say) -> dict[str, Any]:
     finally:
         if not opts.keep:
             say(f"removing {name}")
-            runtime.down(name)
+            runtime.down(name, force=True)  # its own rehearsal: a release cut short by a failure ends with it
 
 
 def _transactions(kube: Kube, namespace: str) -> dict[str, Any]:

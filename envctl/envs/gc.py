@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from envctl.envs.ttl import is_expired
+from envctl.errors import Refused
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,13 @@ def collect(runtime: object, now: datetime, dry_run: bool = False) -> list[str]:
     chosen = select_expired(
         (Candidate(s.name, True, s.expires_at, s.phase == "Stopped") for s in statuses), now
     )
-    if not dry_run:
-        for c in chosen:
+    if dry_run:
+        return [c.name for c in chosen]
+    removed = []
+    for c in chosen:
+        try:
             runtime.down(c.name)  # type: ignore[attr-defined]
-    return [c.name for c in chosen]
+        except Refused:
+            continue  # a release in progress: the next gc takes it, once the release has ended
+        removed.append(c.name)
+    return removed

@@ -4,6 +4,7 @@ Kept under the state root, beside the environments rather than inside one, so it
 environment it describes: after `down` the journal still says who tore it down and when.
 
     <state_root>/history/<name>.jsonl   {"t": ISO 8601 UTC, "action", "actor", "via", ...detail}
+    <state_root>/history/releases/<name>/<plan_id>/   a local environment's releases, moved here by `down`
 
 (Journals written before envctl's JSON used ISO timestamps hold unix seconds in "t": read() converts.)
 """
@@ -24,6 +25,10 @@ from envctl.timestamps import iso
 
 def _path(name: str, root: Path | None = None) -> Path:
     return (root or state_root()) / "history" / f"{validate_name(name)}.jsonl"
+
+
+def releases_dir(name: str, root: Path | None = None) -> Path:
+    return (root or state_root()) / "history" / "releases" / validate_name(name)
 
 
 def record(name: str, action: str, actor: str, via: str, root: Path | None = None, **detail: Any) -> dict[str, Any]:

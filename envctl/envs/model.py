@@ -19,6 +19,10 @@ Phase = Literal["Pending", "Starting", "Ready", "Degraded", "Failed", "Stopped"]
 # A DNS-1123 label, so a name works as a Kubernetes namespace suffix too.
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+# A version label is also a Kubernetes label value and part of a Deployment name, and it is passed
+# to processes as an argument: letters, digits, '.', '_', '-', starting and ending alphanumeric.
+_VERSION = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
+RECONNECT_POLICIES = ("immediate", "backoff")
 
 
 def validate_name(name: str) -> str:
@@ -28,6 +32,15 @@ def validate_name(name: str) -> str:
             "use 1-40 lowercase letters, digits or '-', starting and ending with a letter or digit",
         )
     return name
+
+
+def validate_version(version: str, option: str = "--server-version") -> str:
+    if not _VERSION.match(version):
+        raise ConfigError(
+            f"invalid version {version!r} for {option}",
+            "use 1-63 letters, digits, '.', '_' or '-', starting and ending with a letter or digit, e.g. v2 or 1.4.0",
+        )
+    return version
 
 
 def parse_duration(text: str) -> timedelta:
@@ -64,12 +77,37 @@ class EnvSpec:
     ready_timeout_s: float = 300.0
     extra: dict[str, Any] = field(default_factory=dict)
 
+    # The fields the caller asked for by name (the CLI's given options); None: every field. An
+    # existing environment is compared with these only, so `envctl up NAME` alone never differs.
+    requested: frozenset[str] | None = None
+
     def __post_init__(self) -> None:
+        """Everything wrong with the request is found here, before any process or object exists."""
+        from envctl.charger.simulator.config import parse_session_minutes
+
         validate_name(self.name)
         if self.chargers < 0:
             raise ConfigError(f"--chargers must be >= 0, got {self.chargers}")
         if self.replicas < 1:
             raise ConfigError(f"--replicas must be >= 1, got {self.replicas}")
+        if self.server_version is not None:
+            validate_version(self.server_version)
+        if self.reconnect not in RECONNECT_POLICIES:
+            raise ConfigError(f"--reconnect {self.reconnect!r} is not a reconnect policy", "use immediate or backoff")
+        parse_session_minutes(self.session_minutes)
+        if self.ttl <= timedelta(0):
+            raise ConfigError(f"--ttl must be longer than 0s, got {self.ttl}", "e.g. --ttl 8h")
+        if not self.ready_timeout_s > 0:
+            raise ConfigError(f"--timeout must be more than 0 seconds, got {self.ready_timeout_s:g}", "e.g. --timeout 300")
+        if self.session_rate < 0:
+            raise ConfigError(f"--session-rate must be >= 0, got {self.session_rate:g}")
+        if not self.meter_interval > 0:
+            raise ConfigError(f"--meter-interval must be more than 0 seconds, got {self.meter_interval:g}")
+        if self.heartbeat_interval < 1:
+            raise ConfigError(f"--heartbeat-interval must be at least 1 second, got {self.heartbeat_interval}")
+
+    def asks_for(self, field_name: str) -> bool:
+        return self.requested is None or field_name in self.requested
 
 
 @dataclass

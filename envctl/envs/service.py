@@ -46,9 +46,11 @@ def extend(name: str, by: timedelta, runtime: str | None = None, actor: str | No
     return chosen.status(name)
 
 
-def down(name: str, runtime: str | None = None, actor: str | None = None, via: str = "cli") -> bool:
-    """Remove an environment (idempotent); the history keeps who asked, even once it is gone."""
-    removed = get_runtime(runtime).down(name)
+def down(name: str, runtime: str | None = None, actor: str | None = None, via: str = "cli", force: bool = False) -> bool:
+    """Remove an environment (idempotent); the history keeps who asked, even once it is gone.
+
+    A release in progress is refused unless `force`, which aborts it first."""
+    removed = get_runtime(runtime).down(name, force=force, actor=actor or "envctl")
     if actor is not None and removed:
-        history.record(name, "down", actor, via)
+        history.record(name, "down", actor, via, **({"force": True} if force else {}))
     return removed

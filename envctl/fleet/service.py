@@ -26,6 +26,8 @@ from envctl.release.fleets.local import LocalFleet
 from envctl.release.status import TERMINAL, release_phase
 from envctl.release.hints import release_cmd
 from envctl.release.store import FileReleaseStore
+from envctl.runtimes.base import Progress as StartProgress
+from envctl.runtimes.base import no_progress
 from envctl.runtimes.local import LocalRuntime
 
 
@@ -120,7 +122,9 @@ def rebalance(
 def scale(
     env: str, replicas: int, options: MoveOptions, *, then_rebalance: bool = False,
     progress: Progress = _no_progress, stop: threading.Event | None = None, runtime: str | None = None,
+    starting: StartProgress = no_progress,
 ) -> ScaleResult:  # fmt: skip
+    """`starting` hears (what, done, total) as each new replica starts; `progress` the mover's moves."""
     if replicas < 1:
         raise ConfigError(f"--replicas must be at least 1, got {replicas}", f"to remove the environment: `envctl down {env}`")
     if (runtime or default_runtime()) == "kubernetes":
@@ -131,9 +135,17 @@ def scale(
     with _moving(env) as (rt, fleet, views):
         result = ScaleResult(env=env, runtime="local", replicas_before=len(views), replicas=replicas)
         if replicas > len(views):
+            rt.check_replicas(replicas, int(rt.status(env).chargers_target))
             newest = max(rt.server_replicas(env), key=lambda r: r.started_at)
-            for _ in range(replicas - len(views)):
+            adding = replicas - len(views)
+            for i in range(adding):
+                if stop is not None and stop.is_set():
+                    result.note = f"stopped after starting {i} of {adding} replicas"
+                    break
+                starting(f"starting replica {i + 1}/{adding}", i, adding)
                 result.started.append(rt.start_server_replica(env, newest.version, newest.extra_args).id)
+            starting(f"started {len(result.started)}/{adding} replicas", len(result.started), adding)
+            result.replicas = len(views) + len(result.started)
         elif replicas < len(views):
             # The emptiest go (fewest chargers to move), the newest first among equals.
             order = sorted(views, key=lambda v: (v.connections, -_ordinal(v.id)))

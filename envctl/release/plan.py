@@ -52,6 +52,14 @@ class PlanOptions(BaseModel):
     image: str | None = None  # Kubernetes: the new version's image (None: the running version's)
 
     def validate_values(self) -> None:
+        from envctl.envs.model import validate_version
+
+        validate_version(self.to_version, "--to")
+        if not self.ready_timeout_s > 0 or not self.verify_timeout_s > 0:
+            raise ConfigError(
+                f"--ready-timeout and --verify-timeout must be more than 0 s, got {self.ready_timeout_s:g} and "
+                f"{self.verify_timeout_s:g}", "e.g. --ready-timeout 90s --verify-timeout 60s",
+            )  # fmt: skip
         if self.budget_per_s <= 0:
             raise ConfigError(f"--budget must be > 0 reconnects/s, got {self.budget_per_s}")
         if not 0 < self.canary_share < 1:

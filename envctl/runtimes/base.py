@@ -19,8 +19,10 @@ def no_progress(_what: str, _done: int, _total: int) -> None:
 class Runtime(Protocol):
     name: str
 
-    def up(self, spec: EnvSpec, progress: Progress = no_progress) -> EnvStatus:
-        """Create (or converge) the environment and return once every charger is connected."""
+    def up(self, spec: EnvSpec, progress: Progress = no_progress, recreate: bool = False) -> EnvStatus:
+        """Create the environment and return once every charger is connected. An existing one is
+        left as it is when the request matches it (what crashed restarted, data kept), refused
+        (envctl.errors.Refused, naming what differs) when it does not, replaced when `recreate`."""
         ...
 
     def status(self, name: str) -> EnvStatus:
@@ -29,8 +31,9 @@ class Runtime(Protocol):
 
     def list(self) -> list[EnvStatus]: ...
 
-    def down(self, name: str) -> bool:
-        """Remove everything; idempotent. Returns False when there was nothing to remove."""
+    def down(self, name: str, force: bool = False, actor: str = "envctl") -> bool:
+        """Remove everything; idempotent. Returns False when there was nothing to remove.
+        Refused while a release is in progress, unless `force` (which aborts it first)."""
         ...
 
     def extend(self, name: str, by: timedelta) -> datetime:

@@ -16,9 +16,9 @@ from envctl.errors import ConfigError
 
 def command(
     host: str = typer.Option("127.0.0.1", help="OCPP listen address"),
-    port: int = typer.Option(9000, help="OCPP port (0 = ephemeral)"),
+    port: int = typer.Option(9000, min=0, max=65535, help="OCPP port (0 = ephemeral)"),
     admin_host: str = typer.Option("127.0.0.1", help="admin HTTP listen address"),
-    admin_port: int = typer.Option(0, help="admin HTTP port (0 = ephemeral)"),
+    admin_port: int = typer.Option(0, min=0, max=65535, help="admin HTTP port (0 = ephemeral)"),
     reuse_port: bool = typer.Option(False, "--reuse-port", help="SO_REUSEPORT: several replicas share the OCPP port"),
     database_url: str = typer.Option("sqlite:///envctl-charger.db", help="sqlite:///PATH or postgresql://..."),
     server_version: str = typer.Option("dev", "--server-version", help="version label reported in stats"),

@@ -13,7 +13,7 @@ from envctl.cli.output import OutputFormat, OutputOption, emit, stderr, user_err
 
 def command(
     host: str = typer.Option("127.0.0.1", help="address to listen on; beyond loopback a token is required"),
-    port: int = typer.Option(8090, help="port to listen on"),
+    port: int = typer.Option(8090, min=0, max=65535, help="port to listen on"),
     terraform_dir: Optional[Path] = typer.Option(None, help="working tree whose saved Terraform plans to show (default: here)"),
     log_level: str = typer.Option("warning", help="uvicorn log level"),
     output: OutputFormat = OutputOption,

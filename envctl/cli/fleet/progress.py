@@ -11,6 +11,7 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from envctl.cli.env.progress import progress_lines
 from envctl.cli.output import stderr
 from envctl.fleet.mover import Progress as OnProgress
 
@@ -31,13 +32,21 @@ def move_progress(show: bool) -> Iterator[OnProgress]:
     if not show:
         yield lambda _state: None
         return
+    if not stderr.is_terminal:  # a bar redrawn in place shows as a blank line in a log or a pipe
+        lines = progress_lines()
+        yield lambda state: lines(_describe(state), int(state["moved"]), max(int(state["to_move"]), int(state["moved"])))
+        return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=stderr, transient=True) as bar:
         task = bar.add_task("moving chargers", total=None)
 
         def update(state: dict[str, Any]) -> None:
-            spread = ", ".join(f"{k} {v}" for k, v in sorted(state["connections"].items()))
             bar.update(task, completed=state["moved"], total=max(state["to_move"], state["moved"]) or None,
-                       description=f"moving chargers ({spread}; {state['in_flight']} in flight)")  # fmt: skip
+                       description=_describe(state))  # fmt: skip
 
         yield update
+
+
+def _describe(state: dict[str, Any]) -> str:
+    spread = ", ".join(f"{k} {v}" for k, v in sorted(state["connections"].items()))
+    return f"moving chargers ({spread}; {state['in_flight']} in flight)"

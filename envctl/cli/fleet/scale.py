@@ -6,6 +6,7 @@ from typing import Any, Optional
 
 import typer
 
+from envctl.cli.env.progress import progress_lines
 from envctl.cli.fleet.progress import move_progress, stop_on_signals
 from envctl.cli.fleet.rebalance import _check, show_move
 from envctl.cli.output import OutputFormat, OutputOption, emit, stdout, user_errors
@@ -27,9 +28,11 @@ def command(
 
         opts = MoveOptions(budget_per_s=budget)
         _check(opts)
-        with stop_on_signals() as stop, move_progress(output == OutputFormat.text) as progress:
+        text = output == OutputFormat.text
+        starting = progress_lines() if text else (lambda _what, _done, _total: None)
+        with stop_on_signals() as stop, move_progress(text) as progress:
             result = service.scale(name, replicas, opts, then_rebalance=rebalance, progress=progress, stop=stop,
-                                   runtime=runtime)  # fmt: skip
+                                   runtime=runtime, starting=starting)  # fmt: skip
         data = result.to_dict()
         emit(output, data, _show)
         moves = [m for m in (result.drain, result.rebalance) if m is not None]

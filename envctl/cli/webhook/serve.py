@@ -13,7 +13,7 @@ from envctl.cli.output import OutputFormat, OutputOption, stderr, user_errors
 
 def command(
     host: str = typer.Option("127.0.0.1", help="address to listen on"),
-    port: int = typer.Option(8080, help="port to listen on"),
+    port: int = typer.Option(8080, min=0, max=65535, help="port to listen on"),
     workers: int = typer.Option(0, help="jobs run in parallel (different PRs); 0: ENVCTL_WEBHOOK_WORKERS or 4"),
     log_level: str = typer.Option("info", help="uvicorn log level"),
     dashboard: bool = typer.Option(False, help="also serve the web dashboard at /dashboard (see `envctl dashboard`)"),

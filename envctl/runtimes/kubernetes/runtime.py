@@ -16,11 +16,13 @@ import secrets
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from envctl.config import Config, load_config
 from envctl.envs import naming
+from envctl.envs.converge import differences, refuse_differences
 from envctl.envs.gc import Candidate, select_expired
 from envctl.envs.limits import check_limits
 from envctl.envs.model import EnvSpec, EnvStatus, utcnow, validate_name
@@ -31,7 +33,7 @@ from envctl.runtimes.base import Progress, no_progress
 from envctl.runtimes.kubernetes import render as r
 from envctl.runtimes.kubernetes.client import ApiError, Kube, kind
 from envctl.runtimes.kubernetes.rollout import wait_ready
-from envctl.runtimes.kubernetes.state import SERVER, SERVER_ADMIN_PORT, env_status, is_managed
+from envctl.runtimes.kubernetes.state import SERVER, SERVER_ADMIN_PORT, env_status, is_managed, running_spec
 
 Obj = dict[str, Any]
 
@@ -75,8 +77,10 @@ class KubernetesRuntime:
         return naming.namespace_for(name, self.prefix)
 
     # ------------------------------------------------------------------ up
-    def up(self, spec: EnvSpec, progress: Progress = no_progress) -> EnvStatus:
+    def up(self, spec: EnvSpec, progress: Progress = no_progress, recreate: bool = False) -> EnvStatus:
         cfg = self.config
+        if recreate:
+            self.down(spec.name)
         templates = r.templates_dir(cfg)
         requester = spec.owner or current_owner()
         now = self.clock()
@@ -87,17 +91,20 @@ class KubernetesRuntime:
             credentials=r.Credentials("", "", "", ""), subject={},
         )
         ns = self._claim(spec, r.render_namespace(values, templates), requester)
-        # An existing environment keeps its owner, birth and expiry (`envctl extend` moves that).
-        ann = ns["metadata"].get("annotations") or {}
-        values.owner = ann.get(naming.ANN_OWNER) or values.owner
-        values.created_at = parse_time(ann.get(naming.ANN_CREATED_AT)) or values.created_at
-        values.expires_at = parse_time(ann.get(naming.ANN_EXPIRES)) or values.expires_at
-        values.server_version = self._converged_version(spec, ns, ann)
-        values.subject = self.subject()
+        values = self._existing_values(values, spec, ns)
 
         progress("applying manifests", 0, 1)
         rolebinding = r.render_rolebinding(values, templates)
-        self.kube.apply(rolebinding)
+        self.kube.apply(rolebinding)  # envctl's rights in the namespace: reading its ConfigMap needs them
+        # An existing environment is converged, never reshaped by `up`: a request that differs is
+        # refused naming the command that changes it, and what the request leaves out is kept.
+        running = self._running_spec(ns)
+        refuse_differences(spec.name, differences(spec, running))
+        spec = replace(spec, **{k: v for k, v in running.items() if not spec.asks_for(k) and v is not None})
+        values = self._existing_values(r.values_for(
+            spec, cfg, owner=requester, created_at=now, expires_at=values.expires_at,
+            credentials=r.Credentials("", "", "", ""), subject={},
+        ), spec, ns)  # fmt: skip
         self._refuse_mid_release(spec.name, values.namespace)  # before anything of it changes
         self.kube.apply(r.render_namespace(values, templates))
         values.credentials = self._credentials(values.namespace)
@@ -135,6 +142,20 @@ class KubernetesRuntime:
                     "raise --timeout if the fleet is large",
                 )
             time.sleep(0.25)
+
+    def _existing_values(self, values: r.Values, spec: EnvSpec, ns: Obj) -> r.Values:
+        """An existing environment keeps its owner, birth and expiry (`envctl extend` moves that)."""
+        ann = ns["metadata"].get("annotations") or {}
+        values.owner = ann.get(naming.ANN_OWNER) or values.owner
+        values.created_at = parse_time(ann.get(naming.ANN_CREATED_AT)) or values.created_at
+        values.expires_at = parse_time(ann.get(naming.ANN_EXPIRES)) or values.expires_at
+        values.server_version = self._converged_version(spec, ns, ann)
+        values.subject = self.subject()
+        return values
+
+    def _running_spec(self, ns: Obj) -> dict[str, Any]:
+        path = kind("ConfigMap").path(ns["metadata"]["name"], "envctl-config")
+        return running_spec(ns, (self._retry_rbac(lambda: self.kube.get_or_none(path)) or {}).get("data") or {})
 
     def _converged_version(self, spec: EnvSpec, ns: Obj, ann: dict[str, str]) -> str:
         """An existing environment keeps the server version it runs: changing it with `up` would
@@ -347,7 +368,7 @@ class KubernetesRuntime:
         return sorted(statuses, key=lambda s: s.name)
 
     # ------------------------------------------------------------------ down / gc / extend / logs
-    def down(self, name: str, wait: bool = True) -> bool:
+    def down(self, name: str, wait: bool = True, force: bool = False, actor: str = "envctl") -> bool:
         validate_name(name)
         namespace = self.namespace(name)
         ns = self.kube.get_or_none(kind("Namespace").path(name=namespace))
@@ -357,6 +378,15 @@ class KubernetesRuntime:
         if not is_managed(ns):
             raise Refused(f"namespace {namespace} is not managed by envctl; leaving it alone",
                           "delete it yourself if it really should go")
+        release = None if ns["metadata"].get("deletionTimestamp") else self._release_in_progress(namespace)
+        if release and not force:
+            raise Refused(
+                f"release {release} of {name} is in progress; `down` would cut it short",
+                f"wait for it (`envctl release status {release} --env {name}`), abort it (`envctl release abort "
+                f"{release} --env {name}`), or `envctl down {name} --force` aborts it first",
+            )
+        if release:
+            self._abort_release(name, namespace, release, actor)
         if not ns["metadata"].get("deletionTimestamp"):
             if wait:
                 self._stop_pods(namespace)
@@ -364,6 +394,18 @@ class KubernetesRuntime:
         if wait:
             self._wait_gone(namespace)
         return True
+
+    def _abort_release(self, name: str, namespace: str, plan_id: str, actor: str) -> None:
+        """Ask the release to abort and wait until no orchestrator drives it (rolled back, or its
+        lease lapsed because it died), so the namespace is not deleted under a live rollback."""
+        from envctl.release.status import Abort
+        from envctl.release.stores.kubernetes import LEASE_S, KubernetesReleaseStore
+
+        store = KubernetesReleaseStore(self.kube, namespace, name)
+        store.request_abort(plan_id, Abort(requested_at=time.time(), reason=f"`envctl down {name} --force`", by=actor))
+        wait_s = max(self.config.kubernetes.down_timeout.total_seconds(), LEASE_S + 3)
+        with store.lease(plan_id, f"envctl down {name} --force", wait_s=wait_s):
+            pass
 
     def _hint_namespace_name(self, name: str) -> None:
         """`envctl down envctl-pr-77` names the namespace (what kubectl shows), not the environment."""

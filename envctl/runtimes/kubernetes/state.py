@@ -124,3 +124,32 @@ def env_status(
         created_at=parse_time(ann.get(naming.ANN_CREATED_AT) or meta.get("creationTimestamp")),
         message=message,
     )
+
+
+# EnvSpec field -> (key in the envctl-config ConfigMap, how to read it back)
+_SIMULATION = {
+    "session_rate": ("SESSION_RATE", float), "session_minutes": ("SESSION_MINUTES", str),
+    "meter_interval": ("METER_INTERVAL", float), "heartbeat_interval": ("HEARTBEAT_INTERVAL", lambda v: int(float(v))),
+    "reconnect": ("RECONNECT", str),
+}
+
+
+def running_spec(ns: Obj, config_data: dict[str, str]) -> dict[str, Any]:
+    """What an environment has, in EnvSpec's terms (envs/converge.py compares a request with it):
+    its namespace's annotations and the simulation values of its envctl-config ConfigMap."""
+    ann, labels = ns["metadata"].get("annotations") or {}, ns["metadata"].get("labels") or {}
+    running: dict[str, Any] = {}
+    for field_name, key in (("chargers", naming.ANN_CHARGERS), ("replicas", naming.ANN_REPLICAS)):
+        if (ann.get(key) or "").isdigit():
+            running[field_name] = int(ann[key])
+    if ann.get(naming.ANN_SERVER_VERSION):
+        running["server_version"] = ann[naming.ANN_SERVER_VERSION]
+    pr = labels.get(naming.LABEL_PR)
+    running["pr"] = int(pr) if pr and pr.isdigit() else None
+    for field_name, (key, read) in _SIMULATION.items():
+        if key in config_data:
+            try:
+                running[field_name] = read(config_data[key])  # type: ignore[operator]
+            except ValueError:
+                continue  # edited by hand into something unreadable: not compared
+    return running

@@ -17,31 +17,28 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
+import os
 import secrets
 import shutil
 import socket
-import time
 from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-from envctl.config import load_config
+from envctl.config import Config, load_config
+from envctl.envs.converge import differences, refuse_differences
 from envctl.envs.model import EnvSpec, EnvStatus, ServerStatus, utcnow, validate_name
-from envctl.envs.ttl import extended
-from envctl.errors import EnvctlError, NotFound, Timeout
+from envctl.envs.ttl import expiry, extended
+from envctl.errors import ConfigError, EnvctlError, NotFound, Refused
 from envctl.runtimes.base import Progress, no_progress
-from envctl.runtimes.local import processes
-from envctl.runtimes.local.record import EnvRecord, ReplicaRecord, SimulatorRecord
-from envctl.state import read_json, state_root
-
-CHARGERS_PER_SIM_WORKER = 15_000  # below the 20,000-descriptor cap per process, with headroom
-# One source address gives ~28,000 ephemeral ports towards the OCPP port; spreading the chargers
-# over several loopback addresses keeps reconnect storms of big fleets clear of EADDRNOTAVAIL.
-CHARGERS_PER_SOURCE_ADDRESS = 5_000
+from envctl.runtimes.local import launch, processes, releases
+from envctl.runtimes.local.launch import sim_status
+from envctl.runtimes.local.record import EnvRecord, ReplicaRecord
+from envctl.state import state_root
 
 
 def _free_port() -> int:
@@ -53,38 +50,114 @@ def _free_port() -> int:
 class LocalRuntime:
     name = "local"
 
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, config: Config | None = None) -> None:
         self.root = root or state_root()
         self.envs_dir = self.root / "envs"
+        # Read (and validated) by every command that opens the runtime: a broken envctl.yaml is
+        # an error now, not a surprise when some later command happens to need it.
+        self.config = config or load_config()
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def up(self, spec: EnvSpec, progress: Progress = no_progress) -> EnvStatus:
+    def up(self, spec: EnvSpec, progress: Progress = no_progress, recreate: bool = False) -> EnvStatus:
+        """Create the environment; on an existing one, converge it without losing anything:
+        nothing changes when the request matches (crashed processes are restarted in place,
+        the database kept), and a request that differs is refused naming what does change it.
+        Holding the environment's lock throughout serialises concurrent `up`s of one name."""
+        if spec.chargers < 1 and spec.asks_for("chargers"):
+            # Locally the chargers are the environment: with none, "Ready" would say nothing.
+            raise ConfigError(f"--chargers must be at least 1 on the local runtime, got {spec.chargers}",
+                              "a charger-server alone is `envctl server`")  # fmt: skip
         with self._locked(spec.name):
             env_dir = self.env_dir(spec.name)
-            if (env_dir / "env.json").exists():
-                current = self._status(EnvRecord.load(env_dir))
-                if current.phase == "Ready" and current.chargers_target == spec.chargers:
-                    return current
-                self._remove(spec.name)  # a crashed or different earlier `up`: start clean
+            exists = (env_dir / "env.json").exists()
+            if exists:
+                releases.refuse_while_running(spec.name, env_dir, "up")
+            if exists and not recreate:  # another --replicas is refused there, pointing at `scale`
+                return self._converge(EnvRecord.load(env_dir), spec, progress)
+            self.check_replicas(spec.replicas, spec.chargers)
+            if exists:
+                self._remove(spec.name)
             record = self._new_record(spec)
             env_dir.mkdir(parents=True, exist_ok=True)
             record.save(env_dir)
+            version = spec.server_version or "v1"
+            return self._bring_up(record, env_dir, spec.ready_timeout_s, progress, [(version, [])] * spec.replicas, True)
+
+    def check_replicas(self, replicas: int, chargers: int) -> None:
+        """Bound what `up` and `scale` start: one replica per charger at most, and envs.max_local_replicas."""
+        limit = self.config.envs.max_local_replicas
+        if replicas > limit:
+            raise Refused(
+                f"--replicas {replicas} is more than envs.max_local_replicas ({limit}): each replica is a process "
+                "on this machine",
+                f"ask for at most {limit}, or raise envs.max_local_replicas in envctl.yaml",
+            )
+        if replicas > max(chargers, 1):
+            raise Refused(f"--replicas {replicas} is more than the environment's {chargers} chargers",
+                          f"at most {max(chargers, 1)}: a replica beyond that has no charger to serve")  # fmt: skip
+
+    def _converge(self, record: EnvRecord, spec: EnvSpec, progress: Progress) -> EnvStatus:
+        refuse_differences(spec.name, differences(spec, self._running_spec(record)))
+        dead = [r for r in record.replicas if not r.alive]
+        starts = [(r.version, list(r.extra_args)) for r in dead]
+        missing = self._wanted_replicas(record) - len(record.replicas)  # an `up` that died part-way
+        starts += [(self._version(record), [])] * max(missing, 0)
+        sim_dead = record.simulator is None or not record.simulator.process.alive
+        return self._bring_up(record, self.env_dir(spec.name), spec.ready_timeout_s, progress, starts, sim_dead,
+                              replacing=[r.id for r in dead])  # fmt: skip
+
+    def _bring_up(
+        self, record: EnvRecord, env_dir: Path, timeout_s: float, progress: Progress,
+        starts: list[tuple[str, list[str]]], simulator: bool, replacing: list[str] | None = None,
+    ) -> EnvStatus:  # fmt: skip
+        """Start these replicas (and the simulator), then wait for every charger; the replicas in
+        `replacing` (dead) leave the record once their replacements are recorded, and also when
+        a replacement failed: it is recorded (dead) in their place, for the next `up` to replace."""
+        chargers = int(record.spec.get("chargers", 0))  # type: ignore[call-overload]
+        total = len(starts) + int(simulator) + chargers
+        gone = set(replacing or [])
+        try:
             try:
-                total = spec.replicas + 1 + spec.chargers
-                for i in range(spec.replicas):
-                    progress(f"starting charger-server replica {i + 1}/{spec.replicas}", i, total)
-                    self._start_replica(record, env_dir, spec.server_version or "v1", [])
-                progress("starting simulator", spec.replicas, total)
-                self._start_simulator(record, env_dir, spec)
-                self._wait_connected(record, env_dir, spec, progress, total)
-            except BaseException as err:
-                record.phase, record.message = "Failed", str(err)
-                record.save(env_dir)
-                raise
-            record.phase, record.message = "Ready", None
+                for i, (version, extra_args) in enumerate(starts):
+                    progress(f"starting charger-server replica {i + 1}/{len(starts)}", i, total)
+                    launch.start_replica(record, env_dir, version, extra_args)
+            finally:
+                if gone:
+                    record.replicas = [r for r in record.replicas if r.id not in gone]
+                    record.save(env_dir)
+            if simulator:
+                progress("starting simulator", len(starts), total)
+                launch.start_simulator(record, env_dir)
+            launch.wait_connected(record, env_dir, timeout_s, progress, len(starts) + int(simulator), total)
+        except BaseException as err:
+            record.phase, record.message = "Failed", str(err)
             record.save(env_dir)
-            return self._status(record)
+            raise
+        record.phase, record.message = "Ready", None
+        record.save(env_dir)
+        return self._status(record)
+
+    def _running_spec(self, record: EnvRecord) -> dict[str, Any]:
+        """What the environment has, in EnvSpec's terms, for comparing with a request."""
+        spec = record.spec
+        running = {k: spec.get(k) for k in ("chargers", "ttl", "pr", "database_url", "reconnect", "session_rate",
+                                            "session_minutes", "meter_interval", "heartbeat_interval")}  # fmt: skip
+        running["replicas"] = self._wanted_replicas(record)
+        running["server_version"] = self._version(record)
+        return running
+
+    def _wanted_replicas(self, record: EnvRecord) -> int:
+        """Replicas the environment should have: those recorded (dead ones stay recorded until
+        replaced; `scale` and releases add and remove records), or the spec's if `up` never finished."""
+        asked = int(record.spec.get("replicas", 1))  # type: ignore[call-overload]
+        return len(record.replicas) if record.phase == "Ready" else max(len(record.replicas), asked)
+
+    def _version(self, record: EnvRecord) -> str:
+        versions = sorted({r.version for r in record.replicas})
+        if len(versions) == 1:
+            return versions[0]
+        return ",".join(versions) if versions else str(record.spec.get("server_version") or "v1")
 
     def status(self, name: str) -> EnvStatus:
         return self._status(self._load(name))
@@ -99,17 +172,43 @@ class LocalRuntime:
                     found.append(self._status(EnvRecord.load(env_dir)))
         return found
 
-    def down(self, name: str) -> bool:
-        validate_name(name)
+    def down(self, name: str, force: bool = False, actor: str = "envctl") -> bool:
+        """Remove the environment. A release in progress is never cut short silently: refused, or
+        with force aborted first (its rollback waited for). Its release history is kept."""
+        env_dir = self.env_dir(name)
+        # Not under the environment's lock: the aborting orchestrator needs it to retire replicas.
+        aborted = releases.abort_and_wait(name, env_dir, actor) if force else []
         with self._locked(name):
+            releases.refuse_while_running(name, env_dir, "down", f"`envctl down {name} --force` aborts it first",
+                                          ignore=aborted)  # fmt: skip
             return self._remove(name)
 
     def extend(self, name: str, by: timedelta) -> datetime:
+        self._load(name)  # NotFound before anything is created for a name that does not exist
         with self._locked(name):
             record = self._load(name)
-            record.expires_at = extended(record.expires_at, by, utcnow(), load_config().envs.max_ttl)
+            record.expires_at = extended(record.expires_at, by, utcnow(), self.config.envs.max_ttl)
             record.save(self.env_dir(name))
             return record.expires_at
+
+    def logs(self, name: str, component: str = "server", tail: int = 100) -> dict[str, str]:
+        """Log file -> its last `tail` lines, for the server replicas or the simulator."""
+        record = self._load(name)
+        if component == "server":
+            files = [(f"server-{r.id}", Path(r.log)) for r in record.replicas]
+        elif component == "simulator":
+            files = [("simulator", Path(record.simulator.log))] if record.simulator else []
+        else:
+            raise NotFound(f"a local environment has no {component} process",
+                           f"its database is {record.database_url}; components: server, simulator")
+        # Every replica that ever ran left a log, retired and crashed ones too: those say most.
+        known = {path for _label, path in files}
+        logs_dir = self.env_dir(name) / "logs"
+        prefix = "server-" if component == "server" else "simulator"
+        files += [(p.stem, p) for p in sorted(logs_dir.glob(f"{prefix}*.log")) if p not in known]
+        if not files:
+            raise NotFound(f"environment {name!r} has no {component} logs yet", f"see `envctl status {name}`")
+        return {label: processes.tail(path, tail) + "\n" for label, path in files}
 
     # -- server replicas, for the release engine -------------------------------------------
 
@@ -134,7 +233,7 @@ class LocalRuntime:
     def start_server_replica(self, name: str, version: str, extra_args: list[str] | None = None) -> ReplicaRecord:
         with self._locked(name):
             record = self._load(name)
-            return self._start_replica(record, self.env_dir(name), version, list(extra_args or []))
+            return launch.start_replica(record, self.env_dir(name), version, list(extra_args or []))
 
     def stop_server_replica(self, name: str, replica_id: str, kill: bool = False, grace_s: float = 10.0) -> None:
         with self._locked(name):
@@ -150,11 +249,28 @@ class LocalRuntime:
 
     @contextlib.contextmanager
     def _locked(self, name: str) -> Iterator[None]:
-        """One mutation of an environment at a time, across processes."""
-        self.envs_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.envs_dir / f".{validate_name(name)}.lock", "w") as fh:
+        """One mutation of an environment at a time, across processes.
+
+        The lock file goes when no environment is left to guard (no litter after `down` or a
+        name that never existed); it is removed while held, so a waiter that then gets the
+        unlinked file sees that it is no longer the one at the path and takes the new one."""
+        path = self.envs_dir / f".{validate_name(name)}.lock"
+        while True:
+            self.envs_dir.mkdir(parents=True, exist_ok=True)
+            fh = open(path, "a")  # noqa: SIM115 - held past this loop, closed in the finally below
             fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                if os.stat(path).st_ino == os.fstat(fh.fileno()).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            fh.close()
+        try:
             yield
+        finally:
+            if not (self.env_dir(name) / "env.json").exists():
+                path.unlink(missing_ok=True)
+            fh.close()
 
     def _load(self, name: str) -> EnvRecord:
         env_dir = self.env_dir(name)
@@ -167,105 +283,16 @@ class LocalRuntime:
         now = utcnow()
         spec_data = asdict(spec)
         spec_data["ttl"] = spec.ttl.total_seconds()
+        spec_data.pop("requested", None)
         return EnvRecord(
             name=spec.name,
             spec=spec_data,
             created_at=now,
-            expires_at=now + spec.ttl,
+            expires_at=expiry(now, spec.ttl, self.config.envs.max_ttl),
             ocpp_port=_free_port(),
             database_url=spec.database_url or f"sqlite:///{env_dir / 'charger.db'}",
             admin_token=secrets.token_urlsafe(32),
         )
-
-    def _start_replica(self, record: EnvRecord, env_dir: Path, version: str, extra_args: list[str]) -> ReplicaRecord:
-        replica_id = f"r{record.next_replica}"
-        record.next_replica += 1
-        ready_file = env_dir / "replicas" / f"{replica_id}.ready.json"
-        ready_file.parent.mkdir(parents=True, exist_ok=True)
-        ready_file.unlink(missing_ok=True)
-        log = env_dir / "logs" / f"server-{replica_id}.log"
-        spec = record.spec
-        args = [
-            "server", "--host", "127.0.0.1", "--port", str(record.ocpp_port), "--reuse-port",
-            "--admin-host", "127.0.0.1", "--admin-port", "0",
-            "--database-url", record.database_url, "--server-version", version, "--replica-id", replica_id,
-            "--heartbeat-interval", str(spec.get("heartbeat_interval", 60)), "--ready-file", str(ready_file),
-            *_server_args(spec), *extra_args,
-        ]  # fmt: skip
-        proc = processes.spawn(args, log, env={"ENVCTL_ADMIN_TOKEN": record.admin_token} if record.admin_token else None)
-        replica = ReplicaRecord(
-            id=replica_id, version=version, pid=proc.pid, started_at=proc.started_at,
-            ocpp_port=record.ocpp_port, log=str(log), extra_args=extra_args,
-        )  # fmt: skip
-        record.replicas.append(replica)
-        record.save(env_dir)  # before waiting: `down` must find it even if we die now
-        deadline = time.monotonic() + 60
-        while not ready_file.exists():
-            if not proc.alive:
-                raise EnvctlError(
-                    f"charger-server replica {replica_id} ({version}) exited during start-up",
-                    f"its last log lines:\n{processes.tail(log)}",
-                )
-            if time.monotonic() > deadline:
-                raise Timeout(f"charger-server replica {replica_id} not ready after 60 s", f"see {log}")
-            time.sleep(0.05)
-        replica.admin_port = int(read_json(ready_file)["admin_port"])
-        record.save(env_dir)
-        return replica
-
-    def _start_simulator(self, record: EnvRecord, env_dir: Path, spec: EnvSpec) -> None:
-        status_file, ledger_dir = env_dir / "sim-status.json", env_dir / "ledger"
-        report_file, log = env_dir / "sim-report.json", env_dir / "logs" / "simulator.log"
-        workers = max(1, -(-spec.chargers // CHARGERS_PER_SIM_WORKER))
-        addresses = max(2, -(-spec.chargers // CHARGERS_PER_SOURCE_ADDRESS))
-        args = [
-            "sim", "--url", f"ws://127.0.0.1:{record.ocpp_port}/ocpp", "--chargers", str(spec.chargers),
-            "--workers", str(workers), "--reconnect", spec.reconnect, "--session-rate", str(spec.session_rate),
-            "--session-minutes", spec.session_minutes, "--meter-interval", str(spec.meter_interval),
-            "--status-file", str(status_file), "--ledger-dir", str(ledger_dir), "--report", str(report_file),
-            "--source-addresses", f"127.0.0.2-127.0.0.{1 + min(addresses, 250)}", "--no-live", "--duration", "0",
-        ]  # fmt: skip
-        proc = processes.spawn(args, log)
-        record.simulator = SimulatorRecord(
-            pid=proc.pid, started_at=proc.started_at, status_file=str(status_file),
-            ledger_dir=str(ledger_dir), report_file=str(report_file), log=str(log),
-        )  # fmt: skip
-        record.save(env_dir)
-
-    def _wait_connected(
-        self, record: EnvRecord, env_dir: Path, spec: EnvSpec, progress: Progress, total: int
-    ) -> None:
-        assert record.simulator is not None
-        deadline = time.monotonic() + spec.ready_timeout_s
-        connected = 0
-        while True:
-            connected = self._sim_status(record).get("connected", 0)
-            progress(f"chargers connected {connected}/{spec.chargers}", spec.replicas + 1 + connected, total)
-            if connected >= spec.chargers:
-                return
-            if not record.simulator.process.alive:
-                raise EnvctlError(
-                    "the charger simulator exited before every charger connected",
-                    f"its last log lines:\n{processes.tail(Path(record.simulator.log))}",
-                )
-            dead = [r.id for r in record.replicas if not r.alive]
-            if len(dead) == len(record.replicas):
-                raise EnvctlError("every charger-server replica exited", f"see logs in {env_dir / 'logs'}")
-            if time.monotonic() > deadline:
-                raise Timeout(
-                    f"only {connected} of {spec.chargers} chargers connected after {spec.ready_timeout_s:.0f} s",
-                    f"see {record.simulator.log}; run `envctl down {spec.name}` to clean up",
-                )
-            time.sleep(0.2)
-
-    def _sim_status(self, record: EnvRecord) -> dict[str, int]:
-        if record.simulator is None:
-            return {}
-        try:
-            data = read_json(Path(record.simulator.status_file))
-            return data if isinstance(data, dict) else {}
-        except (OSError, json.JSONDecodeError):
-            return {}
 
     def _status(self, record: EnvRecord) -> EnvStatus:
         servers = []
@@ -284,7 +311,7 @@ class LocalRuntime:
                     )
                 )
         sim_alive = record.simulator is not None and record.simulator.process.alive
-        connected = int(self._sim_status(record).get("connected", 0)) if sim_alive else 0
+        connected = int(sim_status(record).get("connected", 0)) if sim_alive else 0
         target = int(record.spec.get("chargers", 0))  # type: ignore[call-overload]
         alive = [s for s in servers if s.ready]
         if record.phase == "Starting":
@@ -322,6 +349,7 @@ class LocalRuntime:
         if record.simulator is not None:
             processes.stop(record.simulator.process, grace_s=10)
         processes.stop_all([r.process for r in record.replicas], grace_s=10)
+        releases.archive(name, env_dir, self.root)
         shutil.rmtree(env_dir, ignore_errors=True)
         return True
 
@@ -330,9 +358,3 @@ def _admin_endpoint(record: EnvRecord) -> str | None:
     """The admin URL `status` shows: the first live replica's (each one serves the whole fleet)."""
     live = [r.admin_url for r in record.replicas if r.admin_url and r.alive]
     return live[0] if live else next((r.admin_url for r in record.replicas if r.admin_url), None)
-
-
-def _server_args(spec: dict[str, object]) -> list[str]:
-    extra = spec.get("extra")
-    args = extra.get("server_args", []) if isinstance(extra, dict) else []
-    return [str(a) for a in args] if isinstance(args, list) else []

@@ -36,7 +36,7 @@ def fleet(state_dir: Path, request: pytest.FixtureRequest) -> Iterator[Rig]:
     try:
         yield rig
     finally:
-        rig.runtime.down(rig.name)
+        rig.runtime.down(rig.name, force=True)  # a test may leave a release unfinished: it goes with the fleet
 
 
 @pytest.fixture(scope="module")

@@ -19,9 +19,12 @@ class Cli:
     env: dict[str, str]
     created: list[str]
 
-    def run(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, timeout: float = 120, check: bool = True, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
-            [sys.executable, "-m", "envctl", *args], capture_output=True, text=True, env=self.env, timeout=timeout
+            [sys.executable, "-m", "envctl", *args], capture_output=True, text=True, env=self.env, timeout=timeout,
+            cwd=cwd,
         )
         if check and done.returncode != 0:
             raise AssertionError(f"envctl {' '.join(args)} exited {done.returncode}:\n{done.stderr}\n{done.stdout}")

@@ -213,3 +213,30 @@ def test_namespaces_envctl_does_not_manage_are_left_alone(cli: Cli, admin: Kube,
     ns = admin.get(NS.path(name=f"envctl-{name}"))
     assert not ns["metadata"].get("deletionTimestamp") and "app.kubernetes.io/managed-by" not in (
         ns["metadata"].get("labels") or {})
+
+
+def test_up_of_an_existing_environment_is_idempotent_and_refuses_a_different_request(
+    cli: Cli, admin: Kube, cleanup: list[str]
+) -> None:
+    name = unique("same")
+    ns = f"envctl-{name}"
+    cleanup.append(ns)
+    cli.json("up", name, "--runtime", "kubernetes", "--chargers", "0", "--session-rate", "6")
+    uid = admin.get(NS.path(name=ns))["metadata"]["uid"]
+    deployment = kind("Deployment").path(ns, "charger-server-v1")
+    generation = admin.get(deployment)["metadata"]["generation"]
+
+    again = cli.json("up", name, "--runtime", "kubernetes", "--chargers", "0", "--session-rate", "6")
+    bare = cli.json("up", name, "--runtime", "kubernetes")  # leaves out what it does not ask: kept
+    other = cli.run("up", name, "--runtime", "kubernetes", "--chargers", "0", "--replicas", "3",
+                    "--session-rate", "60", "--output", "json")  # fmt: skip
+
+    assert again["phase"] == bare["phase"] == "Ready"
+    assert admin.get(NS.path(name=ns))["metadata"]["uid"] == uid
+    assert admin.get(deployment)["metadata"]["generation"] == generation  # nothing rolled
+    assert admin.get(kind("ConfigMap").path(ns, "envctl-config"))["data"]["SESSION_RATE"] == "6.0"
+    assert other.returncode == 4, other.stderr
+    said = json.loads(other.stderr)
+    assert "--replicas 1 now, 3 asked" in said["message"] and "--session-rate 6 now, 60 asked" in said["message"]
+    assert f"envctl scale {name} --replicas 3" in said["hint"] and "--recreate" in said["hint"]
+    assert admin.get(deployment)["spec"]["replicas"] == 1

@@ -140,7 +140,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
     try:
         yield rig
     finally:
-        rig.runtime.down("rel")
+        rig.runtime.down("rel", force=True)  # a test may leave a release unfinished: it goes with the fleet
         for key, value in (("ENVCTL_STATE_DIR", old), ("KUBECONFIG", old_kubeconfig)):
             if value is None:
                 os.environ.pop(key, None)
