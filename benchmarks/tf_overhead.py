@@ -23,7 +23,7 @@ from pathlib import Path
 
 from benchmarks.harness.terraform import ROOT, environment, project, quiet_terraform
 from benchmarks.report import load, write_report
-from envctl.terraform.render import PlanView, render_plan
+from envctl.github.terraform_markdown import PlanView, render_plan
 from envctl.terraform.service import Repo, plan
 from envctl.terraform.settings import TerraformConfig
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from benchmarks.harness.terraform import environment, project, quiet_terraform
 from benchmarks.report import load, write_report
-from envctl.terraform.render import PlanView, render_plan, units
+from envctl.github.terraform_markdown import PlanView, render_plan, units
 from envctl.terraform.service import Repo, plan
 from envctl.terraform.settings import TerraformConfig
 from tests.markdown_check import problems

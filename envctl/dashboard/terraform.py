@@ -14,14 +14,11 @@ from envctl.state import state_root
 
 
 def overview(root: Path) -> dict[str, Any]:
-    from envctl.terraform.locks import key_digest
     from envctl.terraform.service import Repo, config_from_file, lock_store
 
     config = config_from_file(root / "envctl.yaml")
     locks = [lk.to_dict() for lk in lock_store(config, state_root()).list()]
-    # the same place `envctl tf plan` keeps a working tree's saved plans (cli/tf/context.py)
-    work = state_root() / "terraform" / "local" / key_digest(str(root.resolve()))
-    repo = Repo.open(root, work, config)
+    repo = Repo.open_local(root, state_root(), config)  # the saved plans `envctl tf plan` made here
     projects = []
     for project in repo.projects:
         saved = repo.plans.load(project)

@@ -2,7 +2,8 @@
 
 The only module that writes issues (pull_updater.py writes to pull requests). An issue is found
 again by the marker at the start of its body among the open issues carrying LABEL, so a rerun of
-the drift workflow edits it instead of opening another.
+the drift workflow edits it instead of opening another. `sync` takes a drift check's results
+(envctl/terraform/drift.py) and brings every project's issue in line with them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from dataclasses import dataclass
 from github import Github, GithubException
 from github.Issue import Issue
 
-from envctl.terraform.render import DRIFT_MARKER, drift_title
+from envctl.github.terraform_markdown import DRIFT_MARKER, DriftView, drift_title, render_drift
+from envctl.terraform.drift import DriftResult
+from envctl.terraform.locks import now_iso
 
 LABEL = "envctl-drift"
 
@@ -40,6 +43,23 @@ class DriftIssues:
                     if line.startswith("<!-- envctl:terraform:drift project="):
                         self._open[line] = issue
         return self._open
+
+    def sync(self, results: list[DriftResult]) -> list[IssueAction]:
+        """Open or update the issue of every drifted project, close those of projects back in line."""
+        actions = []
+        for r in results:
+            p = r.project
+            if r.error:
+                continue  # a failed check says nothing about drift: leave the issue as it is
+            if r.drifted:
+                text = r.config.plan_text if r.config and r.pending else r.refresh.plan_text
+                body = render_drift(DriftView(p.name, p.dir, p.workspace, tuple(r.drifted_resources), r.pending,
+                                              text, now_iso()))
+                actions.append(self.report(p.name, body))
+            else:
+                actions.append(self.resolve(p.name, f"The drift check at {now_iso()} found `{p.name}` "
+                                                    "matching the default branch again. Closing."))
+        return actions
 
     def report(self, project: str, body: str) -> IssueAction:
         marker = DRIFT_MARKER.format(project=project)

@@ -21,7 +21,7 @@ from github.Repository import Repository
 
 from envctl.github.markdown import MARKER, REPLY_MARKER, truncate
 from envctl.github.secrets import client_token, redactor_for
-from envctl.terraform.render import MARKER_RE as TF_MARKER_RE
+from envctl.github.terraform_markdown import MARKER_RE as TF_MARKER_RE
 from envctl.terraform.requirements import Review
 
 

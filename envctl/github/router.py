@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import requests
-from github import GithubException, RateLimitExceededException
+from github import GithubException
 
 from envctl.github import markdown, policy
 from envctl.github.client import GitHubClients
@@ -35,11 +34,11 @@ from envctl.github.events import (
     parse_event,
     serial_key,
 )
-from envctl.github.jobs import RetryLater
 from envctl.github.permissions import PermissionCache
 from envctl.github.previews import Previews, PullTarget
 from envctl.github.pull_updater import PullUpdater
 from envctl.github.result import Result, failure, ignored, success
+from envctl.github.retries import retry_later
 from envctl.github.secrets import install_log_redaction, settings_secrets
 from envctl.github.settings import GitHubSettings
 from envctl.github.terraform import TfJob
@@ -255,25 +254,12 @@ class Router:
         payload = json.loads(delivery.body)
         try:
             result = self.dispatch(delivery.event, payload, attempt=delivery.attempts, delivery_id=delivery.id)
-        except RateLimitExceededException as err:
-            raise RetryLater(_rate_limit_delay(err), f"GitHub rate limit: {err.status}") from err
-        except GithubException as err:
-            if err.status >= 500 or err.status == 429:
-                raise RetryLater(min(300.0, 5.0 * 2 ** delivery.attempts), f"GitHub answered {err.status}") from err
-            raise
-        except requests.ConnectionError as err:
-            raise RetryLater(min(300.0, 5.0 * 2 ** delivery.attempts), f"GitHub unreachable: {err}") from err
+        except (GithubException, requests.ConnectionError) as err:
+            later = retry_later(err, delivery.attempts)
+            if later is None:
+                raise
+            raise later from err
         log.info("delivery %s (%s): %s", delivery.id, delivery.event, result)
         if result.kind == "error":
             raise DeliveryFailed(str(result))
         return str(result)
-
-
-def _rate_limit_delay(err: GithubException) -> float:
-    headers = {k.lower(): v for k, v in (err.headers or {}).items()}
-    if headers.get("retry-after", "").isdigit():
-        return float(headers["retry-after"])
-    reset = headers.get("x-ratelimit-reset", "")
-    if reset.isdigit():
-        return max(1.0, float(reset) - time.time() + 1)
-    return 60.0

@@ -26,11 +26,11 @@ from envctl.github.pull_updater import PullInfo, PullUpdater
 from envctl.github.result import Result, failure, ignored, success
 from envctl.github.secrets import client_token, settings_secrets
 from envctl.github.settings import GitHubSettings
+from envctl.github.terraform_markdown import ApplyView, PlanView, render_apply, render_plan
 from envctl.terraform import autoplan, service
 from envctl.terraform.checkout import Checkout
 from envctl.terraform.locks import Lock, LockStore, now_iso
 from envctl.terraform.projects import Project, select
-from envctl.terraform.render import ApplyView, PlanView, render_apply, render_plan
 from envctl.terraform.requirements import Approval, PullFacts, approval, unmet
 from envctl.terraform.runner import PlanResult
 from envctl.terraform.settings import TerraformConfig

@@ -21,8 +21,11 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict
 
+from github import GithubException
+
 from envctl.github.jobs import RetryLater
 from envctl.github.result import Result
+from envctl.github.retries import retry_later
 from envctl.github.secrets import install_log_redaction, settings_secrets
 from envctl.github.settings import GitHubSettings
 from envctl.github.terraform import TerraformRuns, TfJob
@@ -49,27 +52,18 @@ def _child_init(settings_json: str, log_level: int) -> None:
 
 def _child_run(job: dict[str, object]) -> tuple[str, str, str, float]:
     """(outcome, kind, summary, delay): outcome is done or retry; exceptions never cross the pipe."""
-    import requests
-    from github import GithubException, RateLimitExceededException
-
-    from envctl.github.router import _rate_limit_delay
-
     assert _runs is not None
     attempt = int(job.get("attempt") or 1)  # type: ignore[call-overload]
     try:
         result = _runs.run(TfJob(**job))  # type: ignore[arg-type]
-    except RateLimitExceededException as err:
-        return "retry", "", f"GitHub rate limit: {err.status}", _rate_limit_delay(err)
-    except GithubException as err:
-        if err.status >= 500 or err.status == 429:
-            return "retry", "", f"GitHub answered {err.status}", min(300.0, 5.0 * 2 ** attempt)
+    except Exception as err:
+        later = retry_later(err, attempt, name_only=True)
+        if later is not None:
+            return "retry", "", later.why, later.delay_s
         log.exception("terraform job %s failed", job.get("op"))
-        return "done", "error", f"GitHub answered {err.status}", 0.0
-    except requests.ConnectionError as err:
-        return "retry", "", f"GitHub unreachable: {type(err).__name__}", min(300.0, 5.0 * 2 ** attempt)
-    except Exception as err:  # a bug: keep serving, record it
-        log.exception("terraform job %s failed", job.get("op"))
-        return "done", "error", f"{type(err).__name__} in a terraform job", 0.0
+        if isinstance(err, GithubException):
+            return "done", "error", f"GitHub answered {err.status}", 0.0
+        return "done", "error", f"{type(err).__name__} in a terraform job", 0.0  # a bug: keep serving, record it
     return "done", result.kind, result.summary, 0.0
 
 

@@ -7,10 +7,11 @@
     runner.py        one project's init/plan/show; a bounded pool for many
     summary.py       show -json -> counts, addresses, outputs (pure)
     redaction.py     sensitive values and patterns -> never written anywhere
-    render.py        plan/apply comments, split under GitHub's limit (pure)
     plans.py         saved plans, checked for staleness before an apply
     locks.py         project locks (file + flock); locks_kubernetes.py (Leases)
     requirements.py  approved / mergeable / undiverged (pure)
     drift.py         refresh-only and config drift of the default branch
     service.py       plan / apply over a Repo, used by the CLI and by envctl/github/terraform.py
+
+Nothing here imports envctl.github: the GitHub door renders the comments (github/terraform_markdown.py).
 """

@@ -19,7 +19,7 @@ import yaml
 from envctl.errors import ConfigError, EnvctlError
 from envctl.terraform.driver import Driver
 from envctl.terraform.environment import held_secrets, resolve
-from envctl.terraform.locks import FileLockStore, LockStore
+from envctl.terraform.locks import FileLockStore, LockStore, key_digest
 from envctl.terraform.plans import PlanStore
 from envctl.terraform.projects import SKIP_DIRS, Project, load_projects
 from envctl.terraform.redaction import Redactor, sensitive_values
@@ -95,6 +95,12 @@ class Repo:
         """`recursive`: look for projects below `root` (a repository), or in `root` only."""
         root = root.resolve()  # terraform runs in the project dir: every path handed to it is absolute
         return cls(root, config, load_projects(root, config, recursive), PlanStore(work.resolve()))
+
+    @classmethod
+    def open_local(cls, root: Path, state_dir: Path, config: TerraformConfig, recursive: bool = True) -> Repo:
+        """A working tree on this machine: its saved plans live under state_dir, one folder per tree
+        (by its resolved path), so `envctl tf plan`, `tf apply` and the dashboard find the same ones."""
+        return cls.open(root, state_dir / "terraform" / "local" / key_digest(str(root.resolve())), config, recursive)
 
 
 def plan(repo: Repo, selected: list[Project], head_sha: Callable[[Project], str], user: str,

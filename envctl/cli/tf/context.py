@@ -14,7 +14,7 @@ import typer
 from envctl.config import config_path
 from envctl.errors import NotFound
 from envctl.state import state_root
-from envctl.terraform.locks import LockStore, key_digest
+from envctl.terraform.locks import LockStore
 from envctl.terraform.projects import Project, select
 from envctl.terraform.service import Repo, config_from_file, lock_store
 
@@ -57,9 +57,8 @@ def open_context(repo_name: str = "local") -> TfContext:
     root, in_repo = _root()
     explicit = os.environ.get("ENVCTL_CONFIG")
     config = config_from_file(config_path(explicit) if explicit else root / "envctl.yaml")
-    work = state_root() / "terraform" / "local" / key_digest(str(root.resolve()))
     # outside a repository only the working directory itself is searched, never below it
-    repo = Repo.open(root, work, config, recursive=in_repo)
+    repo = Repo.open_local(root, state_root(), config, recursive=in_repo)
     if not repo.projects and not in_repo:
         raise NotFound(f"no Terraform files in {root}: it is not inside a git repository, so envctl looks in this "
                        "directory only, not in its subdirectories",

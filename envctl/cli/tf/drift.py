@@ -11,8 +11,6 @@ from envctl.cli.output import OutputFormat, OutputOption, emit, stdout, user_err
 from envctl.cli.tf.context import DirOption, ProjectOption, open_context
 from envctl.errors import ConfigError
 from envctl.terraform import drift
-from envctl.terraform.locks import now_iso
-from envctl.terraform.render import DriftView, render_drift
 
 
 def show(data: dict[str, Any]) -> None:
@@ -51,19 +49,7 @@ def command(
             settings = GitHubSettings.from_env()
             settings.require_credentials()
             issues = DriftIssues(GitHubClients(settings).for_installation(settings.installation_id), repo_name)
-            actions = []
-            for r in results:
-                p = r.project
-                if r.error:
-                    continue  # a failed check says nothing about drift: leave the issue as it is
-                if r.drifted:
-                    text = r.config.plan_text if r.config and r.pending else r.refresh.plan_text
-                    body = render_drift(DriftView(p.name, p.dir, p.workspace, tuple(r.drifted_resources), r.pending,
-                                                  text, now_iso()))
-                    actions.append(issues.report(p.name, body))
-                else:
-                    actions.append(issues.resolve(p.name, f"The drift check at {now_iso()} found `{p.name}` "
-                                                          "matching the default branch again. Closing."))
+            actions = issues.sync(results)
             data["issues"] = [a.to_dict() for a in actions]
     emit(output, data, show)
     if any(r.error for r in results):

@@ -13,8 +13,8 @@ from rich.table import Table
 
 from envctl.cli.output import OutputFormat, emit, stderr, stdout, user_errors
 from envctl.cli.tf.context import DirOption, ProjectOption, RepoOption, local_user, open_context
+from envctl.github.terraform_markdown import PlanView, render_plan
 from envctl.terraform import service
-from envctl.terraform.render import PlanView, render_plan
 from envctl.terraform.runner import PlanResult
 
 

@@ -31,7 +31,7 @@ import pytest
 
 from envctl.github.server import PATH
 from envctl.github.signature import sign
-from envctl.terraform.render import MARKER_RE
+from envctl.github.terraform_markdown import MARKER_RE
 from tests.fakes import payloads
 from tests.fakes.github_api import FakeGitHub
 from tests.fixtures.ports import free_port

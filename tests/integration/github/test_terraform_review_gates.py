@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from envctl.github.settings import GitHubSettings
+from envctl.github.terraform_markdown import MARKER_RE
 from envctl.terraform.locks import FileLockStore
-from envctl.terraform.render import MARKER_RE
 from tests.fakes import payloads
 from tests.fakes.github_api import FakeGitHub
 from tests.fixtures.terraform import GitRemote, tf_block

@@ -1,4 +1,6 @@
-"""Plan and apply comments: pure functions of plain data, split to fit GitHub's comment limit.
+"""Terraform's plan/apply comments and drift issues: pure functions of plain data, split to fit GitHub's
+comment limit. The GitHub door renders; envctl/terraform/ only hands it plain data (atlantis
+markdown_renderer habit, next to github/markdown.py).
 
 A project's comment is: a marker, a headline with the one-line summary, the resources grouped by
 action, and the full plan in a collapsible `<details>` with a `diff` code block. When that is
@@ -18,7 +20,7 @@ from collections.abc import Iterable
 from itertools import accumulate
 from dataclasses import dataclass, field
 
-from envctl.github.markdown import GITHUB_LIMIT, inline
+from envctl.github.markdown import GITHUB_LIMIT, inline, truncate
 from envctl.terraform.summary import Summary
 
 MARKER = "<!-- envctl:terraform:{kind} project={project} part={part}/{parts} -->"
@@ -266,8 +268,6 @@ def drift_title(project: str) -> str:
 
 def render_drift(view: DriftView) -> str:
     """The body of the drift issue of one project (one issue per project, edited in place)."""
-    from envctl.github.markdown import truncate
-
     parts = [DRIFT_MARKER.format(project=view.project),
              f"### 🟠 `{view.project.replace('`', '')}` has drifted from the default branch",
              f"{inline(view.dir)} · workspace {inline(view.workspace)}" +

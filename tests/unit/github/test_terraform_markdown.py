@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from envctl.terraform.render import MARKER_RE, PlanView, render_plan, to_diff, units
+from envctl.github.terraform_markdown import MARKER_RE, PlanView, render_plan, to_diff, units
 from envctl.terraform.summary import summarize
 from tests.markdown_check import problems
 

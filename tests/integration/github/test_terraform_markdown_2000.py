@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from envctl.terraform.render import MARKER_RE, PlanView, render_plan, units
+from envctl.github.terraform_markdown import MARKER_RE, PlanView, render_plan, units
 from envctl.terraform.service import Repo, plan
 from envctl.terraform.settings import TerraformConfig
 from tests.markdown_check import problems
