@@ -15,7 +15,7 @@ import time
 from envctl.envs import naming
 from envctl.envs.model import validate_name
 from envctl.errors import NotFound, Refused, Timeout
-from envctl.fleet.service import ScaleResult
+from envctl.fleet.scale_result import ScaleResult
 from envctl.release.hints import release_cmd
 from envctl.release.fleets.kubernetes import VERSION_ANNOTATION, VERSION_LABEL, KubernetesFleet
 from envctl.runtimes.kubernetes import KubernetesRuntime

@@ -15,12 +15,11 @@ import contextlib
 import fcntl
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
 
 from envctl.envs.service import default_runtime
 from envctl.errors import ConfigError, Refused
 from envctl.fleet.mover import MoveOptions, MoveReport, Mover, Progress, _no_progress, spread_pct
+from envctl.fleet.scale_result import ScaleResult
 from envctl.release.fleet import ReplicaView
 from envctl.release.fleets.local import LocalFleet
 from envctl.release.status import TERMINAL, release_phase
@@ -29,31 +28,6 @@ from envctl.release.store import FileReleaseStore
 from envctl.runtimes.base import Progress as StartProgress
 from envctl.runtimes.base import no_progress
 from envctl.runtimes.local import LocalRuntime
-
-
-@dataclass
-class ScaleResult:
-    env: str
-    runtime: str
-    replicas_before: int
-    replicas: int
-    started: list[str] = field(default_factory=list)
-    retired: list[str] = field(default_factory=list)
-    drain: MoveReport | None = None  # scale-down: chargers moved off the removed replicas
-    rebalance: MoveReport | None = None
-    spread_pct: float = 0.0
-    note: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "env": self.env, "runtime": self.runtime, "replicas_before": self.replicas_before,
-            "replicas": self.replicas, "started": self.started, "retired": self.retired,
-            "drain": self.drain.to_dict() if self.drain else None,
-            "rebalance": self.rebalance.to_dict() if self.rebalance else None,
-            "spread_pct": round(self.spread_pct, 2),
-            "rebalance_suggested": self.rebalance is None and self.spread_pct > 100 * MoveOptions().tolerance,
-            "note": self.note,
-        }  # fmt: skip
 
 
 @contextlib.contextmanager
