@@ -1,10 +1,10 @@
 """The fleet simulator behind `envctl sim`: N OCPP 1.6J chargers in a few worker processes.
 
-config.py         SimConfig (one picklable value for every worker), flag parsing, shards
+settings.py       SimConfig (one picklable value for every worker), flag parsing, shards
 chargepoint.py    one charger: connect, boot, status, heartbeat, sessions, reconnect policy
 central.py        answers to central-initiated CALLs (RemoteStart/Stop, Reset, Get/ChangeConfiguration,
                   TriggerMessage, DataTransfer), schema-validated both ways
-configuration.py  the configuration keys a charger reports and accepts
+configuration_keys.py  the charger's OCPP configuration keys (1.6 section 9.1) it reports and accepts
 txqueue.py        the ordered, offline-surviving transaction-message queue (attempts, retry interval)
 ledger.py         JSONL record of every transaction message + the reader/reconcile API for benches
 stats.py          per-worker counters and log histograms; folding workers into the status body

@@ -20,9 +20,8 @@ from typing import Any
 import orjson
 
 from envctl.charger.simulator import ledger, worker
-from envctl.charger.simulator.config import SimConfig, shards
+from envctl.charger.simulator.settings import SimConfig, shards
 from envctl.charger.simulator.stats import WorkerStats, totals
-
 
 _RATED = ("connects", "reconnects", "connect_failures", "disconnects")
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from envctl.charger.simulator.config import (
+from envctl.charger.simulator.settings import (
     SimConfig,
     default_workers,
     parse_addresses,

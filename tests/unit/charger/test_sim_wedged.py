@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from envctl.charger.simulator.config import Shard, SimConfig
 from envctl.charger.simulator.fleet import Fleet
 from envctl.charger.simulator.live import render
+from envctl.charger.simulator.settings import Shard, SimConfig
 from envctl.charger.simulator.stats import WEDGED_AFTER_S, WorkerStats, totals
 from envctl.charger.simulator.worker import Worker, _LoopBeat, live_snapshot
 

@@ -1,4 +1,4 @@
-"""A simulated charger's configuration keys (OCPP 1.6 section 9.1): GetConfiguration / ChangeConfiguration.
+"""A simulated charger's OCPP configuration keys (1.6 section 9.1): GetConfiguration / ChangeConfiguration.
 
 Defaults are shared by the whole worker; a charger stores only the keys a central system changed,
 so an untouched charger costs nothing here.
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from envctl.charger.simulator.chargepoint import ChargePoint
-    from envctl.charger.simulator.config import SimConfig
+    from envctl.charger.simulator.settings import SimConfig
 
 # key -> (read-only, kind). Kinds are checked on ChangeConfiguration: int (>= 0), bool, str.
 KEYS: dict[str, tuple[bool, str]] = {
@@ -101,3 +101,4 @@ def change_configuration(cp: ChargePoint, key: str, value: str) -> str:
         value = value.lower()
     cp.set_config(key, value)
     return "Accepted"
+
