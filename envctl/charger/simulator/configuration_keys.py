@@ -102,3 +102,36 @@ def change_configuration(cp: ChargePoint, key: str, value: str) -> str:
     cp.set_config(key, value)
     return "Accepted"
 
+
+class ConfiguredCharger:
+    """A charger's view of its keys: the worker's defaults, overlaid by what a server changed.
+
+    A mixin of ChargePoint, which owns the `overrides` and `hb_interval` slots.
+    """
+
+    __slots__ = ()
+
+    def config_value(self, key: str) -> str:
+        if key == "HeartbeatInterval":
+            return str(int(self.hb_interval))
+        if self.overrides is not None and key in self.overrides:
+            return self.overrides[key]
+        return self.ctx.config_defaults[key]
+
+    def config_int(self, key: str) -> int:
+        return int(self.config_value(key))
+
+    def config_seconds(self, key: str, fleet_default: float) -> float:
+        """An interval key: the fleet's (possibly fractional, for tests) value until a server changes it."""
+        if self.overrides is not None and key in self.overrides:
+            return float(self.overrides[key])
+        return fleet_default
+
+    def set_config(self, key: str, value: str) -> None:
+        if key == "HeartbeatInterval":
+            self.hb_interval = float(value)
+            self._arm_heartbeat()
+            return
+        if self.overrides is None:
+            self.overrides = {}
+        self.overrides[key] = value
