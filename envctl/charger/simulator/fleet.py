@@ -39,7 +39,9 @@ def write_json_atomic(path: str, data: dict[str, Any]) -> None:
         raise
 
 
-class Fleet:
+class SimulatedFleet:
+    """The parent's handle on one `envctl sim` run: its worker processes, status file and report."""
+
     def __init__(
         self,
         cfg: SimConfig,
