@@ -39,7 +39,7 @@ from envctl.capacity.loadgen import LoadWorkers
 from envctl.capacity.scrape import delta, fraction_within, handler_buckets, quantile
 from envctl.capacity.service import answer
 from envctl.charger import rates
-from envctl.charger.simulator.config import parse_session_minutes
+from envctl.charger.simulator.settings import parse_session_minutes
 from envctl.release import pacing
 from envctl.runtimes.local import LocalRuntime
 

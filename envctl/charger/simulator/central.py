@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from envctl.charger.protocol.errors import ErrorCode, OcppError
 from envctl.charger.protocol.schemas import CENTRAL_INITIATED, known_actions, validate_request, validate_response
-from envctl.charger.simulator import configuration, management
+from envctl.charger.simulator import configuration_keys, management
 
 if TYPE_CHECKING:
     from envctl.charger.simulator.chargepoint import ChargePoint
@@ -43,11 +43,11 @@ def reset(cp: ChargePoint, req: dict[str, Any]) -> tuple[dict[str, Any], FollowU
 
 
 def change_configuration(cp: ChargePoint, req: dict[str, Any]) -> tuple[dict[str, Any], FollowUp]:
-    return {"status": configuration.change_configuration(cp, req["key"], req["value"])}, None
+    return {"status": configuration_keys.change_configuration(cp, req["key"], req["value"])}, None
 
 
 def get_configuration(cp: ChargePoint, req: dict[str, Any]) -> tuple[dict[str, Any], FollowUp]:
-    return configuration.get_configuration(cp, req.get("key")), None
+    return configuration_keys.get_configuration(cp, req.get("key")), None
 
 
 _TRIGGERABLE = {

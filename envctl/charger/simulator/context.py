@@ -8,9 +8,9 @@ import logging
 import random
 
 from envctl.charger.protocol.frames import MessageIds
-from envctl.charger.simulator import configuration
-from envctl.charger.simulator.config import SimConfig
+from envctl.charger.simulator import configuration_keys
 from envctl.charger.simulator.ledger import LedgerWriter
+from envctl.charger.simulator.settings import SimConfig
 from envctl.charger.simulator.stats import WorkerStats
 
 # websockets logs every failed handshake at INFO/ERROR; a reconnect storm would flood stderr.
@@ -26,7 +26,7 @@ class Context:
         self.ledger = ledger
         self.rng: random.Random = cfg.rng(worker)
         self.ids = MessageIds()
-        self.config_defaults = configuration.defaults(cfg)
+        self.config_defaults = configuration_keys.defaults(cfg)
         self.stopping = False
         self.logger = _quiet
         # Gate for the first connect of each charger when no --connect-rate paces the ramp:

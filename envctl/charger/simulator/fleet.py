@@ -20,9 +20,8 @@ from typing import Any
 import orjson
 
 from envctl.charger.simulator import ledger, worker
-from envctl.charger.simulator.config import SimConfig, shards
+from envctl.charger.simulator.settings import SimConfig, shards
 from envctl.charger.simulator.stats import WorkerStats, totals
-
 
 _RATED = ("connects", "reconnects", "connect_failures", "disconnects")
 
@@ -40,7 +39,9 @@ def write_json_atomic(path: str, data: dict[str, Any]) -> None:
         raise
 
 
-class Fleet:
+class SimulatedFleet:
+    """The parent's handle on one `envctl sim` run: its worker processes, status file and report."""
+
     def __init__(
         self,
         cfg: SimConfig,

@@ -17,11 +17,10 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from envctl.charger.gctuning import freeze_startup_objects, tune_gc
-
 from envctl.charger.simulator.chargepoint import ChargePoint
-from envctl.charger.simulator.config import Shard, SimConfig
 from envctl.charger.simulator.context import Context
 from envctl.charger.simulator.ledger import LedgerWriter
+from envctl.charger.simulator.settings import Shard, SimConfig
 from envctl.charger.simulator.stats import WEDGED_AFTER_S, WorkerStats
 
 # Handshakes in flight per worker during an unpaced (--connect-rate 0) initial ramp.

@@ -27,7 +27,7 @@ def command(
     with user_errors(output):
         from envctl.capacity.arithmetic import Fleet
         from envctl.capacity.service import answer
-        from envctl.charger.simulator.config import parse_session_minutes
+        from envctl.charger.simulator.settings import parse_session_minutes
         from envctl.envs.model import parse_duration
         from envctl.output_paths import writable_image
 

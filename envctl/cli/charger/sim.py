@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from envctl.charger.simulator.config import (
+from envctl.charger.simulator.settings import (
     SimConfig,
     default_workers,
     parse_addresses,
@@ -48,7 +48,7 @@ def command(
     output: OutputFormat = OutputOption,
 ) -> None:
     """Simulate N OCPP 1.6J chargers: boot, heartbeats, sessions, offline queueing, reconnects."""
-    from envctl.charger.simulator.fleet import Fleet, write_json_atomic
+    from envctl.charger.simulator.fleet import SimulatedFleet, write_json_atomic
 
     with user_errors(output):
         cfg = validated(
@@ -75,7 +75,7 @@ def command(
                 seed=seed,
             )
         )
-        fleet = Fleet(cfg, workers or default_workers(chargers), duration, status_file)
+        fleet = SimulatedFleet(cfg, workers or default_workers(chargers), duration, status_file)
         if live:
             result = _run_live(fleet)
         else:

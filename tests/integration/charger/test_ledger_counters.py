@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 from envctl.bench.transactions import MUST_BE_ZERO, count, failures
-from envctl.charger.simulator.config import Shard, SimConfig
+from envctl.charger.simulator.settings import Shard, SimConfig
 from envctl.charger.simulator.worker import Worker
 from envctl.charger.store import sqlite_path
 from tests.integration.charger.conftest import running_server

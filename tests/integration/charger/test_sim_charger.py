@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from envctl.charger.simulator import ledger
-from envctl.charger.simulator.config import Shard, SimConfig
+from envctl.charger.simulator.settings import Shard, SimConfig
 from envctl.charger.simulator.worker import Worker
 from tests.integration.charger.sim_peer import Peer, peer  # noqa: F401  (fixture)
 

@@ -34,7 +34,7 @@ from websockets.asyncio.server import ServerConnection
 
 from envctl.charger.protocol.frames import Call, CallError, CallResult, parse
 from envctl.charger.simulator import ledger
-from envctl.charger.simulator.config import Shard, SimConfig
+from envctl.charger.simulator.settings import Shard, SimConfig
 from envctl.charger.simulator.worker import Worker
 from tests.integration.charger.sim_peer import Peer, Received
 

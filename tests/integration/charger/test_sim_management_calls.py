@@ -16,7 +16,7 @@ import pytest
 
 from envctl.charger.protocol.schemas import CENTRAL_INITIATED, example_request
 from envctl.charger.server.app import CentralSystem
-from envctl.charger.simulator.config import Shard, SimConfig
+from envctl.charger.simulator.settings import Shard, SimConfig
 from envctl.charger.simulator.worker import Worker
 from tests.integration.charger.conftest import running_server
 

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from envctl.charger.simulator import ledger
-from envctl.charger.simulator.config import Shard, SimConfig
 from envctl.charger.simulator.reconcile import reconcile
+from envctl.charger.simulator.settings import Shard, SimConfig
 from envctl.charger.simulator.worker import Worker
 from tests.integration.charger.conftest import running_server
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from envctl.charger.simulator.config import (
+from envctl.charger.simulator.settings import (
     SimConfig,
     default_workers,
     parse_addresses,

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from envctl.charger.simulator.config import Shard, SimConfig
-from envctl.charger.simulator.fleet import Fleet
+from envctl.charger.simulator.fleet import SimulatedFleet
 from envctl.charger.simulator.live import render
+from envctl.charger.simulator.settings import Shard, SimConfig
 from envctl.charger.simulator.stats import WEDGED_AFTER_S, WorkerStats, totals
 from envctl.charger.simulator.worker import Worker, _LoopBeat, live_snapshot
 
@@ -65,7 +65,7 @@ def test_status_counts_wedged_and_silent_workers_but_not_starting_finished_or_de
 
 
 def test_the_fleet_status_timeline_report_and_live_view_show_stalled_workers() -> None:
-    fleet = Fleet(SimConfig(chargers=6), workers=3)
+    fleet = SimulatedFleet(SimConfig(chargers=6), workers=3)
     started = time.time() - 30
     fleet.snapshots = {0: snap(0, 2), 1: snap(1, 2, loop_lag_ms=15_000.0, wedged=True), 2: snap(2, 2)}
     status = fleet._tick(started)

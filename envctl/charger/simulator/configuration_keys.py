@@ -1,4 +1,4 @@
-"""A simulated charger's configuration keys (OCPP 1.6 section 9.1): GetConfiguration / ChangeConfiguration.
+"""A simulated charger's OCPP configuration keys (1.6 section 9.1): GetConfiguration / ChangeConfiguration.
 
 Defaults are shared by the whole worker; a charger stores only the keys a central system changed,
 so an untouched charger costs nothing here.
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from envctl.charger.simulator.chargepoint import ChargePoint
-    from envctl.charger.simulator.config import SimConfig
+    from envctl.charger.simulator.settings import SimConfig
 
 # key -> (read-only, kind). Kinds are checked on ChangeConfiguration: int (>= 0), bool, str.
 KEYS: dict[str, tuple[bool, str]] = {
@@ -101,3 +101,37 @@ def change_configuration(cp: ChargePoint, key: str, value: str) -> str:
         value = value.lower()
     cp.set_config(key, value)
     return "Accepted"
+
+
+class ConfiguredCharger:
+    """A charger's view of its keys: the worker's defaults, overlaid by what a server changed.
+
+    A mixin of ChargePoint, which owns the `overrides` and `hb_interval` slots.
+    """
+
+    __slots__ = ()
+
+    def config_value(self, key: str) -> str:
+        if key == "HeartbeatInterval":
+            return str(int(self.hb_interval))
+        if self.overrides is not None and key in self.overrides:
+            return self.overrides[key]
+        return self.ctx.config_defaults[key]
+
+    def config_int(self, key: str) -> int:
+        return int(self.config_value(key))
+
+    def config_seconds(self, key: str, fleet_default: float) -> float:
+        """An interval key: the fleet's (possibly fractional, for tests) value until a server changes it."""
+        if self.overrides is not None and key in self.overrides:
+            return float(self.overrides[key])
+        return fleet_default
+
+    def set_config(self, key: str, value: str) -> None:
+        if key == "HeartbeatInterval":
+            self.hb_interval = float(value)
+            self._arm_heartbeat()
+            return
+        if self.overrides is None:
+            self.overrides = {}
+        self.overrides[key] = value

@@ -1,4 +1,5 @@
-"""What a simulated fleet looks like: one picklable value handed from the CLI to every worker.
+"""A simulator run's settings (what the simulated fleet looks like): one picklable value handed
+from the CLI to every worker.
 
 Parsing of the CLI's compact spellings (id patterns, address ranges, session lengths) lives here
 too, so bad flags fail before any process starts, with a ConfigError naming the flag.
