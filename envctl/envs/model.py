@@ -83,7 +83,7 @@ class EnvSpec:
 
     def __post_init__(self) -> None:
         """Everything wrong with the request is found here, before any process or object exists."""
-        from envctl.charger.simulator.config import parse_session_minutes
+        from envctl.charger.simulator.settings import parse_session_minutes
 
         validate_name(self.name)
         if self.chargers < 0:
