@@ -388,6 +388,7 @@ class KubernetesRuntime:
         if release:
             self._abort_release(name, namespace, release, actor)
         if not ns["metadata"].get("deletionTimestamp"):
+            self._archive_releases(name, namespace)
             if wait:
                 self._stop_pods(namespace)
             self.kube.delete(kind("Namespace").path(name=namespace), propagationPolicy="Background")
@@ -406,6 +407,16 @@ class KubernetesRuntime:
         wait_s = max(self.config.kubernetes.down_timeout.total_seconds(), LEASE_S + 3)
         with store.lease(plan_id, f"envctl down {name} --force", wait_s=wait_s):
             pass
+
+    def _archive_releases(self, name: str, namespace: str) -> None:
+        """The release documents die with the namespace: keep a copy in this machine's history."""
+        from envctl.envs import history
+        from envctl.release.archive import copy_releases
+        from envctl.release.store import FileReleaseStore
+        from envctl.release.stores.kubernetes import KubernetesReleaseStore
+
+        copy_releases(KubernetesReleaseStore(self.kube, namespace, name),
+                      FileReleaseStore(history.releases_dir(name), env=name))
 
     def _hint_namespace_name(self, name: str) -> None:
         """`envctl down envctl-pr-77` names the namespace (what kubectl shows), not the environment."""

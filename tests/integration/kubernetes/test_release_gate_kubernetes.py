@@ -35,7 +35,8 @@ def test_the_policy_is_the_clusters_and_a_forged_record_starts_nothing(
 ) -> None:
     kube, kubeconfig = as_envctl
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "ENVCTL_RELEASE_"))}
-    cli = Cli(env | {"KUBECONFIG": kubeconfig, "ENVCTL_CONFIG": str(tmp_path / "envctl.yaml"), "PYTHONPATH": str(REPO)},
+    cli = Cli(env | {"KUBECONFIG": kubeconfig, "ENVCTL_CONFIG": str(tmp_path / "envctl.yaml"), "PYTHONPATH": str(REPO),
+                     "ENVCTL_STATE_DIR": str(tmp_path / "state")},
               tmp_path / "envctl.yaml", real_placement(control_plane))
     # What the actor's own file says is not the cluster's policy: it is ignored on Kubernetes.
     cli.write_config({"release": {"approval": {"forbid_self_approval": False, "require_github_approval": False}}})
@@ -90,6 +91,12 @@ def test_the_policy_is_the_clusters_and_a_forged_record_starts_nothing(
         res = cli.run("release", "start", plan["id"], *rel)
         assert res.returncode == 4 and "only an approval by the release workflow's reviewers counts" in one_line(res)
         assert f"ConfigMap {DEFAULT_POLICY_NAMESPACE}/{POLICY_CONFIGMAP} (absent" in one_line(res)
+
+        # The release's documents die with the namespace; `down` keeps them in this machine's history.
+        cli.json("down", name, "--runtime", "kubernetes", timeout=300)
+        kept = tmp_path / "state" / "history" / "releases" / name / plan["id"]
+        assert json.loads((kept / "plan.json").read_text())["to_version"] == "v2"
+        assert json.loads((kept / "approval.json").read_text())["source"] == "local"
     finally:
         cli.run("down", name, "--runtime", "kubernetes")
         admin.delete(kind("Namespace").path(name=namespace))
