@@ -19,8 +19,8 @@ from typing import Any
 
 from envctl.bench import report as report_mod
 from envctl.bench import strategies, strategies_kubernetes, transactions
-from envctl.bench.rehearsal import BenchOptions, Say, settle
-from envctl.bench.sampler import Sampler
+from envctl.bench.options import BenchOptions, Say
+from envctl.bench.sampler import Sampler, settle
 from envctl.envs.model import EnvSpec
 from envctl.errors import ConfigError, EnvctlError
 from envctl.release.fleets.kubernetes import KubernetesFleet
