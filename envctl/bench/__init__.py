@@ -3,7 +3,8 @@
     options.py       what a rehearsal is asked to do (BenchOptions), whatever the runtime
     sampler.py       samples the fleet (replica /admin/stats) and the simulator status every second,
                      and tells when every charger is back (settle)
-    strategies.py    recreate, rolling (SIGTERM, SIGKILL after a grace) and graceful (the release engine)
+    strategies.py    recreate, rolling (SIGTERM, SIGKILL after a grace) locally, and which strategy runs
+    graceful.py      graceful: the release engine itself, on either runtime
     transactions.py  the whole transaction history, ledger against the server DB, and its pass/fail
     report.py        the DESIGN.md report contract, built from the samples
     plot.py          the PNG timeline (matplotlib, headless)

@@ -26,7 +26,6 @@ from envctl.release.draining import HOLD_PATIENCE_S, IN_FLIGHT_S, PacedDrain
 from envctl.release.fleet import Fleet, HealthSample, ReplicaView
 from envctl.release.health_watch import WATCH_EVERY_S, HealthWatch
 from envctl.release.plan import ReleasePlan
-from envctl.release.steps import ReleaseSteps
 from envctl.release.status import (
     FORWARD_STEPS,
     ROLLBACK_STEPS,
@@ -37,6 +36,7 @@ from envctl.release.status import (
     StepRecord,
     release_phase,
 )
+from envctl.release.steps import ReleaseSteps
 from envctl.release.store import ReleaseStore
 
 # fleet/mover.py and capacity/ pace the same way and import these from here
