@@ -5,41 +5,17 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from envctl.bench import report as report_mod
 from envctl.bench import strategies, transactions
-from envctl.bench.sampler import Sampler, Watched
+from envctl.bench.options import BenchOptions, Say
+from envctl.bench.sampler import Sampler, settle
 from envctl.envs.model import EnvSpec
 from envctl.errors import ConfigError
 from envctl.release.fleets.local import LocalFleet
 from envctl.runtimes.local import EnvRecord, LocalRuntime
-
-Say = Callable[[str], None]
-
-
-@dataclass
-class BenchOptions:
-    chargers: int
-    strategy: str
-    budget_per_s: float = 100.0
-    replicas: int = 2
-    runtime: str = "local"
-    grace_s: float = 30.0
-    hold_s: float = 10.0
-    canary_share: float = 0.05
-    session_rate: float = 60.0  # sessions per charger per hour: transactions in flight during the release
-    from_version: str = "v1"
-    to_version: str = "v2"
-    new_replica_args: tuple[str, ...] = ()
-    baseline_s: float = 3.0
-    settle_timeout_s: float = 120.0
-    tail_s: float = 3.0
-    env_name: str | None = None
-    keep: bool = False
 
 
 def _quiet(_msg: str) -> None:
@@ -103,19 +79,6 @@ def _rehearse(opts: BenchOptions, runtime: LocalRuntime, name: str, fleet: Local
         extra={"grace_s": opts.grace_s if opts.strategy != "graceful" else None, "session_rate": opts.session_rate,
                "env": name, "from_version": opts.from_version, "to_version": opts.to_version},
     )  # fmt: skip
-
-
-def settle(fleet: Watched, chargers: int, timeout_s: float) -> float:
-    """When every charger is connected again (or the timeout passed), by a simulator status written
-    after the release finished: the file lags by up to a second and must not vouch for the past."""
-    released = time.time()
-    deadline = released + timeout_s
-    while time.time() < deadline:
-        sim = fleet.simulator_status() or {}
-        if float(sim.get("updated_at", 0)) > released and int(sim.get("connected", 0)) >= chargers:
-            return float(sim["updated_at"])
-        time.sleep(0.2)
-    return time.time()
 
 
 def write(report: dict[str, Any], path: Path) -> None:

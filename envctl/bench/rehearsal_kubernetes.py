@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from envctl.bench import report as report_mod
-from envctl.bench import strategies, strategies_kubernetes, transactions
-from envctl.bench.rehearsal import BenchOptions, Say, settle
-from envctl.bench.sampler import Sampler
+from envctl.bench import strategies_kubernetes, transactions
+from envctl.bench.graceful import graceful
+from envctl.bench.options import BenchOptions, Say
+from envctl.bench.sampler import Sampler, settle
 from envctl.envs.model import EnvSpec
 from envctl.errors import ConfigError, EnvctlError
 from envctl.release.fleets.kubernetes import KubernetesFleet
@@ -33,7 +34,7 @@ LEDGER_FILE = re.compile(r"ledger-w\d+\.jsonl")  # what the simulator names its 
 def run(opts: BenchOptions, say: Say) -> dict[str, Any]:
     runtime = KubernetesRuntime()
     name = opts.env_name or f"bench-{opts.strategy}-{int(time.time()) % 100000}"
-    run_strategy = {"graceful": strategies.graceful, "rolling": strategies_kubernetes.rolling,
+    run_strategy = {"graceful": graceful, "rolling": strategies_kubernetes.rolling,
                     "recreate": strategies_kubernetes.recreate}.get(opts.strategy)
     if run_strategy is None:
         raise ConfigError(f"unknown strategy {opts.strategy!r}", "use --strategy recreate, rolling or graceful")

@@ -133,3 +133,16 @@ class Sampler:
 
     def last_sim(self) -> dict[str, Any]:
         return self.sim_points[-1][1] if self.sim_points else {}
+
+
+def settle(fleet: Watched, chargers: int, timeout_s: float) -> float:
+    """When every charger is connected again (or the timeout passed), by a simulator status written
+    after the release finished: the file lags by up to a second and must not vouch for the past."""
+    released = time.time()
+    deadline = released + timeout_s
+    while time.time() < deadline:
+        sim = fleet.simulator_status() or {}
+        if float(sim.get("updated_at", 0)) > released and int(sim.get("connected", 0)) >= chargers:
+            return float(sim["updated_at"])
+        time.sleep(0.2)
+    return time.time()

@@ -4,7 +4,7 @@ recreate  stop every old replica at once (SIGTERM: each closes all its chargers)
           ones; the whole fleet reconnects in one storm, first into closed ports.
 rolling   what a default Kubernetes Deployment does: one replica at a time, start a new one, SIGTERM
           an old one (it closes its connections; SIGKILL after the grace period, 30 s by default).
-graceful  the release engine: new replicas take new connections only, old connections are moved
+graceful  the release engine (graceful.py): new replicas take new connections only, old connections are moved
           at a fleet-wide reconnect budget with a canary, a health judgement and rollback.
 """
 
@@ -14,17 +14,13 @@ import contextlib
 import signal
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 import psutil
 
+from envctl.bench.graceful import graceful
 from envctl.errors import ConfigError
-from envctl.release.approval import Approval
-from envctl.release.engine import Engine, new_status
 from envctl.release.fleets.local import LocalFleet
-from envctl.release.plan import HealthThresholds, PlanOptions, compute_plan
-from envctl.release.status import release_phase
 from envctl.release.store import FileReleaseStore, ReleaseStore
 from envctl.runtimes.local import LocalRuntime
 
@@ -76,35 +72,6 @@ def rolling(ctx: StrategyContext) -> dict[str, Any]:
             ctx.runtime.stop_server_replica(ctx.env, old[i], grace_s=ctx.grace_s)
         steps.append({"step": i + 1, "seconds": round(time.time() - t0, 2)})
     return {"stopped": old, "started": started, "steps": steps}
-
-
-def graceful(ctx: Any) -> dict[str, Any]:
-    """The release engine itself, on any runtime (ctx: a StrategyContext of either runtime)."""
-    now = datetime.now(timezone.utc)
-    options = PlanOptions(
-        to_version=ctx.to_version, budget_per_s=ctx.budget_per_s, canary_share=ctx.canary_share, hold_s=ctx.hold_s,
-        new_replicas=ctx.replicas, new_replica_args=ctx.new_replica_args, thresholds=HealthThresholds(),
-    )  # fmt: skip
-    plan = compute_plan(
-        env=ctx.env, runtime=ctx.runtime_name, replicas=ctx.fleet.replicas(), options=options, planner="envctl-bench",
-        now=now,
-    )
-    store = ctx.store
-    store.save_plan(plan)
-    # A rehearsal on a throw-away fleet the bench itself created: recorded, not gated by a person.
-    store.save_approval(Approval(plan_id=plan.id, plan_hash=plan.hash, approver="envctl-bench (rehearsal)", approved_at=now))
-    status = Engine(plan, ctx.fleet, store).run(new_status(plan, "envctl-bench", "envctl-bench (rehearsal)", time.time()))
-    return {
-        "plan_id": plan.id,
-        "phase": release_phase(plan, status),
-        "steps": [s.model_dump() for s in status.steps],
-        "abort": status.abort.model_dump() if status.abort else None,
-        "verdict": status.verdict,
-        "moved_forward": status.moved_forward,
-        "moved_back": status.moved_back,
-        "rate_factor_end": status.bucket.factor,
-        "estimated_duration_s": plan.estimated_duration_s,
-    }
 
 
 def run(name: str, ctx: StrategyContext) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from envctl.env_flags import env_flag
 from envctl.envs.model import parse_duration
 from envctl.errors import ConfigError
 from envctl.github.tf_settings import TerraformWebhookSettings
@@ -93,14 +94,7 @@ class GitHubSettings(BaseModel):
             return None
 
         def flag(name: str, default: bool) -> bool:
-            raw = env.get(name)
-            if raw is None or raw == "":
-                return default
-            if raw.lower() in ("1", "true", "yes", "on"):
-                return True
-            if raw.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ConfigError(f"{name}={raw!r} is not a boolean", "use true or false")
+            return env_flag(env, name, default)
 
         def number(name: str, default: float) -> float:
             raw = env.get(name)

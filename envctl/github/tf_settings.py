@@ -15,6 +15,7 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, Field
 
+from envctl.env_flags import env_flag
 from envctl.errors import ConfigError
 
 
@@ -30,14 +31,7 @@ class TerraformWebhookSettings(BaseModel):
         env = os.environ if env is None else env
 
         def flag(name: str, default: bool) -> bool:
-            raw = (env.get(name) or "").lower()
-            if not raw:
-                return default
-            if raw in ("1", "true", "yes", "on"):
-                return True
-            if raw in ("0", "false", "no", "off"):
-                return False
-            raise ConfigError(f"{name}={raw!r} is not a boolean", "use true or false")
+            return env_flag(env, name, default)
 
         processes = env.get("ENVCTL_TERRAFORM_PROCESSES") or "2"
         if not processes.isdigit():

@@ -8,19 +8,23 @@ tokens spent twice.
 
 forward:  start_new → switch_traffic → canary_drain → canary_hold → drain_rest → verify → retire_old
 rollback: rollback_switch → rollback_drain → rollback_verify → retire_new
+
+This module is the loop and the facts it reads from the fleet; the steps are in steps.py, the
+paced drain in draining.py, the health judgement while releasing in health_watch.py.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import socket
 import time
 from collections.abc import Callable
 
-from envctl.errors import EnvctlError, Refused
-from envctl.release import health, pacing
+from envctl.errors import Refused
+from envctl.release import pacing
+from envctl.release.draining import HOLD_PATIENCE_S, IN_FLIGHT_S, PacedDrain
 from envctl.release.fleet import Fleet, HealthSample, ReplicaView
+from envctl.release.health_watch import WATCH_EVERY_S, HealthWatch
 from envctl.release.plan import ReleasePlan
 from envctl.release.status import (
     FORWARD_STEPS,
@@ -32,18 +36,18 @@ from envctl.release.status import (
     StepRecord,
     release_phase,
 )
+from envctl.release.steps import ReleaseSteps
 from envctl.release.store import ReleaseStore
 
+# fleet/mover.py and capacity/ pace the same way and import these from here
+__all__ = ["HOLD_PATIENCE_S", "IN_FLIGHT_S", "PACE_SHARE", "WATCH_EVERY_S", "Engine", "Observer", "new_status"]
+
 Observer = Callable[[ReleasePlan, ReleaseStatus], None]
-WATCH_EVERY_S = 1.0
 
-
-IN_FLIGHT_S = 0.05  # at most this much of a second's budget may be on its way at once
 # The engine paces at 95 % of the budget: what it sends is capped exactly, but replicas and chargers
 # that stall for a moment deliver late, and the headroom keeps those seconds within the budget
 # (measured at 30,000 chargers: 545-571/s at 100 %, see docs/benchmarks.md).
 PACE_SHARE = 0.95
-HOLD_PATIENCE_S = 2.0
 
 
 def _no_observer(_plan: ReleasePlan, _status: ReleaseStatus) -> None:
@@ -61,7 +65,10 @@ def new_status(plan: ReleasePlan, started_by: str, approved_by: str, now: float)
     )
 
 
-class Engine:
+class Engine(ReleaseSteps, PacedDrain, HealthWatch):
+    """The reconcile loop and the facts it reads from the fleet; the steps (steps.py), the paced
+    drain (draining.py) and the health watch (health_watch.py) are mixed in and share its state."""
+
     def __init__(
         self,
         plan: ReleasePlan,
@@ -187,274 +194,3 @@ class Engine:
 
     def _sample_new(self, status: ReleaseStatus) -> HealthSample:
         return self.fleet.health(status.new_replica_ids, self.clock())
-
-    # -- forward steps -------------------------------------------------------------------------
-
-    def _start_new(self, status: ReleaseStatus, rec: StepRecord) -> float | None:
-        if not status.fleet_connections_at_start:
-            status.fleet_connections_at_start = sum(v.connections for v in self._views if v.alive)
-        # Replicas of the target version outside the plan's old set are ours, even those started
-        # by an orchestrator killed before it could record them: adopt, never start twice.
-        found = [v.id for v in self._views if v.id not in self._old_ids and v.version == self.plan.to_version]
-        status.new_replica_ids = list(dict.fromkeys(status.new_replica_ids + found))
-        new = self._new(status)
-        dead = [v.id for v in new if not v.alive]
-        if dead:
-            self._auto_abort(status, f"new replica {', '.join(dead)} ({self.plan.to_version}) exited")
-            return 0.0
-        missing = self.plan.new_replicas - len(new)
-        if missing > 0:  # one per reconcile, each recorded before the next is started
-            status.message = f"starting replica {len(new) + 1}/{self.plan.new_replicas} of {self.plan.to_version}"
-            self.store.save_status(status)
-            try:
-                started = self.fleet.start(self.plan.to_version, 1, self.plan.new_replica_args, image=self.plan.image)
-            except EnvctlError as err:
-                self._views = self.fleet.replicas()
-                found = [v.id for v in self._views if v.id not in self._old_ids and v.version == self.plan.to_version]
-                status.new_replica_ids = list(dict.fromkeys(status.new_replica_ids + found))
-                self._auto_abort(status, f"{self.plan.to_version} failed to start: {err.message}")
-                return 0.0
-            status.new_replica_ids = list(dict.fromkeys(status.new_replica_ids + started))
-            status.replicas_started += len(started)
-            rec.detail["started"] = rec.detail.get("started", []) + started
-            self.store.save_status(status)
-            return 0.0
-        if all(v.ready for v in new):
-            self._unpause(status, "WaitingForReady")
-            return None
-        cond = self._pause(status, "WaitingForReady", f"waiting for {self.plan.to_version} replicas to be ready")
-        if self.clock() - cond.start_time > self.plan.ready_timeout_s:
-            self._auto_abort(status, f"new replicas not ready after {self.plan.ready_timeout_s:.0f} s")
-            return 0.0
-        return 0.5
-
-    def _switch_traffic(self, status: ReleaseStatus, rec: StepRecord) -> float | None:
-        for v in self._new(status):
-            self.fleet.set_accepting(v.id, True)
-        for v in self._old():
-            self.fleet.set_accepting(v.id, False)
-        baseline = self._sample_new(status)
-        status.health_baseline = baseline.to_dict()
-        return None
-
-    def _canary_drain(self, status: ReleaseStatus, rec: StepRecord) -> float | None:
-        old_now = status.connections_old
-        if status.canary_old_remaining is None:
-            status.old_connections_at_start = old_now
-            status.canary_old_remaining = old_now - min(old_now, math.ceil(old_now * self.plan.canary_share))
-            rec.detail["canary_target"] = old_now - status.canary_old_remaining
-            self.store.save_status(status)
-        if old_now <= status.canary_old_remaining:
-            return None
-        return self._drain_tick(status, rec, self._old(), old_now - status.canary_old_remaining, forward=True)
-
-    def _canary_hold(self, status: ReleaseStatus, rec: StepRecord) -> float | None:
-        cond = self._pause(status, "CanaryHold", f"holding {self.plan.hold_s:.0f} s to judge {self.plan.to_version}")
-        verdict = self._judge(status)
-        if not verdict.healthy:
-            self._auto_abort(status, "canary unhealthy: " + "; ".join(verdict.reasons))
-            return 0.0
-        left = cond.start_time + self.plan.hold_s - self.clock()
-        if left > 0:
-            return min(left, WATCH_EVERY_S)
-        self._unpause(status, "CanaryHold")
-        rec.detail["verdict"] = verdict.to_dict()
-        return None
-
-    def _drain_rest(self, status: ReleaseStatus, rec: StepRecord) -> float | None:
-        if status.connections_old <= 0:
-            return None
-        return self._drain_tick(status, rec, self._old(), status.connections_old, forward=True)
-
-    def _verify(self, status: ReleaseStatus, rec: StepRecord) -> float | None:
-        expected = self._expected(status)
-        if status.connections_new >= expected and status.connections_old == 0:
-            self._unpause(status, "WaitingForChargers")
-            rec.detail["connected_new"] = status.connections_new
-            return None
-        verdict = self._judge(status)
-        if not verdict.healthy:
-            self._auto_abort(status, "new version unhealthy: " + "; ".join(verdict.reasons))
-            return 0.0
-        cond = self._pause(status, "WaitingForChargers", f"waiting for {expected} chargers on {self.plan.to_version}")
-        if self.clock() - cond.start_time > self.plan.verify_timeout_s:
-            self._auto_abort(
-                status,
-                f"only {status.connections_new} of {expected} chargers back on {self.plan.to_version} "
-                f"after {self.plan.verify_timeout_s:.0f} s",
-            )
-            return 0.0
-        return 0.5
-
-    def _retire_old(self, status: ReleaseStatus, rec: StepRecord) -> float | None:
-        retired: list[str] = rec.detail.setdefault("retired", [])
-        for rid in sorted(self._old_ids - set(retired)):
-            delay = self._pace_out(status, rec, rid, forward=True)
-            if delay is not None:
-                return delay
-            self.fleet.retire(rid)
-            retired.append(rid)
-            self.store.save_status(status)
-        return None
-
-    # -- rollback steps ------------------------------------------------------------------------
-
-    def _rollback_switch(self, status: ReleaseStatus, rec: StepRecord) -> float | None:
-        old = self._old()
-        if not old:
-            status.failure = "no old replica is left to roll back to; start one of " + ", ".join(self.plan.from_versions)
-            return 0.0
-        for v in old:
-            self.fleet.set_accepting(v.id, True)
-        for v in self._new(status):
-            if v.alive:
-                try:
-                    self.fleet.set_accepting(v.id, False)
-                except EnvctlError:
-                    pass  # a dying replica takes no connections anyway
-        return None
-
-    def _rollback_drain(self, status: ReleaseStatus, rec: StepRecord) -> float | None:
-        new = [v for v in self._new(status) if v.alive and v.connections > 0]
-        if not new:
-            return None
-        return self._drain_tick(status, rec, new, sum(v.connections for v in new), forward=False)
-
-    def _rollback_verify(self, status: ReleaseStatus, rec: StepRecord) -> float | None:
-        expected = self._expected(status)
-        cond = self._pause(status, "WaitingForChargers", f"waiting for {expected} chargers back on the old version")
-        if status.connections_old >= expected or self.clock() - cond.start_time > self.plan.verify_timeout_s:
-            self._unpause(status, "WaitingForChargers")
-            rec.detail["connected_old"] = status.connections_old
-            rec.detail["expected"] = expected
-            return None
-        return 0.5
-
-    def _retire_new(self, status: ReleaseStatus, rec: StepRecord) -> float | None:
-        retired: list[str] = rec.detail.setdefault("retired", [])
-        for rid in [r for r in status.new_replica_ids if r not in retired]:
-            delay = self._pace_out(status, rec, rid, forward=False)
-            if delay is not None:
-                return delay
-            self.fleet.retire(rid)
-            retired.append(rid)
-            self.store.save_status(status)
-        return None
-
-    # -- shared pieces -------------------------------------------------------------------------
-
-    def _pace_out(self, status: ReleaseStatus, rec: StepRecord, rid: str, *, forward: bool) -> float | None:
-        """Retiring closes every connection a replica still holds at once (chargers that came back
-        to it, a drain that missed some): move those at the budget first. None: nothing left (or it
-        stopped shrinking for verify_timeout_s; a stuck replica must not stall the release)."""
-        holding = [v for v in self._views if v.id == rid and v.alive and v.connections > 0]
-        if not holding:
-            return None
-        since: dict[str, list[float]] = rec.detail.setdefault("pacing_out", {})
-        first, least = since.setdefault(rid, [self.clock(), float(holding[0].connections)])
-        if holding[0].connections < least:
-            since[rid] = [self.clock(), float(holding[0].connections)]
-        elif self.clock() - first > self.plan.verify_timeout_s:
-            return None
-        # no health watch here: past verify (or while rolling back) there is nothing left to abort to
-        return self._drain_tick(status, rec, holding, holding[0].connections, forward=forward, watch=False)
-
-    def _expected(self, status: ReleaseStatus) -> int:
-        tolerated = math.floor(status.fleet_connections_at_start * self.plan.verify_tolerance)
-        return max(0, status.fleet_connections_at_start - tolerated)
-
-    def _judge(self, status: ReleaseStatus) -> health.Verdict:
-        now = self._sample_new(status)
-        base = HealthSample(**status.health_baseline) if status.health_baseline else now
-        if now.replicas_ready >= now.replicas:
-            self._unready_since = None
-        elif self._unready_since is None:
-            self._unready_since = now.at
-        verdict = health.judge(base, now, self.plan.thresholds, budget_per_s=self.plan.budget_per_s,
-                               since=status.started_at,
-                               unready_for_s=None if self._unready_since is None else now.at - self._unready_since)
-        status.verdict = verdict.to_dict()
-        status.last_health = now.to_dict()
-        return verdict
-
-    def _watch(self, status: ReleaseStatus) -> bool:
-        """Once a second while draining forward: abort when unhealthy, slow down when stressed."""
-        now = self.clock()
-        if self._last_watch is not None and now - self._last_watch.at < WATCH_EVERY_S:
-            return True
-        verdict = self._judge(status)
-        if not verdict.healthy:
-            self._auto_abort(status, f"{self.plan.to_version} unhealthy while draining: " + "; ".join(verdict.reasons))
-            return False
-        sample = HealthSample(**status.last_health) if status.last_health else None
-        if self._last_watch is not None and sample is not None:
-            is_stressed = health.stressed(self._last_watch, sample, self.plan.thresholds)
-            before = status.bucket.factor
-            status.bucket = pacing.adjust_for_stress(status.bucket, is_stressed, sample.at - self._last_watch.at)
-            if status.bucket.factor != before:
-                self.store.append_event(
-                    self.plan.id, {"t": now, "event": "rate", "factor": status.bucket.factor, "stressed": is_stressed}
-                )
-            if is_stressed:
-                self._pause(status, "Stressed", "the new version shows stress: rate halved")
-            else:
-                self._unpause(status, "Stressed")
-        self._last_watch = sample
-        return True
-
-    def _moving(self, status: ReleaseStatus) -> int:
-        """Chargers disconnected by us and not yet back on any replica (as the replicas count them)."""
-        away = max(0, status.fleet_connections_at_start - status.connections_old - status.connections_new)
-        if self._offline_floor is None or away < self._offline_floor:
-            self._offline_floor = away
-        return away - self._offline_floor
-
-    def _hold_for_arrivals(self, status: ReleaseStatus, now: float) -> bool:
-        """Closed loop on top of the bucket: the bucket bounds what we *send* per second, but a
-        stalled process downstream (an old replica closing late, chargers reconnecting late) would
-        deliver two seconds' worth in one. Waiting while more than IN_FLIGHT_S of the budget is
-        still on its way bounds that backlog. Never for long: a charger that does not come back
-        must not stall the release (health and verify judge that)."""
-        limit = max(pacing.batch_size(status.bucket), status.bucket.effective_rate * IN_FLIGHT_S)
-        if self._moving(status) <= limit:
-            self._held_since = None
-            return False
-        self._held_since = self._held_since or now
-        return now - self._held_since < HOLD_PATIENCE_S
-
-    def _drain_tick(
-        self, status: ReleaseStatus, rec: StepRecord, sources: list[ReplicaView], want: int, *, forward: bool,
-        watch: bool | None = None,
-    ) -> float:
-        if (forward if watch is None else watch) and not self._watch(status):
-            return 0.0
-        now = self.clock()
-        if self._hold_for_arrivals(status, now):
-            return 0.01
-        status.bucket, granted = pacing.take(status.bucket, want, now)
-        if granted == 0:
-            wait = pacing.seconds_until(status.bucket, min(want, pacing.batch_size(status.bucket)), now)
-            return min(max(wait, 0.005), 1.0)
-        shares = pacing.split_proportionally(granted, {v.id: v.connections for v in sources})
-        self.store.save_status(status)  # write-ahead: the tokens are spent before the chargers are
-        closed: dict[str, int] = {}
-        for rid, n in shares.items():
-            try:
-                closed[rid] = self.fleet.disconnect(rid, n)
-            except EnvctlError:
-                closed[rid] = 0  # died or unreachable: its chargers are reconnecting on their own
-        total = sum(closed.values())
-        if forward:
-            status.moved_forward += total
-        else:
-            status.moved_back += total
-        self.store.append_event(
-            self.plan.id,
-            {"t": round(now, 4), "event": "disconnect", "step": rec.name, "granted": granted, "closed": total, "by_replica": closed},
-        )
-        rec.detail["closed"] = rec.detail.get("closed", 0) + total
-        left = want - total
-        if left <= 0:
-            return 0.0
-        wait = pacing.seconds_until(status.bucket, min(left, pacing.batch_size(status.bucket)), self.clock())
-        return min(max(wait, 0.005), 1.0)

@@ -38,8 +38,9 @@ def command(
         # imported here: matplotlib and the fleet machinery would slow every other command
         from envctl.bench import plot as plot_mod
         from envctl.bench import rehearsal
+        from envctl.bench.options import BenchOptions
 
-        opts = rehearsal.BenchOptions(
+        opts = BenchOptions(
             chargers=chargers, strategy=strategy, budget_per_s=budget, replicas=replicas, runtime=runtime,
             grace_s=grace, hold_s=seconds(hold), session_rate=session_rate,
             new_replica_args=tuple(shlex.split(server_args)), keep=keep,
