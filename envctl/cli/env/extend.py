@@ -8,8 +8,9 @@ import typer
 
 from envctl.cli.output import OutputFormat, OutputOption, emit, stdout, user_errors
 from envctl.envs.model import parse_duration
-from envctl.envs.service import get_runtime
+from envctl.envs.service import extend
 from envctl.envs.ttl import format_time
+from envctl.release.identity import os_user
 
 
 def command(
@@ -20,6 +21,8 @@ def command(
 ) -> None:
     """Extend an environment's time to live (from its current expiry; from now if already expired)."""
     with user_errors(output):
-        expires = format_time(get_runtime(runtime).extend(name, parse_duration(duration)))
+        # Through the front door, so the environment's history records it (the actor as the kernel says).
+        status = extend(name, parse_duration(duration), runtime, actor=os_user())
+        expires = format_time(status.expires_at)
         emit(output, {"name": name, "expires_at": expires},
              lambda d: stdout.print(f"{name}: expires at {expires}"))

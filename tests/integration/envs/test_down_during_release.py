@@ -66,3 +66,18 @@ def test_release_history_outlives_a_plain_down(cli: Cli) -> None:
     cli.json("down", "hist", "--runtime", "local")
 
     assert json.loads((state / "history" / "releases" / "hist" / plan["id"] / "plan.json").read_text())["to_version"] == "v2"
+
+
+def test_cli_extend_and_down_are_in_the_environments_history_with_the_os_user(cli: Cli) -> None:
+    import os
+    import pwd
+
+    state = Path(cli.env["ENVCTL_STATE_DIR"])
+    cli.up("journal", "--chargers", "1")
+    extended = cli.json("extend", "journal", "2h", "--runtime", "local")
+    cli.json("down", "journal", "--runtime", "local")
+
+    journal = [json.loads(line) for line in (state / "history" / "journal.jsonl").read_text().splitlines()]
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    assert [(e["action"], e["actor"], e["via"]) for e in journal] == [("extend", me, "cli"), ("down", me, "cli")]
+    assert journal[0]["expires_at"].startswith(extended["expires_at"][:16])
