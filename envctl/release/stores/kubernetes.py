@@ -143,6 +143,21 @@ class KubernetesReleaseStore:
                     plans.append(ReleasePlan.model_validate(data))
         return sorted(plans, key=lambda p: p.created_at)
 
+    def in_progress(self) -> str | None:
+        """The plan id of a release whose status has neither finished nor failed (one list call:
+        `up` and `down` ask this before touching the environment)."""
+        for cm in self.kube.list(CONFIGMAP.path(self.namespace), labelSelector=f"{LABEL_PART}=state"):
+            raw = (cm.get("data") or {}).get("status.json")
+            if not raw:
+                continue
+            try:
+                status = json.loads(raw)
+            except ValueError:
+                continue
+            if status.get("finished_at") is None and not status.get("failure"):
+                return str(status.get("plan_id") or cm["metadata"]["name"])
+        return None
+
     def save_approval(self, approval: Approval) -> None:
         self._put_doc(approval.plan_id, "approval.json", approval.model_dump(mode="json"))
 

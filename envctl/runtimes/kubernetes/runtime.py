@@ -11,7 +11,6 @@ app.kubernetes.io/managed-by=envctl (and templates/rbac enforces the same in the
 from __future__ import annotations
 
 import base64
-import json
 import secrets
 import time
 from collections.abc import Callable
@@ -170,26 +169,17 @@ class KubernetesRuntime:
         return running or spec.server_version or "v1"
 
     def _refuse_mid_release(self, name: str, namespace: str) -> None:
-        release = self._retry_rbac(lambda: self._release_in_progress(namespace))
+        release = self._retry_rbac(lambda: self._release_in_progress(name, namespace))
         if release:
             raise Refused(
                 f"environment {name} is in the middle of release {release}; `up` would undo its progress",
                 f"wait for it (`envctl release status {release}`) or abort it (`envctl release abort {release}`)",
             )
 
-    def _release_in_progress(self, namespace: str) -> str | None:
-        """A release's state ConfigMap whose status has neither finished nor failed."""
-        for cm in self.kube.list(kind("ConfigMap").path(namespace), labelSelector=f"{naming.LABEL_RELEASE_PART}=state"):
-            raw = (cm.get("data") or {}).get("status.json")
-            if not raw:
-                continue
-            try:
-                status = json.loads(raw)
-            except ValueError:
-                continue
-            if status.get("finished_at") is None and not status.get("failure"):
-                return str(status.get("plan_id") or cm["metadata"]["name"])
-        return None
+    def _release_in_progress(self, name: str, namespace: str) -> str | None:
+        from envctl.release.stores.kubernetes import KubernetesReleaseStore
+
+        return KubernetesReleaseStore(self.kube, namespace, name).in_progress()
 
     def _claim(self, spec: EnvSpec, ns_manifest: Obj, requester: str) -> Obj:
         """The namespace of this environment, created now (limits checked) or already there."""
@@ -378,7 +368,7 @@ class KubernetesRuntime:
         if not is_managed(ns):
             raise Refused(f"namespace {namespace} is not managed by envctl; leaving it alone",
                           "delete it yourself if it really should go")
-        release = None if ns["metadata"].get("deletionTimestamp") else self._release_in_progress(namespace)
+        release = None if ns["metadata"].get("deletionTimestamp") else self._release_in_progress(name, namespace)
         if release and not force:
             raise Refused(
                 f"release {release} of {name} is in progress; `down` would cut it short",
