@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal, Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from envctl.errors import Refused
 from envctl.release.hints import release_cmd
@@ -144,3 +144,11 @@ def check_approved(plan: ReleasePlan, approval: Approval | None, policy: Approva
         )
     check_may_approve(plan, approval, policy)  # the policy may have tightened since
     return approval
+
+
+def parse_approval(data: object, where: str, hint: str) -> Approval:
+    """A stored approval record, or Refused naming `where` it came from when envctl did not write it."""
+    try:
+        return Approval.model_validate(data)
+    except ValidationError as err:
+        raise Refused(f"{where} is not an approval envctl wrote: {err.errors()[0]['msg']}", hint) from None

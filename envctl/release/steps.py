@@ -118,15 +118,7 @@ class ReleaseSteps:
         return 0.5
 
     def _retire_old(self, status: ReleaseStatus, rec: StepRecord) -> float | None:
-        retired: list[str] = rec.detail.setdefault("retired", [])
-        for rid in sorted(self._old_ids - set(retired)):
-            delay = self._pace_out(status, rec, rid, forward=True)
-            if delay is not None:
-                return delay
-            self.fleet.retire(rid)
-            retired.append(rid)
-            self.store.save_status(status)
-        return None
+        return self._retire(status, rec, sorted(self._old_ids), forward=True)
 
     # -- rollback steps ------------------------------------------------------------------------
 
@@ -162,9 +154,14 @@ class ReleaseSteps:
         return 0.5
 
     def _retire_new(self, status: ReleaseStatus, rec: StepRecord) -> float | None:
+        return self._retire(status, rec, list(status.new_replica_ids), forward=False)
+
+    def _retire(self, status: ReleaseStatus, rec: StepRecord, ids: list[str], forward: bool) -> float | None:
+        """Retire `ids` in order, each once its leftover chargers are paced out; the step's detail
+        remembers which are gone, so a resumed step skips them."""
         retired: list[str] = rec.detail.setdefault("retired", [])
-        for rid in [r for r in status.new_replica_ids if r not in retired]:
-            delay = self._pace_out(status, rec, rid, forward=False)
+        for rid in [r for r in ids if r not in retired]:
+            delay = self._pace_out(status, rec, rid, forward=forward)
             if delay is not None:
                 return delay
             self.fleet.retire(rid)

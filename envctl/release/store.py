@@ -24,10 +24,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from pydantic import ValidationError
 
 from envctl.errors import ConfigError, NotFound, Refused
-from envctl.release.approval import Approval
+from envctl.release.approval import Approval, parse_approval
 from envctl.release.hints import release_cmd
 from envctl.release.plan import ReleasePlan
 from envctl.release.status import Abort, ReleaseStatus
@@ -105,13 +104,8 @@ class FileReleaseStore:
         data = self._read(self._dir(plan_id) / "approval.json")
         if data is None:
             return None
-        try:
-            return Approval.model_validate(data)
-        except ValidationError as err:
-            raise Refused(
-                f"{self._dir(plan_id) / 'approval.json'} is not an approval envctl wrote: {err.errors()[0]['msg']}",
-                "remove it and approve the plan again with `envctl release approve`",
-            ) from None
+        return parse_approval(data, str(self._dir(plan_id) / "approval.json"),
+                              "remove it and approve the plan again with `envctl release approve`")
 
     def approval_writer(self, plan_id: str) -> tuple[str, str] | None:
         """The kernel's word: the OS user owning approval.json (written atomically by its approver)."""

@@ -31,11 +31,10 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-from pydantic import ValidationError
 
 from envctl.envs import naming
 from envctl.errors import ConfigError, NotFound, Refused
-from envctl.release.approval import Approval
+from envctl.release.approval import Approval, parse_approval
 from envctl.release.hints import release_cmd
 from envctl.release.plan import ReleasePlan
 from envctl.release.status import Abort, ReleaseStatus
@@ -165,13 +164,8 @@ class KubernetesReleaseStore:
         data = self._get_doc(self._name(plan_id), "approval.json")
         if data is None:
             return None
-        try:
-            return Approval.model_validate(data)
-        except ValidationError as err:
-            raise Refused(
-                f"ConfigMap {self._name(plan_id)} key approval.json is not an approval envctl wrote: {err.errors()[0]['msg']}",
-                "approve the plan again with `envctl release approve`",
-            ) from None
+        return parse_approval(data, f"ConfigMap {self._name(plan_id)} key approval.json",
+                              "approve the plan again with `envctl release approve`")
 
     def approval_writer(self, plan_id: str) -> tuple[str, str] | None:
         """The API server does not say who wrote a ConfigMap key (managedFields names a client's
