@@ -2,7 +2,7 @@
 
 The engine never knows where replicas run. A runtime adapter (envctl/release/fleets/) says how
 to list, start and retire replicas; the operations on a running replica go through its admin HTTP
-API (AdminClient below), the same on every runtime.
+API (envctl/charger/server/admin_client.py), the same on every runtime.
 
     Fleet (Protocol)
      ├── replicas()                      -> [ReplicaView]  version, ready, connections, accepting
@@ -18,10 +18,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-
-import httpx
-
-from envctl.errors import EnvctlError
 
 
 @dataclass(frozen=True)
@@ -76,49 +72,6 @@ class Fleet(Protocol):
     def expected_chargers(self) -> int | None:
         """How many chargers should be connected, when the runtime knows (None otherwise)."""
         ...
-
-
-class ReplicaUnreachable(EnvctlError):
-    """A replica's admin API did not answer; the engine treats it as not ready."""
-
-
-class AdminClient:
-    """The admin HTTP API of one charger-server replica (see envctl/charger/server/).
-
-    `token` is the environment's admin token (ENVCTL_ADMIN_TOKEN of the servers), sent as a bearer
-    token; the replica requires it for drain, listen, disconnect and calls when it has one.
-    """
-
-    def __init__(self, http: httpx.Client, base_url: str, token: str | None = None) -> None:
-        self.http = http
-        self.base = base_url.rstrip("/")
-        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
-
-    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        try:
-            resp = self.http.request(method, self.base + path, json=body, headers=self.headers)
-        except httpx.HTTPError as err:
-            raise ReplicaUnreachable(f"{self.base}{path}: {err.__class__.__name__}: {err}") from err
-        if resp.status_code >= 400:
-            raise ReplicaUnreachable(f"{method} {self.base}{path} answered {resp.status_code}: {resp.text[:200]}")
-        return resp.json() if resp.content else {}
-
-    def stats(self) -> dict[str, Any]:
-        data = self._call("GET", "/admin/stats")
-        return data if isinstance(data, dict) else {}
-
-    def ready(self) -> bool:
-        try:
-            return self.http.get(self.base + "/readyz").status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def listen(self, accepting: bool) -> None:
-        self._call("POST", "/admin/listen", {"accepting": accepting})
-
-    def disconnect(self, count: int) -> int:
-        data = self._call("POST", "/admin/disconnect", {"count": count})
-        return int(data.get("closed", 0)) if isinstance(data, dict) else 0
 
 
 def view_from_stats(replica_id: str, version: str, alive: bool, stats: dict[str, Any] | None) -> ReplicaView:

@@ -47,7 +47,7 @@ class PlanOptions(BaseModel):
     ready_timeout_s: float = 90.0
     verify_timeout_s: float = 60.0
     verify_tolerance: float = 0.0  # share of the fleet allowed to be missing at verify
-    new_replica_args: list[str] = Field(default_factory=list)  # e.g. ["--fault", "callerror"] in rehearsals
+    new_replica_args: list[str] = Field(default_factory=list)  # appended to the new replicas' command line
     thresholds: HealthThresholds = Field(default_factory=HealthThresholds)
     image: str | None = None  # Kubernetes: the new version's image (None: the running version's)
 

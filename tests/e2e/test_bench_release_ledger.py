@@ -30,7 +30,7 @@ def test_graceful_rehearsal_reports_every_ledger_counter_and_passes_on_them(cli:
 def test_a_rehearsal_whose_release_rolled_back_does_not_pass(cli: Cli, tmp_path: Path) -> None:
     report = tmp_path / "r.json"
     p = cli.run("bench", "release", "--chargers", "40", "--strategy", "graceful", "--budget", "40", "--hold", "3",
-                "--server-args", "--fault exit-at-start", "--report", str(report), "--output", "json", timeout=240,
+                "--server-args", f"--allowlist {tmp_path / 'no-such-allowlist.txt'}", "--report", str(report), "--output", "json", timeout=240,
                 check=False)
     doc = json.loads(report.read_text())
     assert doc["strategy_detail"]["phase"] != "Completed"

@@ -15,6 +15,7 @@
     forwarding.py   find a charger's owning replica in the store and forward its admin request there
     admin_token.py  the bearer token the mutating admin endpoints require (ENVCTL_ADMIN_TOKEN)
     admin_errors.py request parsing for the admin API (BadRequest -> 422)
+    admin_client.py the one client of that admin API (its paths, headers, error mapping), sync and async
     metrics.py      counters and histograms kept as plain numbers, exported to Prometheus on scrape
     auth.py         HTTP Basic auth (PBKDF2 hashes, verified-credentials cache), TLS context
 """

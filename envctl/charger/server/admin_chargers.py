@@ -26,9 +26,10 @@ from envctl.charger.protocol import identity
 from envctl.charger.protocol.errors import CallErrorReceived, CallTimeout, OcppError
 from envctl.charger.protocol.schemas import CENTRAL_INITIATED
 from envctl.charger.server import admin_token
+from envctl.charger.server.admin_client import ANSWERED_BY, FORWARDED_BY
 from envctl.charger.server.admin_errors import BadRequest, json_object, number
 from envctl.charger.server.connection import ChargerGone
-from envctl.charger.server.forwarding import ANSWERED_BY, FORWARDED_BY, Answer
+from envctl.charger.server.forwarding import Answer
 
 if TYPE_CHECKING:
     from envctl.charger.server.app import CentralSystem

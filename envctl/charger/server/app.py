@@ -114,7 +114,7 @@ class CentralSystem:
         self.store.on_commit = self.metrics.commit
         self.ownership = Ownership(self.store, self.registry, self.metrics, self._supersede)
         self.forwarder = Forwarder(cfg.replica_id, self.store, cfg.admin_token)
-        self.router = Router(Handlers(self.store, cfg, self.metrics).table(), fault_callerror=cfg.fault == "callerror")
+        self.router = Router(Handlers(self.store, cfg, self.metrics).table())
         self.listener = Listener(
             cfg,
             self._serve_charger,

@@ -13,7 +13,6 @@ from envctl.charger.server.admission import DEFAULT_MAX_ACCEPT_RATE
 from envctl.errors import ConfigError
 
 BOOT_STATUSES = ("Accepted", "Pending", "Rejected")
-FAULTS = ("none", "exit-at-start", "callerror")
 
 
 @dataclass
@@ -35,7 +34,6 @@ class ServerConfig:
     call_timeout: float = 30.0
     max_frame_bytes: int = 65536
     id_tags: frozenset[str] | None = None  # None: every idTag is Accepted
-    fault: str = "none"
     ready_file: Path | None = None
     ping_interval: float | None = 60.0  # WebSocket keepalive; OCPP heartbeats are the main liveness signal
     shutdown_timeout: float = 10.0
@@ -53,8 +51,6 @@ class ServerConfig:
     def check(self) -> None:
         if self.boot_status not in BOOT_STATUSES:
             raise ConfigError(f"--boot-status {self.boot_status!r} is not one of {', '.join(BOOT_STATUSES)}")
-        if self.fault not in FAULTS:
-            raise ConfigError(f"--fault {self.fault!r} is not one of {', '.join(FAULTS)}")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("--tls-cert and --tls-key go together", hint="pass both, or neither for plain ws://")
         if self.max_frame_bytes < 1024:

@@ -15,12 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
+from envctl.charger.server.admin_client import AsyncAdminClient, ReplicaUnreachable
 from envctl.charger.store import Store
 
-FORWARDED_BY = "X-Envctl-Forwarded-By"  # set on a forwarded request: answer locally, never forward again
-ANSWERED_BY = "X-Envctl-Replica"  # which replica's connection answered
 MAX_HOPS = 3
 
 
@@ -35,18 +32,11 @@ class Forwarder:
     def __init__(self, replica_id: str, store: Store, token: str | None) -> None:
         self.replica_id = replica_id
         self.store = store
-        self.token = token
-        self.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=2.0))
+        self.client = AsyncAdminClient(replica_id, token)
         self.forwarded = 0  # requests this replica sent to another one
 
     async def close(self) -> None:
-        await self.http.aclose()
-
-    def headers(self) -> dict[str, str]:
-        h = {FORWARDED_BY: self.replica_id}
-        if self.token:
-            h["Authorization"] = f"Bearer {self.token}"
-        return h
+        await self.client.close()
 
     async def elsewhere(self, charger_id: str, method: str, path: str, body: dict[str, Any] | None,
                         timeout_s: float) -> Answer:
@@ -58,15 +48,13 @@ class Forwarder:
                 return await self.nowhere(charger_id, owner)
             tried.add((owner["replica_id"], owner["epoch"]))
             try:
-                resp = await self.http.request(method, owner["admin_url"].rstrip("/") + path, json=body,
-                                               headers=self.headers(), timeout=timeout_s + 5.0)
-            except httpx.HTTPError as err:
-                return await self.nowhere(charger_id, owner, unreachable=f"{type(err).__name__}: {err}")
+                status, data, answered_by = await self.client.forward(owner["admin_url"], method, path, body, timeout_s)
+            except ReplicaUnreachable as err:
+                return await self.nowhere(charger_id, owner, unreachable=err.message)
             self.forwarded += 1
-            data = _json(resp)
-            if resp.status_code == 404 and isinstance(data, dict) and data.get("not_here"):
+            if status == 404 and isinstance(data, dict) and data.get("not_here"):
                 continue  # it moved on while we asked: look again
-            return Answer(resp.status_code, data, resp.headers.get(ANSWERED_BY, owner["replica_id"]))
+            return Answer(status, data, owner["replica_id"] if answered_by is None else answered_by)
         return await self.nowhere(charger_id, await self.store.owner(charger_id))
 
     async def nowhere(self, charger_id: str, owner: dict[str, Any] | None, unreachable: str | None = None,
@@ -92,9 +80,3 @@ def _connected_elsewhere(owner: dict[str, Any] | None, me: str) -> bool:
     return bool(owner and owner.get("epoch") is not None and owner.get("released_at") is None
                 and owner.get("replica_id") != me and owner.get("admin_url") and not owner.get("replica_stopped_at"))
 
-
-def _json(resp: httpx.Response) -> Any:
-    try:
-        return resp.json()
-    except ValueError:
-        return {"error": resp.text[:500]}

@@ -29,9 +29,8 @@ CENTRAL_ONLY = known_actions() - CHARGER_INITIATED
 
 
 class Router:
-    def __init__(self, handlers: dict[str, Handler], *, fault_callerror: bool = False) -> None:
+    def __init__(self, handlers: dict[str, Handler]) -> None:
         self.handlers = handlers
-        self.fault_callerror = fault_callerror
 
     async def dispatch(self, conn: ChargerConnection, call: Call) -> CallResult | CallError:
         action = call.action
@@ -41,8 +40,6 @@ class Router:
                 if action in CENTRAL_ONLY:
                     raise OcppError(ErrorCode.NOT_SUPPORTED, f"{action} is initiated by the central system, not a charger")
                 raise OcppError(ErrorCode.NOT_IMPLEMENTED, f"unknown action {action!r}")
-            if self.fault_callerror:
-                raise OcppError(ErrorCode.INTERNAL_ERROR, "fault injection: this server version answers every CALL with an error")
             validate_request(action, call.payload)
             result = await handler(conn, call.payload)
             try:

@@ -23,7 +23,7 @@ def command(
     grace: float = typer.Option(30.0, help="rolling/recreate: seconds from SIGTERM to SIGKILL"),
     hold: str = typer.Option("10s", help="graceful: canary hold, e.g. 10s, 2m (a plain number is seconds)"),
     session_rate: float = typer.Option(60.0, help="charging sessions per charger per hour"),
-    server_args: str = typer.Option("", help="extra args for the new replicas, e.g. '--fault callerror'"),
+    server_args: str = typer.Option("", help="extra args for the new replicas, e.g. '--call-timeout 10'"),
     keep: bool = typer.Option(False, help="leave the environment running afterwards"),
     output: OutputFormat = OutputOption,
 ) -> None:

@@ -32,7 +32,6 @@ def command(
     call_timeout: float = typer.Option(30.0, help="seconds to wait for a charger's answer to our CALL"),
     max_frame_bytes: int = typer.Option(65536, help="larger frames close the connection with 1009"),
     id_tags: Path | None = typer.Option(None, help="file of accepted idTags, one per line (default: accept all)"),
-    fault: str = typer.Option("none", help="none|exit-at-start|callerror: a deliberately broken version"),
     ready_file: Path | None = typer.Option(None, help="also write the ready JSON line here (atomically)"),
     advertise_admin_url: str = typer.Option(
         "", help="where the other replicas reach this admin API (default http://ADMIN_HOST:ADMIN_PORT)"
@@ -76,7 +75,6 @@ def command(
             call_timeout=call_timeout,
             max_frame_bytes=max_frame_bytes,
             id_tags=read_id_list(id_tags, "--id-tags") if id_tags else None,
-            fault=fault,
             ready_file=ready_file,
             admin_token=os.environ.get("ENVCTL_ADMIN_TOKEN") or None,
             advertise_admin_url=advertise_admin_url or None,
@@ -87,9 +85,6 @@ def command(
         if replica_id:
             config.replica_id = replica_id
         config.check()
-        if config.fault == "exit-at-start":
-            sys.stderr.write("fault injection: --fault exit-at-start, exiting before listening\n")
-            raise typer.Exit(70)
         _run(config)
 
 

@@ -33,7 +33,7 @@ def command(
         0.25, help="abort when fleet-wide reconnects/s exceed the budget by more than this share ..."
     ),
     rate_over_for: int = typer.Option(3, help="... for more than this many consecutive seconds (0: any second)"),
-    server_args: str = typer.Option("", help="extra args for new replicas, e.g. '--fault callerror' (rehearsals)"),
+    server_args: str = typer.Option("", help="extra args for new replicas, e.g. '--call-timeout 10'"),
     image: Optional[str] = typer.Option(None, help="container image of the new version (kubernetes; default: the running one's)"),
     plan_id: Optional[str] = typer.Option(None, "--id", help="plan id (default: generated)"),
     output: OutputFormat = OutputOption,

@@ -22,9 +22,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from envctl.charger.server.admin_client import DISCONNECT, LISTEN, STATS, ReplicaUnreachable
 from envctl.envs import naming
 from envctl.errors import EnvctlError, NotFound, Timeout
-from envctl.release.fleet import HealthSample, ReplicaUnreachable, ReplicaView, sum_health, view_from_stats
+from envctl.release.fleet import HealthSample, ReplicaView, sum_health, view_from_stats
 from envctl.runtimes.kubernetes.client import ApiError, Kube, kind
 from envctl.runtimes.kubernetes.state import SERVER, SERVER_ADMIN_PORT, server_deployment
 
@@ -64,7 +65,7 @@ class KubernetesFleet:
 
     def _stats(self, pod: str) -> dict[str, Any] | None:
         try:
-            data = self._admin(pod, "GET", "/admin/stats")
+            data = self._admin(pod, "GET", STATS)
         except ReplicaUnreachable:
             return None
         return data if isinstance(data, dict) else None
@@ -172,12 +173,12 @@ class KubernetesFleet:
         if pod is None:
             raise ReplicaUnreachable(f"replica {replica_id} is gone")
         if accepting:
-            self._admin(replica_id, "POST", "/admin/listen", {"accepting": True})
+            self._admin(replica_id, "POST", LISTEN, {"accepting": True})
             self._route_to(self._version(pod), True)
             return
         self._route_to(self._version(pod), False)
         self._wait_unrouted(replica_id)
-        self._admin(replica_id, "POST", "/admin/listen", {"accepting": False})
+        self._admin(replica_id, "POST", LISTEN, {"accepting": False})
 
     def _wait_unrouted(self, replica_id: str, within_s: float = 10.0) -> None:
         deadline = time.monotonic() + within_s
@@ -210,7 +211,7 @@ class KubernetesFleet:
             self.kube.merge_patch(path, {"spec": {"selector": {VERSION_LABEL: selector}}})
 
     def disconnect(self, replica_id: str, count: int) -> int:
-        data = self._admin(replica_id, "POST", "/admin/disconnect", {"count": count})
+        data = self._admin(replica_id, "POST", DISCONNECT, {"count": count})
         return int(data.get("closed", 0)) if isinstance(data, dict) else 0
 
     def health(self, replica_ids: Sequence[str], at: float) -> HealthSample:

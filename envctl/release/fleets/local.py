@@ -9,13 +9,13 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import httpx
 
+from envctl.charger.server.admin_client import AdminClient, ReplicaUnreachable
 from envctl.errors import ConfigError, NotFound
-from envctl.release.fleet import AdminClient, HealthSample, ReplicaUnreachable, ReplicaView, sum_health, view_from_stats
+from envctl.release.fleet import HealthSample, ReplicaView, sum_health, view_from_stats
 from envctl.runtimes.local import LocalRuntime, ReplicaRecord
 from envctl.state import read_json
 
@@ -52,14 +52,14 @@ class LocalFleet:
         url = self._admin_url(rec)
         if url is None or not rec.alive:
             raise ReplicaUnreachable(f"replica {replica_id} is not running")
-        return AdminClient(self.http, url, self.runtime.admin_token(self.env))
+        return AdminClient(url, self.runtime.admin_token(self.env), http=self.http)
 
     def _stats(self, rec: ReplicaRecord) -> dict[str, Any] | None:
         url = self._admin_url(rec)
         if url is None or not rec.alive:
             return None
         try:
-            return AdminClient(self.http, url).stats()
+            return AdminClient(url, http=self.http).stats()
         except ReplicaUnreachable:
             return None
 
@@ -107,6 +107,3 @@ class LocalFleet:
     def expected_chargers(self) -> int | None:
         sim = self.simulator_status()
         return int(sim["target"]) if sim and "target" in sim else None
-
-    def sim_path(self) -> Path:
-        return self.env_dir / "sim-status.json"

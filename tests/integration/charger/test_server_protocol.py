@@ -11,7 +11,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from envctl.charger.server.app import CentralSystem
-from tests.integration.charger.conftest import BOOT, boot, charger, ocpp_call, running_server
+from tests.integration.charger.conftest import boot, charger, ocpp_call, running_server
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -165,13 +165,6 @@ async def test_id_tags_file_limits_authorization(tmp_path: Path) -> None:
     async with running_server(tmp_path, id_tags=frozenset({"GOOD"})) as cs, charger(cs.ocpp_url("CP1")) as ws:
         assert (await ocpp_call(ws, "Authorize", {"idTag": "GOOD"}))[2]["idTagInfo"]["status"] == "Accepted"
         assert (await ocpp_call(ws, "Authorize", {"idTag": "BAD"}))[2]["idTagInfo"]["status"] == "Invalid"
-
-
-async def test_fault_callerror_answers_every_call_with_an_error(tmp_path: Path) -> None:
-    async with running_server(tmp_path, fault="callerror") as cs, charger(cs.ocpp_url("CP1")) as ws:
-        frame = await ocpp_call(ws, "BootNotification", BOOT)
-        assert frame[0] == 4 and frame[2] == "InternalError"
-        assert cs.stats()["callerrors_total"] == 1
 
 
 async def test_second_connection_replaces_the_first_and_keeps_state(central_system: CentralSystem) -> None:

@@ -135,10 +135,12 @@ def test_kill_9_mid_drain_then_resume_from_another_process_finishes_with_nothing
     wait_until("every charger back", lambda: env.connected() == env.chargers, 60)
 
 
-@pytest.mark.parametrize(("fault", "why"), [("callerror", "callerror"), ("exit-at-start", "exited")])
-def test_a_broken_new_version_is_rolled_back_automatically(env: Release, fault: str, why: str) -> None:
+def test_a_new_version_that_exits_at_start_is_rolled_back_automatically(env: Release) -> None:
+    # The new version's pods cannot read the file their configuration names, so they exit at start
+    # (a CALLERROR-answering version is proven on the local runtime: tests/integration/release/test_rollback.py).
     plan = env.planned("v2-broken", "--budget", "100", "--hold", "5s", "--canary-share", "0.2",
-                       "--server-args", f"--fault {fault}", "--ready-timeout", "40s")
+                       "--server-args", "--allowlist /nonexistent/allowlist.txt", "--ready-timeout", "40s")
+    why = "exited"
     done = env.run("start", plan["id"], "--output", "json", timeout=600)
     assert done.returncode != 0
     status = env.json("status", plan["id"])

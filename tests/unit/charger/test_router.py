@@ -34,8 +34,3 @@ async def test_codes_for_unknown_central_only_invalid_and_wrong_answers() -> Non
         out = await router.dispatch(CONN, call)
         assert isinstance(out, CallError) and (out.unique_id, out.code) == (call.unique_id, code)
     assert "GetDiagnostics" in CENTRAL_ONLY and "Heartbeat" not in CENTRAL_ONLY
-
-
-async def test_fault_mode_answers_everything_with_internal_error() -> None:
-    out = await Router({"Heartbeat": heartbeat}, fault_callerror=True).dispatch(CONN, Call("1", "Heartbeat", {}))
-    assert isinstance(out, CallError) and out.code == "InternalError"
