@@ -22,7 +22,6 @@ from typing import Any
 from envctl.config import Config, load_config
 from envctl.envs import naming
 from envctl.envs.converge import differences, refuse_differences
-from envctl.envs.gc import Candidate, select_expired
 from envctl.envs.limits import check_limits
 from envctl.envs.model import EnvSpec, EnvStatus, utcnow, validate_name
 from envctl.envs.ownership import check_may_converge, current_owner
@@ -32,7 +31,8 @@ from envctl.runtimes.base import Progress, no_progress
 from envctl.runtimes.kubernetes import render as r
 from envctl.runtimes.kubernetes.client import ApiError, Kube, kind
 from envctl.runtimes.kubernetes.rollout import wait_ready
-from envctl.runtimes.kubernetes.state import SERVER, SERVER_ADMIN_PORT, env_status, is_managed, running_spec
+from envctl.runtimes.kubernetes.state import SERVER, SERVER_ADMIN_PORT, SIMULATOR, env_status, is_managed, is_simulator, running_spec
+from envctl.runtimes.kubernetes.teardown import Teardown
 
 Obj = dict[str, Any]
 
@@ -41,10 +41,9 @@ PRUNABLE = ["ConfigMap", "Secret", "Service", "ServiceAccount", "ResourceQuota",
             "NetworkPolicy", "Ingress", "Deployment", "StatefulSet", "RoleBinding"]
 WORKLOADS = {"Deployment", "StatefulSet", "Ingress"}
 MANAGED_SELECTOR = f"{naming.MANAGED_BY}={naming.MANAGER}"
-SIMULATOR = "charger-simulator"
 
 
-class KubernetesRuntime:
+class KubernetesRuntime(Teardown):
     name = "kubernetes"
 
     def __init__(
@@ -112,10 +111,10 @@ class KubernetesRuntime:
         workloads = [o for o in objects if o["kind"] in WORKLOADS]
         # The chargers come last: a simulator started beside the servers connects every charger to
         # whichever replica turned Ready first, and connections never move by themselves.
-        chargers = [o for o in workloads if _is_simulator(o)]
+        chargers = [o for o in workloads if is_simulator(o)]
         self._apply_all(first)
         self._wait_quota(values.namespace)
-        self._apply_all([o for o in workloads if not _is_simulator(o)])
+        self._apply_all([o for o in workloads if not is_simulator(o)])
         self._prune(spec.name, values.namespace, [*objects, rolebinding])
 
         timeout = spec.ready_timeout_s if spec.ready_timeout_s != 300.0 else cfg.kubernetes.ready_timeout.total_seconds()
@@ -357,123 +356,7 @@ class KubernetesRuntime:
         statuses = [env_status(n, by_ns.get(n["metadata"]["name"], []), self.prefix, ingress) for n in namespaces]
         return sorted(statuses, key=lambda s: s.name)
 
-    # ------------------------------------------------------------------ down / gc / extend / logs
-    def down(self, name: str, wait: bool = True, force: bool = False, actor: str = "envctl") -> bool:
-        validate_name(name)
-        namespace = self.namespace(name)
-        ns = self.kube.get_or_none(kind("Namespace").path(name=namespace))
-        if ns is None:
-            self._hint_namespace_name(name)
-            return False
-        if not is_managed(ns):
-            raise Refused(f"namespace {namespace} is not managed by envctl; leaving it alone",
-                          "delete it yourself if it really should go")
-        release = None if ns["metadata"].get("deletionTimestamp") else self._release_in_progress(name, namespace)
-        if release and not force:
-            raise Refused(
-                f"release {release} of {name} is in progress; `down` would cut it short",
-                f"wait for it (`envctl release status {release} --env {name}`), abort it (`envctl release abort "
-                f"{release} --env {name}`), or `envctl down {name} --force` aborts it first",
-            )
-        if release:
-            self._abort_release(name, namespace, release, actor)
-        if not ns["metadata"].get("deletionTimestamp"):
-            self._archive_releases(name, namespace)
-            if wait:
-                self._stop_pods(namespace)
-            self.kube.delete(kind("Namespace").path(name=namespace), propagationPolicy="Background")
-        if wait:
-            self._wait_gone(namespace)
-        return True
-
-    def _abort_release(self, name: str, namespace: str, plan_id: str, actor: str) -> None:
-        """Ask the release to abort and wait until no orchestrator drives it (rolled back, or its
-        lease lapsed because it died), so the namespace is not deleted under a live rollback."""
-        from envctl.release.status import Abort
-        from envctl.release.stores.kubernetes import LEASE_S, KubernetesReleaseStore
-
-        store = KubernetesReleaseStore(self.kube, namespace, name)
-        store.request_abort(plan_id, Abort(requested_at=time.time(), reason=f"`envctl down {name} --force`", by=actor))
-        wait_s = max(self.config.kubernetes.down_timeout.total_seconds(), LEASE_S + 3)
-        with store.lease(plan_id, f"envctl down {name} --force", wait_s=wait_s):
-            pass
-
-    def _archive_releases(self, name: str, namespace: str) -> None:
-        """The release documents die with the namespace: keep a copy in this machine's history."""
-        from envctl.envs import history
-        from envctl.release.archive import copy_releases
-        from envctl.release.store import FileReleaseStore
-        from envctl.release.stores.kubernetes import KubernetesReleaseStore
-
-        copy_releases(KubernetesReleaseStore(self.kube, namespace, name),
-                      FileReleaseStore(history.releases_dir(name), env=name))
-
-    def _hint_namespace_name(self, name: str) -> None:
-        """`envctl down envctl-pr-77` names the namespace (what kubectl shows), not the environment."""
-        meant = naming.name_from_namespace(name, self.prefix)
-        if meant == name or not meant:
-            return
-        ns = self.kube.get_or_none(kind("Namespace").path(name=name))
-        if ns is not None and is_managed(ns):
-            raise NotFound(
-                f"{name!r} is the namespace of environment {meant!r}, not an environment name",
-                f"run `envctl down {meant}`",
-            )
-
-    def _stop_pods(self, namespace: str) -> None:
-        """Stop the chargers first, then everything else, and wait for the pods to go.
-
-        With the simulator gone the servers hold no connections, so their preStop drain has
-        nothing to shed; and the namespace controller, finding pods still terminating, would
-        re-check only after their whole grace period, while with the pods already gone the
-        namespace disappears at once."""
-        workloads = self.kube.list(kind("Deployment").path(namespace)) + self.kube.list(
-            kind("StatefulSet").path(namespace))
-        deadline = time.monotonic() + self.config.kubernetes.down_timeout.total_seconds()
-        pods_path = kind("Pod").path(namespace)
-        simulators = [w for w in workloads if _is_simulator(w)]
-        for group, selector in ((simulators, f"app.kubernetes.io/name={SIMULATOR}"), (workloads, None)):
-            for w in group:
-                self.kube.merge_patch(kind(w["kind"]).path(namespace, w["metadata"]["name"]), {"spec": {"replicas": 0}})
-            query = {"labelSelector": selector} if selector else {}
-            while group and self.kube.list(pods_path, **query) and time.monotonic() < deadline:
-                time.sleep(0.1)
-
-    def _wait_gone(self, namespace: str) -> None:
-        path = kind("Namespace").path(name=namespace)
-        deadline = time.monotonic() + self.config.kubernetes.down_timeout.total_seconds()
-        while True:
-            ns = self.kube.get_or_none(path)
-            if ns is None:
-                return
-            if time.monotonic() > deadline:
-                waiting = [c.get("message") for c in ns.get("status", {}).get("conditions") or []
-                           if c.get("status") == "True"]
-                raise Timeout(f"namespace {namespace} is still being deleted: {'; '.join(waiting) or 'no reason given'}",
-                              "try again later, or raise kubernetes.down_timeout in envctl.yaml")
-            time.sleep(0.2)
-
-    def gc(self, dry_run: bool = False) -> list[str]:
-        """Delete every expired environment (without waiting); return their names."""
-        now = self.clock()
-        namespaces = self._managed_namespaces()
-        candidates = [
-            Candidate(
-                name=n["metadata"]["name"], managed=is_managed(n),
-                expires_at=parse_time((n["metadata"].get("annotations") or {}).get(naming.ANN_EXPIRES)),
-                terminating=bool(n["metadata"].get("deletionTimestamp")),
-            )
-            for n in namespaces
-        ]
-        expired = [c.name for c in select_expired(candidates, now)]
-        if not dry_run and expired:
-            def delete(ns: str) -> None:
-                self.kube.delete(kind("Namespace").path(name=ns), propagationPolicy="Background")
-
-            with ThreadPoolExecutor(max_workers=16) as pool:
-                list(pool.map(delete, expired))
-        return [naming.name_from_namespace(ns, self.prefix) for ns in expired]
-
+    # ------------------------------------------------------------------ extend / logs
     def extend(self, name: str, by: timedelta) -> datetime:
         ns = self._namespace_obj(name)
         now = self.clock()
@@ -502,6 +385,3 @@ class KubernetesRuntime:
                 ) from None
         return out
 
-
-def _is_simulator(workload: Obj) -> bool:
-    return (workload["metadata"].get("labels") or {}).get("app.kubernetes.io/name") == SIMULATOR

@@ -17,6 +17,7 @@ from envctl.runtimes.kubernetes.rollout import readiness
 
 Obj = dict[str, Any]
 SERVER = "charger-server"
+SIMULATOR = "charger-simulator"
 SERVER_ADMIN_PORT = 9100
 
 
@@ -153,3 +154,7 @@ def running_spec(ns: Obj, config_data: dict[str, str]) -> dict[str, Any]:
             except ValueError:
                 continue  # edited by hand into something unreadable: not compared
     return running
+
+
+def is_simulator(workload: dict[str, Any]) -> bool:
+    return (workload["metadata"].get("labels") or {}).get("app.kubernetes.io/name") == SIMULATOR
