@@ -42,9 +42,26 @@ TAKEOVER_LOG_KEEP_S = 600  # rows older than this are deleted (a replica that ol
 def connect(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode=WAL")
+    _wal(conn)
     conn.execute("PRAGMA synchronous=NORMAL")
     return conn
+
+
+def _wal(conn: sqlite3.Connection) -> None:
+    """Switch a new file to WAL, waiting for another process doing the same.
+
+    Replicas of one local environment open their shared file at the same moment; turning a new
+    file to WAL needs its exclusive lock, and SQLite answers "database is locked" at once for it
+    rather than calling the busy handler (a 3-process test caught a replica dying on it)."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -27,6 +27,10 @@ _FATAL_WAITING = {
     "CreateContainerConfigError": "config",
     "CreateContainerError": "config",
 }
+# ...except this CreateContainerConfigError: the kubelet had not yet synced the pod's Secrets and
+# ConfigMaps (a busy node's informer lag, seen here under load) and retries by itself; the pod
+# starts on a later sync, so it is waited for like any pod that is not ready yet.
+_KUBELET_CACHE_LAG = "failed to sync"
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,8 @@ def diagnose(workloads: list[Obj], replicasets: list[Obj], pods: list[Obj], even
                 last = (cs.get("lastState") or {}).get("terminated")
                 if last:
                     msg += f" (last exit code {last.get('exitCode')}, {last.get('reason', 'terminated')})"
-                add(Problem(_FATAL_WAITING[reason], f"pod/{name}", msg, True, name, cs.get("name")))
+                fatal = not (reason == "CreateContainerConfigError" and _KUBELET_CACHE_LAG in waiting.get("message", ""))
+                add(Problem(_FATAL_WAITING[reason], f"pod/{name}", msg, fatal, name, cs.get("name")))
         for cond in status.get("conditions") or []:
             if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
                 add(Problem("unschedulable", f"pod/{name}", cond.get("message", "not scheduled"), False, name))

@@ -100,3 +100,12 @@ def test_unschedulable_is_reported_but_not_fatal() -> None:
 
 def test_healthy_pods_have_no_problems() -> None:
     assert diagnose([deployment()], [], [pod("a"), pod("b")], []) == []
+
+
+def test_a_kubelet_that_has_not_synced_a_secret_yet_is_waited_for_a_missing_key_is_not() -> None:
+    lag = pod("charger-server-a", "CreateContainerConfigError",
+              "failed to sync secret cache: timed out waiting for the condition")
+    missing = pod("charger-server-b", "CreateContainerConfigError", 'secret "envctl-admin" not found')
+    problems = {p.pod: p for p in diagnose([deployment(ready=0)], [], [lag, missing], [])}
+    assert problems["charger-server-a"].fatal is False  # the kubelet retries by itself: `up` keeps waiting
+    assert problems["charger-server-b"].fatal is True
