@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 import psutil
 
+from benchmarks.harness.processes import stop
 from benchmarks.harness.server import REPO, RawCharger, Server, conditions, run_clients, source_address
 from benchmarks.report import percentile, write_report
 
@@ -66,11 +67,7 @@ class EdgeProc:
         return int(f["up"]) + int(f["down"])
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop(self.proc, 20)
 
 
 async def heartbeats(port: int, prefix: str, first: int, count: int, round_trips_per_s: float, duration: float,

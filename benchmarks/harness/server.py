@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import psutil
 
+from benchmarks.harness.processes import stop
 from benchmarks.report import machine
 
 # The lean load client lives in envctl now (`envctl bench capacity` uses it); re-exported for the scripts here.
@@ -62,11 +63,7 @@ class Server:
         return float(t.user + t.system)
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop(self.proc, 30)
 
 
 def _client_entry(fn_path: str, kwargs: dict[str, Any], out: Any) -> None:

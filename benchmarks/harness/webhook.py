@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from benchmarks.harness.processes import stop
 from benchmarks.report import summary
 from envctl.github.signature import sign
 from tests.fakes.github_api import FakeGitHub
@@ -83,11 +84,7 @@ class Serve:
         return httpx.get(self.url + "/readyz", timeout=5).json()["deliveries"]  # type: ignore[no-any-return]
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop(self.proc, 60)
         self.log.close()
 
 
